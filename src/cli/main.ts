@@ -1,0 +1,35 @@
+import { Command, CommanderError } from 'commander'
+import { UsageError } from '../errors/index.ts'
+import { registerInit } from './commands/init.ts'
+import { registerPeers, registerStatus } from './commands/peers.ts'
+import { registerStart } from './commands/start.ts'
+import { reportError } from './output.ts'
+
+const program = new Command()
+  .name('bwnode')
+  .description(
+    'A peer-to-peer bandwidth and data-sharing node, and a lab that measures it against local storage.',
+  )
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+registerInit(program)
+registerStart(program)
+registerStatus(program)
+registerPeers(program)
+
+for (const command of program.commands) command.exitOverride()
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version end here too, with exit code 0.
+    if (err.exitCode === 0) process.exit(0)
+    const json = process.argv.includes('--json')
+    if (json) reportError(new UsageError(err.message.replace(/^error: /, '')), true)
+    process.exit(2)
+  }
+  process.exitCode = reportError(err, process.argv.includes('--json'))
+}

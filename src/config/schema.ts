@@ -1,0 +1,111 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+
+/**
+ * The node's configuration. Every field has a default, so `{}` is a valid
+ * config; unknown fields are errors (a typo must not be silently ignored).
+ */
+
+const multiaddrString = z.string().refine(
+  (value) => {
+    try {
+      multiaddr(value)
+      return true
+    } catch {
+      return false
+    }
+  },
+  { message: 'not a valid multiaddr' },
+)
+
+/** A bootstrap address must name the peer, or the node cannot authenticate it. */
+const bootstrapAddr = multiaddrString.refine((value) => value.includes('/p2p/'), {
+  message: 'bootstrap multiaddr must end in /p2p/<peerId>',
+})
+
+const port = z.number().int().min(0).max(65535)
+
+export const linkSchema = z.strictObject({
+  /** Last-mile latency added once at this end, one way (ms). */
+  accessLatencyMs: z.number().min(0).max(10_000).default(0),
+  /** 0 means unlimited. */
+  uplinkMbps: z.number().min(0).default(0),
+  downlinkMbps: z.number().min(0).default(0),
+  /** Position on a plane, in km: distance between nodes is the Euclidean distance. */
+  position: z.strictObject({ x: z.number(), y: z.number() }).default({ x: 0, y: 0 }),
+  /** Fibre path length / straight-line distance (CLAIM.md: ~1.3 to ~2.1). */
+  routeInflation: z.number().min(1).max(5).default(1.5),
+})
+
+export const configSchema = z.strictObject({
+  /** Where the identity, LevelDB and chunk files live. */
+  dataDir: z.string().min(1).default('.bwnode'),
+  listen: z.array(multiaddrString).default(['/ip4/127.0.0.1/tcp/0']),
+  /** Addresses to tell peers instead of the listen ones (NAT, port forwarding). */
+  announce: z.array(multiaddrString).default([]),
+  bootstrap: z.array(bootstrapAddr).default([]),
+  /** Find peers on the local network by multicast DNS. */
+  mdns: z.boolean().default(false),
+  api: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(0),
+      /** Binding the API to a non-loopback host needs this set explicitly. */
+      allowRemote: z.boolean().default(false),
+    })
+    .prefault({}),
+  connections: z
+    .strictObject({
+      maxConnections: z.number().int().min(1).default(300),
+      /** Inbound connections per host per second; a lab bootstraps many nodes from one host at once. */
+      inboundPerHostPerSecond: z.number().int().min(1).default(100),
+      dialTimeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      chunkSizeBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(4 * 1024 * 1024)
+        .default(1024 * 1024),
+      reprovideIntervalMs: z.number().int().min(1000).default(3_600_000),
+    })
+    .prefault({}),
+  offer: z
+    .strictObject({
+      /** Spare uplink lent to peers (Mbit/s); the server enforces it. 0 = do not lend. */
+      uplinkMbps: z.number().min(0).default(20),
+      maxConcurrent: z.number().int().min(1).max(1024).default(8),
+      pricePerGiB: z.number().min(0).default(1),
+      ttlMs: z.number().int().min(10_000).default(3_600_000),
+    })
+    .prefault({}),
+  ledger: z
+    .strictObject({
+      grantCredits: z.number().min(0).default(1000),
+      paymentThresholdBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(16 * 1024 * 1024),
+      disconnectThresholdBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(64 * 1024 * 1024),
+    })
+    .prefault({}),
+  latency: z
+    .strictObject({
+      pingIntervalMs: z.number().int().min(100).default(15_000),
+    })
+    .prefault({}),
+  /** Emulated link for labs; absent on real machines. */
+  link: linkSchema.optional(),
+})
+
+export type BwnodeConfig = z.infer<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+export type LinkConfig = z.infer<typeof linkSchema>

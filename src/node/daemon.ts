@@ -1,0 +1,58 @@
+import { chmod, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { registerNodeRoutes } from '../api/routes/node.ts'
+import { type ApiServer, createApiApp, listenApi, newApiToken } from '../api/server.ts'
+import type { BwnodeConfig } from '../config/schema.ts'
+import { Bwnode } from './bwnode.ts'
+
+/** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
+export const API_FILE = 'api.json'
+
+export interface ApiFile {
+  url: string
+  token: string
+  peerId: string
+}
+
+export interface RunningDaemon {
+  node: Bwnode
+  api: ApiServer
+  readyLine: string
+  stop(): Promise<void>
+}
+
+export async function startDaemon(config: BwnodeConfig): Promise<RunningDaemon> {
+  const node = await Bwnode.create(config)
+  await node.start()
+  const token = newApiToken()
+  const app = createApiApp(token)
+  registerNodeRoutes(app, node)
+  let api: ApiServer
+  try {
+    api = await listenApi(app, { host: config.api.host, port: config.api.port, token })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  const apiFile = join(node.dataDir, API_FILE)
+  const contents: ApiFile = { url: api.url, token, peerId: node.peerId.toString() }
+  await writeFile(apiFile, JSON.stringify(contents, null, 2), { mode: 0o600 })
+  await chmod(apiFile, 0o600)
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await rm(apiFile, { force: true })
+      await api.close()
+      await node.stop()
+    })()
+    return stopping
+  }
+  const listen = node.status().multiaddrs.join(',')
+  return {
+    node,
+    api,
+    readyLine: `bwnode ready ${node.peerId.toString()} api=${api.url} listen=${listen}`,
+    stop,
+  }
+}

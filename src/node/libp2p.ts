@@ -1,0 +1,74 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import type { ComponentLogger, ConnectionProtector, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper, type SelectFn, type ValidateFn } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import type { Datastore } from 'interface-datastore'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { BwnodeConfig } from '../config/schema.ts'
+
+/** The private DHT: bwnode nodes never mix with the public IPFS DHT. */
+export const DHT_PROTOCOL = '/bwnode/kad/1.0.0'
+
+export type BwnodeServices = {
+  dht: KadDHT
+  ping: Ping
+  identify: unknown
+}
+
+export type BwnodeLibp2p = Libp2p<BwnodeServices>
+
+export interface Libp2pInit {
+  config: BwnodeConfig
+  privateKey: PrivateKey
+  datastore?: Datastore
+  /** Wraps every raw connection before encryption (link emulation in labs). */
+  connectionProtector?: (components: { logger: ComponentLogger }) => ConnectionProtector
+  validators?: Record<string, ValidateFn>
+  selectors?: Record<string, SelectFn>
+}
+
+export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
+  const { config } = init
+  const peerDiscovery = []
+  if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
+  if (config.mdns) peerDiscovery.push(mdns())
+  return createLibp2p({
+    privateKey: init.privateKey,
+    ...(init.datastore === undefined ? {} : { datastore: init.datastore }),
+    start: false,
+    addresses: { listen: config.listen, announce: config.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    // yamux's stream window auto-grows from 256 KiB to 16 MiB, so one stream can fill
+    // a link whose bandwidth-delay product is below that (per-stream cap = window / RTT).
+    streamMuxers: [yamux()],
+    ...(init.connectionProtector === undefined ? {} : { connectionProtector: init.connectionProtector }),
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: config.connections.maxConnections,
+      inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,
+      maxIncomingPendingConnections: 64,
+      dialTimeout: config.connections.dialTimeoutMs,
+    },
+    services: {
+      identify: identify(),
+      // The latency recorder and a user's `bwnode ping` may ping the same peer at once.
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        // Serve records even on a LAN or loopback, where autodetection would stay a client.
+        clientMode: false,
+        // Keep LAN and loopback addresses: the default mapper drops them.
+        peerInfoMapper: passthroughMapper,
+        validators: init.validators ?? {},
+        selectors: init.selectors ?? {},
+        initialQuerySelfInterval: 200,
+      }),
+    },
+  })
+}
