@@ -1,0 +1,488 @@
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import type { Database } from '../db/database.ts'
+import { BwnodeError } from '../errors/index.ts'
+import { createBitfield, setBit } from './bitfield.ts'
+import { ChunkFiles, isNotFound } from './chunk-files.ts'
+import { chunkCid, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
+import { DEFAULT_CHUNK_SIZE, MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_NAME_LENGTH } from './constants.ts'
+import {
+  checkChunkSize,
+  decodeManifest,
+  encodeManifest,
+  type Manifest,
+  type ManifestFile,
+  manifestChunkList,
+  manifestTotals,
+  validateManifest,
+} from './manifest.ts'
+import { listSourceFiles, readFileChunks } from './walk.ts'
+
+export interface DatasetInfo {
+  /** dataset CID (of the manifest bytes) */
+  cid: string
+  name: string
+  /** total bytes of all files */
+  bytes: number
+  /** number of chunk entries in the manifest (a repeated chunk counts each time) */
+  chunks: number
+  /** when this node first stored the dataset, ms since the epoch */
+  addedAt: number
+  /** every chunk is present and the dataset was marked complete */
+  complete: boolean
+}
+
+export interface AddOptions {
+  /** defaults to the basename of the path */
+  name?: string
+  /** bytes per chunk, 64 KiB..4 MiB; defaults to the store's chunk size */
+  chunkSize?: number
+}
+
+export interface RemoveResult {
+  cid: string
+  /** chunk files deleted because no other dataset uses them */
+  chunksDeleted: number
+  bytesFreed: number
+}
+
+export interface ExportResult {
+  path: string
+  files: number
+  bytes: number
+}
+
+export interface VerifyReport {
+  cid: string
+  /** distinct chunks re-hashed */
+  checked: number
+  /** distinct chunks absent (never fetched, or their file was gone) */
+  missing: string[]
+  /** distinct chunks whose bytes did not match their CID; they were deleted so they can be fetched again */
+  corrupt: string[]
+}
+
+export interface ContentStoreInit {
+  dataDir: string
+  db: Database
+  /** bytes per chunk for addPath when none is given */
+  chunkSize?: number
+  /** clock for addedAt, ms since the epoch */
+  now?: () => number
+}
+
+/** What the chunk index keeps per present chunk. */
+interface ChunkRecord {
+  size: number
+}
+
+type DatasetRecord = DatasetInfo
+
+/**
+ * Datasets as content-addressed chunks. Chunk bytes are plain files under
+ * <dataDir>/chunks; LevelDB (sublevel 'store') holds:
+ *   manifests  datasetCid -> manifest bytes (exactly the bytes the CID hashes)
+ *   datasets   datasetCid -> DatasetInfo
+ *   chunks     chunkCid   -> { size }              (the chunk file is present)
+ *   refs       chunkCid!datasetCid -> ''           (which datasets use a chunk)
+ * A chunk is deleted only when its last ref goes, so datasets that share
+ * chunks store them once and removing one never breaks another. Refs are
+ * scanned rather than counted, so a crash cannot leave a counter wrong.
+ */
+export class ContentStore {
+  readonly dataDir: string
+  private readonly files: ChunkFiles
+  private readonly root
+  private readonly manifests
+  private readonly datasets
+  private readonly chunks
+  private readonly refs
+  private readonly defaultChunkSize: number
+  private readonly now: () => number
+  /** addPath and remove run one at a time, so a remove never deletes a chunk an add is relying on. */
+  private exclusiveTail: Promise<unknown> = Promise.resolve()
+
+  constructor(init: ContentStoreInit) {
+    this.dataDir = init.dataDir
+    this.files = new ChunkFiles(join(init.dataDir, 'chunks'))
+    this.root = init.db.sublevel('store')
+    this.manifests = this.root.sublevel<string, Uint8Array>('manifests', { valueEncoding: 'view' })
+    this.datasets = this.root.sublevel<string, DatasetRecord>('datasets', { valueEncoding: 'json' })
+    this.chunks = this.root.sublevel<string, ChunkRecord>('chunks', { valueEncoding: 'json' })
+    this.refs = this.root.sublevel<string, string>('refs', { valueEncoding: 'utf8' })
+    this.defaultChunkSize = checkChunkSize(init.chunkSize ?? DEFAULT_CHUNK_SIZE)
+    this.now = init.now ?? Date.now
+  }
+
+  /** Deletes leftovers of chunk writes a crash interrupted. Call once before using the store. */
+  async start(): Promise<void> {
+    await this.files.clearTemp()
+  }
+
+  /**
+   * Chunks a file or directory into the store and returns its dataset. Files
+   * are streamed one chunk at a time, so size is bounded by disk, not memory.
+   * Adding the same content again returns the same CID and writes nothing new.
+   */
+  async addPath(path: string, options: AddOptions = {}): Promise<DatasetInfo> {
+    const chunkSize = checkChunkSize(options.chunkSize ?? this.defaultChunkSize)
+    const name = options.name ?? basename(resolve(path))
+    checkName(name)
+    return this.exclusive(async () => {
+      const sources = await listSourceFiles(path)
+      const written = new Map<string, number>()
+      const files: ManifestFile[] = []
+      for (const source of sources) {
+        const chunks: string[] = []
+        let size = 0
+        for await (const bytes of readFileChunks(source.absPath, chunkSize)) {
+          const cid = chunkCid(bytes)
+          const key = cid.toString()
+          if (!written.has(key)) {
+            if (!(await this.chunks.has(key))) await this.files.write(cid, bytes)
+            written.set(key, bytes.byteLength)
+          }
+          chunks.push(key)
+          size += bytes.byteLength
+        }
+        files.push({ path: source.relPath, size, chunks })
+      }
+      const manifest: Manifest = { version: MANIFEST_VERSION, name, chunkSize, files }
+      validateManifest(manifest)
+      const manifestBytes = encodeManifest(manifest)
+      const cid = manifestCid(manifestBytes).toString()
+      const previous = await this.datasets.get(cid)
+      const record: DatasetRecord = {
+        cid,
+        name,
+        ...manifestTotals(manifest),
+        addedAt: previous?.addedAt ?? this.now(),
+        complete: true,
+      }
+      const batch = this.root.batch()
+      batch.put(cid, manifestBytes, { sublevel: this.manifests })
+      batch.put(cid, record, { sublevel: this.datasets })
+      for (const [chunk, size] of written) {
+        batch.put(chunk, { size }, { sublevel: this.chunks })
+        batch.put(refKey(chunk, cid), '', { sublevel: this.refs })
+      }
+      await batch.write()
+      return { ...record }
+    })
+  }
+
+  /** All datasets, oldest first. */
+  async list(): Promise<DatasetInfo[]> {
+    const all = await this.datasets.values().all()
+    return all.sort((a, b) => a.addedAt - b.addedAt || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0))
+  }
+
+  async get(cid: string | CID): Promise<DatasetInfo | undefined> {
+    return this.datasets.get(parseDatasetCid(cid).toString())
+  }
+
+  async getManifest(cid: string | CID): Promise<Manifest | undefined> {
+    const bytes = await this.getManifestBytes(cid)
+    return bytes === undefined ? undefined : decodeManifest(bytes)
+  }
+
+  /** The manifest exactly as hashed by the dataset CID, e.g. to send to a peer. */
+  async getManifestBytes(cid: string | CID): Promise<Uint8Array | undefined> {
+    return this.manifests.get(parseDatasetCid(cid).toString())
+  }
+
+  /**
+   * Stores a manifest learnt from a peer, before its chunks arrive. The bytes
+   * are decoded and validated, and must hash to expectedCid when it is given
+   * (ERR_MANIFEST_HASH_MISMATCH). The dataset starts incomplete unless every
+   * chunk is already here. Storing a known manifest again changes nothing.
+   */
+  async putManifest(bytes: Uint8Array, expectedCid?: string | CID): Promise<DatasetInfo> {
+    const expected = expectedCid === undefined ? undefined : parseDatasetCid(expectedCid)
+    const manifest = decodeManifest(bytes)
+    const cid = manifestCid(bytes)
+    if (expected !== undefined && !sameCid(expected, cid)) {
+      throw new BwnodeError(
+        'ERR_MANIFEST_HASH_MISMATCH',
+        `manifest bytes hash to ${cid.toString()}, expected ${expected.toString()}`,
+      )
+    }
+    const key = cid.toString()
+    const existing = await this.datasets.get(key)
+    if (existing !== undefined) return existing
+    const missing = await this.missingOf(manifest)
+    const record: DatasetRecord = {
+      cid: key,
+      name: manifest.name,
+      ...manifestTotals(manifest),
+      addedAt: this.now(),
+      complete: missing.length === 0,
+    }
+    const batch = this.root.batch()
+    batch.put(key, Uint8Array.from(bytes), { sublevel: this.manifests })
+    batch.put(key, record, { sublevel: this.datasets })
+    for (const chunk of new Set(manifestChunkList(manifest))) {
+      batch.put(refKey(chunk, key), '', { sublevel: this.refs })
+    }
+    await batch.write()
+    return { ...record }
+  }
+
+  /**
+   * Whether a chunk is present. Checks the index and then the file, so a file
+   * deleted behind the store's back counts as missing (and the index is fixed).
+   */
+  async hasChunk(cid: string | CID): Promise<boolean> {
+    const parsed = parseChunkCid(cid)
+    const key = parsed.toString()
+    if (!(await this.chunks.has(key))) return false
+    try {
+      await lstat(this.files.pathOf(parsed))
+      return true
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      await this.chunks.del(key)
+      return false
+    }
+  }
+
+  /**
+   * A chunk's bytes, or undefined. One file read and no hashing: bytes were
+   * verified when written (use verify() to re-check the disk), and a peer
+   * verifies whatever it receives anyway.
+   */
+  async getChunk(cid: string | CID): Promise<Uint8Array | undefined> {
+    const parsed = parseChunkCid(cid)
+    const bytes = await this.files.read(parsed)
+    if (bytes === undefined) await this.chunks.del(parsed.toString())
+    return bytes
+  }
+
+  /**
+   * Stores a chunk after checking that bytes hash to cid; a mismatch throws
+   * ERR_CHUNK_HASH_MISMATCH and nothing is written. Storing a present chunk
+   * again is a no-op.
+   */
+  async putChunk(cid: string | CID, bytes: Uint8Array): Promise<void> {
+    const expected = parseChunkCid(cid)
+    if (bytes.byteLength > MAX_CHUNK_SIZE) {
+      throw new BwnodeError(
+        'ERR_CHUNK_TOO_LARGE',
+        `chunk is ${bytes.byteLength} bytes, more than the ${MAX_CHUNK_SIZE} allowed`,
+      )
+    }
+    const actual = chunkCid(bytes)
+    if (!sameCid(actual, expected)) {
+      throw new BwnodeError(
+        'ERR_CHUNK_HASH_MISMATCH',
+        `chunk bytes hash to ${actual.toString()}, expected ${expected.toString()}`,
+      )
+    }
+    const key = expected.toString()
+    if (await this.chunks.has(key)) return
+    await this.files.write(expected, bytes)
+    await this.chunks.put(key, { size: bytes.byteLength })
+  }
+
+  /** Bit i set = chunk i of the manifest's chunk list (files in order, chunks in order) is present. */
+  async haveMap(datasetCid: string | CID): Promise<Uint8Array> {
+    const { manifest } = await this.requireDataset(datasetCid)
+    const list = manifestChunkList(manifest)
+    const present = await this.chunks.hasMany(list)
+    const bits = createBitfield(list.length)
+    present.forEach((has, index) => {
+      if (has) setBit(bits, index)
+    })
+    return bits
+  }
+
+  /** Distinct chunk CIDs of a dataset that are not present, in manifest order. */
+  async missingChunks(datasetCid: string | CID): Promise<string[]> {
+    const { manifest } = await this.requireDataset(datasetCid)
+    return this.missingOf(manifest)
+  }
+
+  /** Marks a fetched dataset complete; refuses (ERR_DATASET_INCOMPLETE) while chunks are missing. */
+  async markComplete(datasetCid: string | CID): Promise<DatasetInfo> {
+    const { record, manifest } = await this.requireDataset(datasetCid)
+    const missing = await this.missingOf(manifest)
+    if (missing.length > 0) {
+      throw new BwnodeError(
+        'ERR_DATASET_INCOMPLETE',
+        `${record.cid} still misses ${missing.length} chunk(s), e.g. ${missing[0]}`,
+      )
+    }
+    const updated = { ...record, complete: true }
+    await this.datasets.put(record.cid, updated)
+    return updated
+  }
+
+  /** Forgets a dataset and deletes the chunk files no other dataset uses. */
+  async remove(datasetCid: string | CID): Promise<RemoveResult> {
+    return this.exclusive(async () => {
+      const { record, manifest } = await this.requireDataset(datasetCid)
+      const cid = record.cid
+      const distinct = [...new Set(manifestChunkList(manifest))]
+      const forget = this.root.batch()
+      forget.del(cid, { sublevel: this.manifests })
+      forget.del(cid, { sublevel: this.datasets })
+      for (const chunk of distinct) forget.del(refKey(chunk, cid), { sublevel: this.refs })
+      await forget.write()
+
+      const unused: string[] = []
+      for (const chunk of distinct) {
+        if (!(await this.isReferenced(chunk))) unused.push(chunk)
+      }
+      const sizes = await this.chunks.getMany(unused)
+      let chunksDeleted = 0
+      let bytesFreed = 0
+      // Files first, then the index: a crash in between leaves index entries
+      // without files, which every reader already treats as missing.
+      for (const [index, chunk] of unused.entries()) {
+        await this.files.delete(parseChunkCid(chunk))
+        const size = sizes[index]
+        if (size !== undefined) {
+          chunksDeleted++
+          bytesFreed += size.size
+        }
+      }
+      await this.chunks.batch(unused.map((key) => ({ type: 'del' as const, key })))
+      return { cid, chunksDeleted, bytesFreed }
+    })
+  }
+
+  /**
+   * Writes the dataset's files under outPath (a new directory). Refuses if
+   * outPath exists (ERR_OUT_EXISTS). Files are written to outPath + '.partial'
+   * and renamed at the end, so a half-written export never looks complete.
+   * Every chunk is re-hashed on the way out.
+   */
+  async exportDataset(datasetCid: string | CID, outPath: string): Promise<ExportResult> {
+    const { manifest } = await this.requireDataset(datasetCid)
+    const target = resolve(outPath)
+    const partial = `${target}.partial`
+    for (const path of [target, partial]) {
+      if (await exists(path)) {
+        throw new BwnodeError('ERR_OUT_EXISTS', `${path} already exists; remove it or choose another path`)
+      }
+    }
+    await mkdir(partial, { recursive: true })
+    let bytes = 0
+    try {
+      for (const file of manifest.files) {
+        const filePath = join(partial, ...file.path.split('/'))
+        await mkdir(dirname(filePath), { recursive: true })
+        const handle = await open(filePath, 'wx')
+        try {
+          for (const chunk of file.chunks) {
+            const parsed = parseChunkCid(chunk)
+            const data = await this.getChunk(parsed)
+            if (data === undefined) {
+              throw new BwnodeError('ERR_CHUNK_MISSING', `${file.path}: chunk ${chunk} is not in the store`)
+            }
+            if (!sameCid(chunkCid(data), parsed)) {
+              throw new BwnodeError('ERR_CHUNK_CORRUPT', `${file.path}: chunk ${chunk} is corrupt on disk`)
+            }
+            await handle.write(data)
+            bytes += data.byteLength
+          }
+        } finally {
+          await handle.close()
+        }
+      }
+      await rename(partial, target)
+    } catch (err) {
+      await rm(partial, { recursive: true, force: true })
+      throw err
+    }
+    return { path: target, files: manifest.files.length, bytes }
+  }
+
+  /**
+   * Re-hashes every present chunk of a dataset. Corrupt chunks are deleted and
+   * chunks whose file vanished are dropped from the index, so both show up in
+   * missingChunks() to be fetched again; the dataset is marked incomplete.
+   */
+  async verify(datasetCid: string | CID): Promise<VerifyReport> {
+    const { record, manifest } = await this.requireDataset(datasetCid)
+    const report: VerifyReport = { cid: record.cid, checked: 0, missing: [], corrupt: [] }
+    for (const chunk of new Set(manifestChunkList(manifest))) {
+      const parsed = parseChunkCid(chunk)
+      if (!(await this.chunks.has(chunk))) {
+        report.missing.push(chunk)
+        continue
+      }
+      const data = await this.getChunk(parsed)
+      if (data === undefined) {
+        report.missing.push(chunk)
+        continue
+      }
+      report.checked++
+      if (!sameCid(chunkCid(data), parsed)) {
+        report.corrupt.push(chunk)
+        await this.files.delete(parsed)
+        await this.chunks.del(chunk)
+      }
+    }
+    if (record.complete && report.missing.length + report.corrupt.length > 0) {
+      await this.datasets.put(record.cid, { ...record, complete: false })
+    }
+    return report
+  }
+
+  private async requireDataset(
+    datasetCid: string | CID,
+  ): Promise<{ record: DatasetRecord; manifest: Manifest }> {
+    const key = parseDatasetCid(datasetCid).toString()
+    const [record, bytes] = await Promise.all([this.datasets.get(key), this.manifests.get(key)])
+    if (record === undefined || bytes === undefined) {
+      throw new BwnodeError('ERR_DATASET_NOT_FOUND', `dataset ${key} is not in this store`)
+    }
+    return { record, manifest: decodeManifest(bytes) }
+  }
+
+  private async missingOf(manifest: Manifest): Promise<string[]> {
+    const distinct = [...new Set(manifestChunkList(manifest))]
+    const present = await this.chunks.hasMany(distinct)
+    return distinct.filter((_, index) => !present[index])
+  }
+
+  private async isReferenced(chunk: string): Promise<boolean> {
+    const prefix = refKey(chunk, '')
+    const keys = await this.refs.keys({ gte: prefix, lt: `${prefix}\xff`, limit: 1 }).all()
+    return keys.length > 0
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.exclusiveTail.then(task, task)
+    this.exclusiveTail = run.catch(() => undefined)
+    return run
+  }
+}
+
+/** CID.equals is a type guard, which narrows the other side to never in the false branch. */
+function sameCid(a: CID, b: CID): boolean {
+  return a.equals(b) as boolean
+}
+
+/** '!' is not in the base32 alphabet, so a chunk's refs form one contiguous key range. */
+function refKey(chunk: string, dataset: string): string {
+  return `${chunk}!${dataset}`
+}
+
+function checkName(name: string): void {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new BwnodeError('ERR_INVALID_NAME', `dataset name must be 1 to ${MAX_NAME_LENGTH} characters`)
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
+}
