@@ -1,0 +1,277 @@
+import type { AbortOptions, MessageStream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { AbstractMessageStream, type SendResult, StreamClosedError } from '@libp2p/utils'
+import { concat } from 'uint8arrays/concat'
+import {
+  DEFAULT_PACING_QUANTUM_MS,
+  DEFAULT_QUEUE_BUFFER_BYTES,
+  DEFAULT_QUEUE_BUFFER_MS,
+  DEFAULT_RELEASE_TOLERANCE_MS,
+  DEFAULT_SPIN_MS,
+  DEFAULT_UNLIMITED_QUEUE_BYTES,
+  MIN_PACING_PIECE_BYTES,
+} from './constants.ts'
+
+export interface ShaperOptions {
+  /** Added to every byte sent, ms. */
+  delayMs: number
+  /** Mbit/s; Infinity for no pacing. */
+  rateMbps: number
+  /** Bottleneck buffer on top of the bandwidth-delay product, bytes. */
+  queueBufferBytes?: number
+  /** Bottleneck buffer on top of the bandwidth-delay product, ms at the link rate. */
+  queueBufferMs?: number
+  /** Queue bound when the rate is unlimited, bytes. */
+  unlimitedQueueBytes?: number
+  pacingQuantumMs?: number
+  releaseToleranceMs?: number
+  /** Finish the last this-many ms of a wait by polling the event loop instead of a timer (0: never). */
+  spinMs?: number
+  /** Monotonic clock in ms; injectable for tests. */
+  now?: () => number
+}
+
+interface Pending {
+  data: Uint8Array
+  dueAt: number
+}
+
+/** Drop already-released entries from the front of the queue array once this many pile up. */
+const COMPACT_AFTER = 1024
+
+/**
+ * A MessageStream that delays and paces what this end sends over `inner`, like one direction
+ * of a network link: each piece finishes serialising at the link rate (a token bucket in its
+ * virtual-clock form: the link is busy until `linkFreeAt`), then spends `delayMs` in flight,
+ * then is handed to the real socket. Received bytes pass through untouched: the other end
+ * shapes them.
+ *
+ * The queue (bytes accepted but not yet handed on) is bounded at about rate x delay plus a
+ * small buffer: past that `send()` returns false and 'drain' fires once releases make room,
+ * so the sender feels the bandwidth-delay product instead of an endless buffer.
+ *
+ * One timer at a time, armed for the head of the queue; each firing releases everything due.
+ */
+export class ShapedMessageStream extends AbstractMessageStream {
+  readonly inner: MessageStream
+  readonly delayMs: number
+  readonly rateMbps: number
+  /** Bytes the queue may hold before send() reports backpressure. */
+  readonly queueLimitBytes: number
+  private readonly bytesPerMs: number
+  private readonly pieceBytes: number
+  private readonly toleranceMs: number
+  private readonly now: () => number
+  private queue: Pending[] = []
+  private head = 0
+  private queuedBytes = 0
+  private linkFreeAt = Number.NEGATIVE_INFINITY
+  private readonly spinMs: number
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private immediate: ReturnType<typeof setImmediate> | undefined
+  private senderBlocked = false
+  private flushWaiters: Array<PromiseWithResolvers<void>> = []
+
+  constructor(inner: MessageStream, options: ShaperOptions) {
+    super({
+      log: inner.log,
+      direction: inner.direction,
+      inactivityTimeout: inner.inactivityTimeout,
+      maxReadBufferLength: inner.maxReadBufferLength,
+    })
+    this.inner = inner
+    this.delayMs = options.delayMs
+    this.rateMbps = options.rateMbps
+    this.now = options.now ?? (() => performance.now())
+    this.toleranceMs = options.releaseToleranceMs ?? DEFAULT_RELEASE_TOLERANCE_MS
+    this.spinMs = options.spinMs ?? DEFAULT_SPIN_MS
+    this.bytesPerMs = (options.rateMbps * 1e6) / 8 / 1000
+    const limited = Number.isFinite(this.bytesPerMs)
+    this.pieceBytes = limited
+      ? Math.max(
+          MIN_PACING_PIECE_BYTES,
+          Math.ceil(this.bytesPerMs * (options.pacingQuantumMs ?? DEFAULT_PACING_QUANTUM_MS)),
+        )
+      : Number.POSITIVE_INFINITY
+    this.queueLimitBytes = limited
+      ? Math.ceil(this.bytesPerMs * (this.delayMs + (options.queueBufferMs ?? DEFAULT_QUEUE_BUFFER_MS))) +
+        (options.queueBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES)
+      : (options.unlimitedQueueBytes ?? DEFAULT_UNLIMITED_QUEUE_BYTES)
+
+    inner.addEventListener('message', (evt: StreamMessageEvent) => {
+      this.onData(evt.data)
+    })
+    inner.addEventListener('remoteCloseWrite', () => {
+      this.onRemoteCloseWrite()
+    })
+    inner.addEventListener('drain', () => {
+      this.release()
+    })
+    inner.addEventListener('close', (evt: StreamCloseEvent) => {
+      this.discardQueue(evt.error ?? new StreamClosedError('underlying connection closed'))
+      if (evt.error != null) {
+        if (evt.local === true) this.abort(evt.error)
+        else this.onRemoteReset()
+      } else {
+        this.onTransportClosed()
+      }
+    })
+  }
+
+  /** Bytes accepted from the sender that the emulated link has not delivered yet. */
+  get queuedLength(): number {
+    return this.queuedBytes
+  }
+
+  sendData(data: Parameters<AbstractMessageStream['sendData']>[0]): SendResult {
+    const now = this.now()
+    for (const buf of data) {
+      for (let offset = 0; offset < buf.byteLength; offset += this.pieceBytes) {
+        const piece = this.pieceBytes >= buf.byteLength ? buf : buf.subarray(offset, offset + this.pieceBytes)
+        this.linkFreeAt = Math.max(now, this.linkFreeAt) + piece.byteLength / this.bytesPerMs
+        this.queue.push({ data: piece, dueAt: this.linkFreeAt + this.delayMs })
+        this.queuedBytes += piece.byteLength
+      }
+    }
+    this.arm(now)
+    const canSendMore = this.queuedBytes < this.queueLimitBytes
+    if (!canSendMore) this.senderBlocked = true
+    return { sentBytes: data.byteLength, canSendMore }
+  }
+
+  /** Resolves once everything accepted so far has been handed to the inner stream. */
+  async flush(options?: AbortOptions): Promise<void> {
+    if (this.isFlushed()) return
+    const waiter = Promise.withResolvers<void>()
+    this.flushWaiters.push(waiter)
+    if (options?.signal == null) return waiter.promise
+    const signal = options.signal
+    const onAbort = (): void => waiter.reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await waiter.promise
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async close(options?: AbortOptions): Promise<void> {
+    if (this.status !== 'open') return
+    this.status = 'closing'
+    this.writeStatus = 'closing'
+    // in-flight bytes still arrive when a real link is closed behind them
+    await this.flush(options)
+    await this.inner.close(options)
+    this.onTransportClosed()
+  }
+
+  sendReset(err: Error): void {
+    this.discardQueue(err)
+    this.inner.abort(err)
+  }
+
+  sendPause(): void {
+    this.inner.pause()
+  }
+
+  sendResume(): void {
+    this.inner.resume()
+  }
+
+  private isFlushed(): boolean {
+    return this.queuedBytes === 0 && this.writeBufferLength === 0 && !this.sendingData
+  }
+
+  /**
+   * Wake up for the head of the queue. Node timers count whole milliseconds from a cached loop
+   * time, so they fire up to a millisecond early or late; the last `spinMs` of a wait is done
+   * with setImmediate instead, which re-checks the clock once per event-loop turn (I/O still
+   * runs in between) and lands within tens of microseconds.
+   */
+  private arm(now: number): void {
+    if (this.timer != null || this.immediate != null || this.head >= this.queue.length) return
+    const next = this.queue[this.head] as Pending
+    const wait = next.dueAt - now - this.toleranceMs
+    if (wait > this.spinMs) {
+      this.timer = setTimeout(this.release, Math.floor(wait - this.spinMs))
+    } else {
+      this.immediate = setImmediate(this.release)
+    }
+  }
+
+  private clearWakeUp(): void {
+    if (this.timer != null) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    if (this.immediate != null) {
+      clearImmediate(this.immediate)
+      this.immediate = undefined
+    }
+  }
+
+  private readonly release = (): void => {
+    this.clearWakeUp()
+    if (this.head >= this.queue.length) return
+    // the real socket is full: hold everything (already late) until it drains
+    if (this.inner.writableNeedsDrain) return
+    const now = this.now()
+    const horizon = now + this.toleranceMs
+    const due: Uint8Array[] = []
+    let dueBytes = 0
+    while (this.head < this.queue.length) {
+      const next = this.queue[this.head] as Pending
+      if (next.dueAt > horizon) break
+      due.push(next.data)
+      dueBytes += next.data.byteLength
+      this.head++
+    }
+    this.queuedBytes -= dueBytes
+    this.compact()
+    if (dueBytes > 0) {
+      try {
+        // one write per release: the copy is cheap next to a syscall per piece
+        this.inner.send(due.length === 1 ? (due[0] as Uint8Array) : concat(due, dueBytes))
+      } catch (err) {
+        this.abort(err instanceof Error ? err : new Error(String(err)))
+        return
+      }
+    }
+    this.arm(now)
+    if (this.senderBlocked && this.queuedBytes < this.queueLimitBytes) {
+      this.senderBlocked = false
+      this.safeDispatchEvent('drain')
+    }
+    this.settleFlushWaiters()
+  }
+
+  private settleFlushWaiters(): void {
+    if (this.flushWaiters.length === 0) return
+    // 'drain' moves the base class's buffered bytes into our queue in a microtask: look after it
+    queueMicrotask(() => {
+      if (!this.isFlushed()) return
+      const waiters = this.flushWaiters
+      this.flushWaiters = []
+      for (const waiter of waiters) waiter.resolve()
+    })
+  }
+
+  private compact(): void {
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    } else if (this.head >= COMPACT_AFTER && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  private discardQueue(err: Error): void {
+    this.clearWakeUp()
+    this.queue = []
+    this.head = 0
+    this.queuedBytes = 0
+    const waiters = this.flushWaiters
+    this.flushWaiters = []
+    for (const waiter of waiters) waiter.reject(err)
+  }
+}
