@@ -3,13 +3,11 @@
  * two cells. Chunk latency percentiles come from the histogram merged over all runs: averaging per-run
  * percentiles is wrong (a p99 of p99s is not the p99), so it is never done here.
  */
-import { decodeFromCompressedBase64 } from 'hdr-histogram-js'
 import { max, median, min, quantile, sampleStandardDeviation } from 'simple-statistics'
 import { BwnodeError } from '../errors/index.ts'
+import { LatencyHistogram } from '../latency/histogram.ts'
 import type { Cell, Run } from './types.ts'
 
-/** Chunk latencies are recorded in whole microseconds (see RunSchema.latencyHistogram). */
-export const HISTOGRAM_UNITS_PER_MS = 1000
 export const DEFAULT_BOOTSTRAP_RESAMPLES = 2000
 export const DEFAULT_CONFIDENCE_LEVEL = 0.95
 
@@ -70,33 +68,30 @@ export function spread(values: readonly number[]): Spread | undefined {
 }
 
 /**
- * Decodes every run's encoded histogram, adds them into one and reads percentiles from the sum.
+ * Decodes every run's encoded histogram, merges them into one and reads percentiles from the sum.
  * Empty strings (a run that recorded nothing) are skipped.
  */
 export function mergedLatency(encodedHistograms: readonly string[]): LatencyPercentiles | undefined {
-  const encoded = encodedHistograms.filter((e) => e.length > 0)
-  if (encoded.length === 0) return undefined
-  const decoded = encoded.map((e, i) => {
-    try {
-      return decodeFromCompressedBase64(e)
-    } catch (err) {
-      throw new BwnodeError('ERR_RESULTS_INVALID', `latency histogram ${i} does not decode`, { cause: err })
-    }
-  })
-  const [merged, ...rest] = decoded
-  if (merged === undefined) return undefined
-  try {
-    for (const h of rest) merged.add(h)
-    if (merged.totalCount === 0) return undefined
-    return {
-      count: merged.totalCount,
-      p50Ms: merged.getValueAtPercentile(50) / HISTOGRAM_UNITS_PER_MS,
-      p95Ms: merged.getValueAtPercentile(95) / HISTOGRAM_UNITS_PER_MS,
-      p99Ms: merged.getValueAtPercentile(99) / HISTOGRAM_UNITS_PER_MS,
-      maxMs: merged.maxValue / HISTOGRAM_UNITS_PER_MS,
-    }
-  } finally {
-    for (const h of decoded) h.destroy()
+  const decoded = encodedHistograms
+    .filter((e) => e.length > 0)
+    .map((e, i) => {
+      try {
+        return LatencyHistogram.decode(e)
+      } catch (err) {
+        throw new BwnodeError('ERR_RESULTS_INVALID', `latency histogram of run ${i} does not decode`, {
+          cause: err,
+        })
+      }
+    })
+  if (decoded.length === 0) return undefined
+  const merged = LatencyHistogram.mergeAll(decoded)
+  if (merged.count === 0) return undefined
+  return {
+    count: merged.count,
+    p50Ms: merged.percentile(50),
+    p95Ms: merged.percentile(95),
+    p99Ms: merged.percentile(99),
+    maxMs: merged.max,
   }
 }
 

@@ -81,7 +81,7 @@ export const RunSchema = z.object({
   bytes: nonNegative,
   throughputMBps: nonNegative,
   ttfbMs: nonNegative,
-  /** Chunk latencies, microseconds, as written by the latency histogram encoder (compressed base64). */
+  /** Chunk latencies in milliseconds: `LatencyHistogram.encode()` from src/latency/histogram.ts. */
   latencyHistogram: z.string(),
   /** W1: time for one pass over the sample set. */
   epochSeconds: nonNegative.optional(),
