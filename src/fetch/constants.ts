@@ -1,0 +1,24 @@
+/** Fetcher defaults. Each names its unit. */
+
+/** Requests in flight per provider before anything is measured. */
+export const DEFAULT_INITIAL_WINDOW = 4
+/** Lower and upper bounds of the per-provider window (requests in flight). */
+export const DEFAULT_MIN_WINDOW = 2
+export const DEFAULT_MAX_WINDOW = 64
+/** Providers pulled from at once. */
+export const DEFAULT_MAX_PROVIDERS = 16
+/** How long to keep looking for more providers after the first (ms). */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 15_000
+/** A chunk request slower than max(this, 4x the expected time) is abandoned and moved (ms). */
+export const DEFAULT_MIN_CHUNK_TIMEOUT_MS = 10_000
+/** Bad chunks (hash mismatch) a provider may send before it is dropped. */
+export const DEFAULT_MAX_BAD_CHUNKS = 2
+/** Other failures (timeouts, stream errors) before a provider is dropped. */
+export const DEFAULT_MAX_FAILURES = 4
+/**
+ * A provider gets a chunk only if it would deliver it no later than this factor
+ * times the best provider's estimate: slow peers help at the margin, never hold the tail.
+ */
+export const DEFAULT_ASSIGN_SLACK = 1.5
+/** Completions the throughput estimate looks back over. */
+export const RATE_SAMPLE_WINDOW = 16

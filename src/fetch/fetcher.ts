@@ -1,0 +1,274 @@
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { BwnodeError, errorMessage } from '../errors/index.ts'
+import { getBit } from '../store/bitfield.ts'
+import { parseChunkCid } from '../store/cid.ts'
+import type { DatasetInfo } from '../store/content-store.ts'
+import { chunkLengthAt, type Manifest } from '../store/manifest.ts'
+import { DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_MAX_PROVIDERS, DEFAULT_MAX_WINDOW } from './constants.ts'
+import { ProviderState } from './provider.ts'
+import { MultiSourceScheduler, type WantedChunk } from './scheduler.ts'
+import type { FetchEnvironment, FetchProgress, FetchResult, ProviderSession } from './types.ts'
+
+const log = logger('bwnode:fetch')
+
+/** The part of the content store a fetch needs (ContentStore implements it). */
+export interface FetchStore {
+  get(cid: CID): Promise<DatasetInfo | undefined>
+  getManifest(cid: CID): Promise<Manifest | undefined>
+  putManifest(bytes: Uint8Array, expectedCid: CID): Promise<DatasetInfo>
+  missingChunks(cid: CID): Promise<string[]>
+  putChunk(cid: CID, bytes: Uint8Array): Promise<void>
+  markComplete(cid: CID): Promise<DatasetInfo>
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  onProgress?: (progress: FetchProgress) => void
+  maxProviders?: number
+  maxWindow?: number
+  discoveryTimeoutMs?: number
+  /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
+  onProvider?: (provider: ProviderState) => void
+}
+
+/** Expected size of every distinct chunk, from the manifest. */
+function chunkSizes(manifest: Manifest): Map<string, number> {
+  const sizes = new Map<string, number>()
+  for (const file of manifest.files) {
+    file.chunks.forEach((cid, index) => sizes.set(cid, chunkLengthAt(file.size, manifest.chunkSize, index)))
+  }
+  return sizes
+}
+
+function manifestOrder(manifest: Manifest): string[] {
+  return manifest.files.flatMap((file) => file.chunks)
+}
+
+/**
+ * Fetches a dataset: finds providers through the DHT, gets and verifies the
+ * manifest, then pulls the missing chunks from several providers at once
+ * (MultiSourceScheduler). Chunks are verified by the session and written by
+ * the store as they arrive, so an interrupted fetch resumes where it stopped.
+ */
+export class Fetcher {
+  private readonly store: FetchStore
+  private readonly env: FetchEnvironment
+
+  constructor(store: FetchStore, env: FetchEnvironment) {
+    this.store = store
+    this.env = env
+  }
+
+  async fetch(datasetCid: CID, options: FetchOptions = {}): Promise<FetchResult> {
+    const controller = new AbortController()
+    const abortFromCaller = (): void => controller.abort(options.signal?.reason)
+    options.signal?.addEventListener('abort', abortFromCaller, { once: true })
+    const sessions = new Map<string, { peer: PeerId; session: ProviderSession }>()
+    const started = performance.now()
+    try {
+      return await this.run(datasetCid, options, controller.signal, sessions, started)
+    } finally {
+      options.signal?.removeEventListener('abort', abortFromCaller)
+      controller.abort(new BwnodeError('ERR_FETCH_DONE', 'fetch finished'))
+      await Promise.allSettled([...sessions.values()].map(({ session }) => session.close()))
+    }
+  }
+
+  private async run(
+    datasetCid: CID,
+    options: FetchOptions,
+    signal: AbortSignal,
+    sessions: Map<string, { peer: PeerId; session: ProviderSession }>,
+    started: number,
+  ): Promise<FetchResult> {
+    const discovered = new ProviderFeed(this.env, datasetCid, signal, options.discoveryTimeoutMs)
+    const open = async (peer: PeerId): Promise<ProviderSession> => {
+      const known = sessions.get(peer.toString())
+      if (known !== undefined) return known.session
+      const session = await this.env.openSession(peer, signal)
+      sessions.set(peer.toString(), { peer, session })
+      return session
+    }
+
+    let manifest = await this.store.getManifest(datasetCid)
+    const tried: PeerId[] = []
+    if (manifest === undefined) {
+      for await (const peer of discovered.peers()) {
+        tried.push(peer)
+        try {
+          const session = await open(peer)
+          await this.store.putManifest(await session.manifest(datasetCid, { signal }), datasetCid)
+          manifest = await this.store.getManifest(datasetCid)
+          break
+        } catch (err) {
+          log('manifest from %p failed: %s', peer, errorMessage(err))
+        }
+      }
+      if (manifest === undefined) {
+        signal.throwIfAborted()
+        throw new BwnodeError(
+          'ERR_NO_PROVIDERS',
+          tried.length === 0
+            ? `no providers found for ${datasetCid} on the DHT`
+            : `none of ${tried.length} provider(s) of ${datasetCid} sent a valid manifest`,
+        )
+      }
+    }
+
+    const sizes = chunkSizes(manifest)
+    const order = manifestOrder(manifest)
+    const totalBytes = manifest.files.reduce((sum, f) => sum + f.size, 0)
+    const missing = await this.store.missingChunks(datasetCid)
+    const distinct = sizes.size
+    const resumedChunks = distinct - missing.length
+    const wanted: WantedChunk[] = missing.map((key) => ({
+      cid: parseChunkCid(key),
+      key,
+      size: sizes.get(key) ?? 0,
+    }))
+    const wantedIndex = new Map(wanted.map((chunk, index) => [chunk.key, index]))
+    const missingBytes = wanted.reduce((sum, c) => sum + c.size, 0)
+
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal,
+      deliver: (chunk, bytes) => this.store.putChunk(chunk.cid, bytes),
+      onEvent: (event) => {
+        if (event.type === 'drop') log('dropped %s: %s', event.peer, event.reason)
+        report()
+      },
+    })
+    let lastReport = 0
+    const report = (force = false): void => {
+      if (options.onProgress === undefined) return
+      const now = performance.now()
+      if (!force && now - lastReport < 100) return
+      lastReport = now
+      const elapsed = (now - started) / 1000
+      options.onProgress({
+        cid: datasetCid.toString(),
+        name: manifest.name,
+        totalBytes,
+        doneBytes: totalBytes - missingBytes + scheduler.doneBytes,
+        totalChunks: distinct,
+        doneChunks: resumedChunks + scheduler.doneChunks,
+        resumedChunks,
+        activeProviders: scheduler.activeProviders.length,
+        bytesPerSec: elapsed > 0 ? scheduler.doneBytes / elapsed : 0,
+      })
+    }
+    report(true)
+
+    if (wanted.length > 0) {
+      const maxProviders = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
+      const joining: Promise<void>[] = []
+      const join = async (peer: PeerId): Promise<void> => {
+        try {
+          const session = await open(peer)
+          const have = await session.have(datasetCid, { signal })
+          const has = new Set<number>()
+          order.forEach((key, manifestIndex) => {
+            const index = wantedIndex.get(key)
+            if (index !== undefined && getBit(have.bitfield, manifestIndex)) has.add(index)
+          })
+          if (has.size === 0) return
+          const provider = new ProviderState(
+            peer,
+            session,
+            has,
+            await this.env.hint(peer),
+            options.maxWindow ?? DEFAULT_MAX_WINDOW,
+          )
+          options.onProvider?.(provider)
+          scheduler.addProvider(provider)
+        } catch (err) {
+          log('provider %p unusable: %s', peer, errorMessage(err))
+        }
+      }
+      const discovery = (async () => {
+        // The feed replays peers already tried for the manifest; their sessions are reused.
+        let count = 0
+        for await (const peer of discovered.peers()) {
+          if (count++ >= maxProviders) break
+          joining.push(join(peer))
+        }
+        await Promise.allSettled(joining)
+        scheduler.discoveryFinished()
+      })()
+      discovery.catch(() => scheduler.discoveryFinished())
+      await scheduler.run()
+    }
+
+    const info = await this.store.markComplete(datasetCid)
+    report(true)
+    const seconds = (performance.now() - started) / 1000
+    const providers = scheduler.allProviders.map((p) => p.report())
+    return {
+      cid: datasetCid.toString(),
+      name: info.name,
+      bytes: totalBytes,
+      fetchedBytes: scheduler.doneBytes,
+      seconds: Number(seconds.toFixed(3)),
+      resumedChunks,
+      providers,
+      ranking:
+        'each free request slot goes to the provider whose estimated completion time ' +
+        '(RTT + queued bytes / measured or offered rate) is within 1.5x of the best holder of that chunk',
+    }
+  }
+}
+
+/**
+ * DHT provider discovery shared by the manifest step and the scheduler: one
+ * walk, replayed to each reader, so peers found early are not looked up twice.
+ */
+class ProviderFeed {
+  private readonly found: PeerId[] = []
+  private done = false
+  private waiters: (() => void)[] = []
+
+  constructor(
+    env: FetchEnvironment,
+    cid: CID,
+    signal: AbortSignal,
+    timeoutMs = DEFAULT_DISCOVERY_TIMEOUT_MS,
+  ) {
+    const walkSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+    void (async () => {
+      const seen = new Set<string>([env.self.toString()])
+      try {
+        for await (const peer of env.findProviders(cid, walkSignal)) {
+          if (seen.has(peer.toString())) continue
+          seen.add(peer.toString())
+          this.found.push(peer)
+          this.wake()
+        }
+      } catch (err) {
+        log('provider discovery ended: %s', errorMessage(err))
+      } finally {
+        this.done = true
+        this.wake()
+      }
+    })()
+  }
+
+  private wake(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  async *peers(): AsyncGenerator<PeerId> {
+    let index = 0
+    while (true) {
+      if (index < this.found.length) {
+        yield this.found[index++]!
+        continue
+      }
+      if (this.done) return
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+}

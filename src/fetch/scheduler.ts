@@ -1,0 +1,332 @@
+import type { CID } from 'multiformats/cid'
+import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
+import {
+  DEFAULT_ASSIGN_SLACK,
+  DEFAULT_MAX_BAD_CHUNKS,
+  DEFAULT_MAX_FAILURES,
+  DEFAULT_MIN_CHUNK_TIMEOUT_MS,
+} from './constants.ts'
+import type { ProviderState } from './provider.ts'
+
+export interface WantedChunk {
+  cid: CID
+  key: string
+  /** Expected size in bytes (from the manifest). */
+  size: number
+}
+
+export interface SchedulerInit {
+  chunks: WantedChunk[]
+  /** Stores a verified chunk; the scheduler counts it done only after this resolves. */
+  deliver(chunk: WantedChunk, bytes: Uint8Array, from: ProviderState): Promise<void>
+  signal: AbortSignal
+  now?: () => number
+  assignSlack?: number
+  minChunkTimeoutMs?: number
+  maxBadChunks?: number
+  maxFailures?: number
+  onEvent?(event: SchedulerEvent): void
+}
+
+export type SchedulerEvent =
+  | { type: 'chunk'; key: string; bytes: number; peer: string }
+  | { type: 'drop'; peer: string; reason: string }
+
+interface Assignment {
+  provider: ProviderState
+  controller: AbortController
+  startedAt: number
+}
+
+/**
+ * Pulls a set of chunks from several providers at once.
+ *
+ * Each provider keeps up to `window` requests in flight (sized from its
+ * measured rate and RTT). A free slot is filled with the next wanted chunk the
+ * provider has, but only if that provider's estimated completion time is within
+ * `assignSlack` of the best provider holding the chunk (earliest-finish-time
+ * assignment): near, fast providers take most of the work, slower ones take
+ * what they can deliver in time. Failures move the chunk to another provider;
+ * a provider that sends corrupt chunks or keeps failing is dropped. At the tail
+ * (nothing left to assign), idle providers duplicate the oldest outstanding
+ * requests (endgame); the first verified copy wins and the other is cancelled.
+ */
+export class MultiSourceScheduler {
+  private readonly init: SchedulerInit
+  private readonly now: () => number
+  private readonly providers: ProviderState[] = []
+  private readonly byKey = new Map<string, WantedChunk>()
+  private readonly indexByKey = new Map<string, number>()
+  private readonly order: WantedChunk[]
+  private readonly pending = new Set<string>()
+  private readonly retry: string[] = []
+  private readonly assigned = new Map<string, Assignment[]>()
+  private readonly cursor = new Map<ProviderState, number>()
+  private discovering = true
+  private settled = false
+  private resolveRun!: () => void
+  private rejectRun!: (err: Error) => void
+  private readonly finished: Promise<void>
+  doneBytes = 0
+  doneChunks = 0
+
+  constructor(init: SchedulerInit) {
+    this.init = init
+    this.now = init.now ?? performance.now.bind(performance)
+    this.order = init.chunks
+    init.chunks.forEach((chunk, index) => {
+      this.byKey.set(chunk.key, chunk)
+      this.indexByKey.set(chunk.key, index)
+      this.pending.add(chunk.key)
+    })
+    this.finished = new Promise<void>((resolve, reject) => {
+      this.resolveRun = resolve
+      this.rejectRun = reject
+    })
+    // A rejection nobody awaits yet must not crash the process.
+    this.finished.catch(() => {})
+    init.signal.addEventListener('abort', () => this.fail(abortError(init.signal)), { once: true })
+  }
+
+  get activeProviders(): ProviderState[] {
+    return this.providers.filter((p) => p.active)
+  }
+
+  get allProviders(): readonly ProviderState[] {
+    return this.providers
+  }
+
+  /** Resolves when every chunk is delivered; rejects when none can be. */
+  run(): Promise<void> {
+    this.pump()
+    return this.finished
+  }
+
+  addProvider(provider: ProviderState): void {
+    if (this.settled) return
+    this.providers.push(provider)
+    this.cursor.set(provider, 0)
+    const sample = this.order[0]?.size ?? 1
+    provider.initialEstimateMs = provider.estimateMs(sample)
+    this.pump()
+  }
+
+  /** No more providers will be added: fail if the ones we have cannot finish. */
+  discoveryFinished(): void {
+    this.discovering = false
+    this.pump()
+  }
+
+  private fail(err: Error): void {
+    if (this.settled) return
+    this.settled = true
+    for (const list of this.assigned.values()) for (const a of list) a.controller.abort(err)
+    this.rejectRun(err)
+  }
+
+  private succeed(): void {
+    if (this.settled) return
+    this.settled = true
+    this.resolveRun()
+  }
+
+  private pump(): void {
+    if (this.settled) return
+    if (this.pending.size === 0 && this.assigned.size === 0) {
+      this.succeed()
+      return
+    }
+    let progress = true
+    while (progress) {
+      progress = false
+      for (const provider of this.providers) {
+        if (!provider.active || provider.inFlight >= provider.window) continue
+        const chunk = this.nextFor(provider) ?? this.endgameFor(provider)
+        if (chunk === undefined) continue
+        this.start(provider, chunk)
+        progress = true
+      }
+    }
+    if (this.assigned.size === 0 && this.pending.size > 0 && !this.discovering) {
+      const anyoneCan = [...this.pending].some((key) => this.holders(key).length > 0)
+      if (!anyoneCan) {
+        const example = this.pending.values().next().value
+        this.fail(
+          new BwnodeError(
+            'ERR_NO_PROVIDERS',
+            `no reachable provider has ${this.pending.size} of the chunks still needed (e.g. ${example})`,
+          ),
+        )
+      }
+    }
+  }
+
+  private holders(key: string): ProviderState[] {
+    const index = this.indexOf(key)
+    return this.providers.filter((p) => p.active && p.has.has(index))
+  }
+
+  /** Position in `chunks`: the index providers' `has` sets are expressed in. */
+  private indexOf(key: string): number {
+    return this.indexByKey.get(key) ?? -1
+  }
+
+  /** Would this provider deliver the chunk close to the best holder's estimate? */
+  private worthAssigning(provider: ProviderState, chunk: WantedChunk, index: number): boolean {
+    const mine = provider.estimateMs(chunk.size)
+    let best = mine
+    for (const other of this.providers) {
+      if (other === provider || !other.active || !other.has.has(index)) continue
+      best = Math.min(best, other.estimateMs(chunk.size))
+    }
+    return mine <= best * (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
+  }
+
+  private nextFor(provider: ProviderState): WantedChunk | undefined {
+    for (let i = 0; i < this.retry.length; i++) {
+      const key = this.retry[i]!
+      const index = this.indexOf(key)
+      if (!this.pending.has(key)) {
+        this.retry.splice(i--, 1)
+        continue
+      }
+      if (provider.has.has(index) && this.worthAssigning(provider, this.byKey.get(key)!, index)) {
+        this.retry.splice(i, 1)
+        return this.byKey.get(key)
+      }
+    }
+    let at = this.cursor.get(provider) ?? 0
+    // Skip what is already taken; the cursor only moves forward, so the scan is linear overall.
+    while (at < this.order.length && !this.pending.has(this.order[at]!.key)) at++
+    this.cursor.set(provider, at)
+    for (let i = at; i < this.order.length; i++) {
+      const chunk = this.order[i]!
+      if (!this.pending.has(chunk.key) || !provider.has.has(i)) continue
+      if (!this.worthAssigning(provider, chunk, i)) return undefined
+      return chunk
+    }
+    return undefined
+  }
+
+  /** Nothing left to hand out: race the oldest outstanding request held by someone else. */
+  private endgameFor(provider: ProviderState): WantedChunk | undefined {
+    if (this.pending.size > 0 || provider.inFlight >= 2) return undefined
+    let oldest: { key: string; startedAt: number } | undefined
+    for (const [key, list] of this.assigned) {
+      if (list.length !== 1 || list[0]!.provider === provider) continue
+      if (!provider.has.has(this.indexOf(key))) continue
+      if (oldest === undefined || list[0]!.startedAt < oldest.startedAt)
+        oldest = { key, startedAt: list[0]!.startedAt }
+    }
+    return oldest === undefined ? undefined : this.byKey.get(oldest.key)
+  }
+
+  private start(provider: ProviderState, chunk: WantedChunk): void {
+    this.pending.delete(chunk.key)
+    const controller = new AbortController()
+    const assignment: Assignment = { provider, controller, startedAt: this.now() }
+    const list = this.assigned.get(chunk.key) ?? []
+    list.push(assignment)
+    this.assigned.set(chunk.key, list)
+    provider.inFlight += 1
+    const timeoutMs = Math.max(
+      this.init.minChunkTimeoutMs ?? DEFAULT_MIN_CHUNK_TIMEOUT_MS,
+      4 * provider.estimateMs(chunk.size),
+    )
+    const timer = setTimeout(
+      () =>
+        controller.abort(new BwnodeError('ERR_CHUNK_TIMEOUT', `no chunk after ${Math.round(timeoutMs)} ms`)),
+      timeoutMs,
+    )
+    provider.session
+      .get(chunk.cid, { signal: controller.signal })
+      .then(
+        (bytes) => this.onBytes(chunk, assignment, bytes),
+        (err: unknown) => this.onFailure(chunk, assignment, err),
+      )
+      .catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => {
+        clearTimeout(timer)
+        provider.inFlight -= 1
+        this.detach(chunk.key, assignment)
+        this.pump()
+      })
+  }
+
+  private detach(key: string, assignment: Assignment): void {
+    const list = this.assigned.get(key)
+    if (list === undefined) return
+    const rest = list.filter((a) => a !== assignment)
+    if (rest.length === 0) this.assigned.delete(key)
+    else this.assigned.set(key, rest)
+  }
+
+  private async onBytes(chunk: WantedChunk, assignment: Assignment, bytes: Uint8Array): Promise<void> {
+    if (this.settled) return
+    const others = (this.assigned.get(chunk.key) ?? []).filter((a) => a !== assignment)
+    if (!this.byKey.has(chunk.key)) return
+    // First verified copy wins: forget the chunk before the await so a racing duplicate is ignored.
+    this.byKey.delete(chunk.key)
+    for (const other of others)
+      other.controller.abort(new BwnodeError('ERR_DUPLICATE', 'another provider delivered it'))
+    try {
+      await this.init.deliver(chunk, bytes, assignment.provider)
+    } catch (err) {
+      // The store refused it (for instance a full disk): nothing else can succeed either.
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    assignment.provider.onComplete(bytes.byteLength, this.now(), chunk.size)
+    this.doneBytes += bytes.byteLength
+    this.doneChunks += 1
+    this.init.onEvent?.({
+      type: 'chunk',
+      key: chunk.key,
+      bytes: bytes.byteLength,
+      peer: assignment.provider.peer.toString(),
+    })
+  }
+
+  private onFailure(chunk: WantedChunk, assignment: Assignment, err: unknown): void {
+    if (this.settled) return
+    const provider = assignment.provider
+    const code = errorCode(err)
+    if (code === 'ERR_DUPLICATE') return
+    if (code === 'ERR_CHUNK_HASH_MISMATCH') {
+      provider.badChunks += 1
+      if (provider.badChunks >= (this.init.maxBadChunks ?? DEFAULT_MAX_BAD_CHUNKS))
+        this.drop(provider, 'sent corrupt chunks')
+    } else if (code === 'ERR_NOT_FOUND') {
+      provider.has.delete(this.indexOf(chunk.key))
+    } else if (code === 'ERR_PAYMENT_REQUIRED' || code === 'ERR_PAYMENT_DISCONNECT') {
+      this.drop(provider, `payment required: ${errorMessage(err)}`)
+    } else {
+      provider.failures += 1
+      if (provider.failures >= (this.init.maxFailures ?? DEFAULT_MAX_FAILURES)) {
+        this.drop(provider, `failed ${provider.failures} times (last: ${errorMessage(err)})`)
+      }
+    }
+    // Back to the queue unless a duplicate is still on its way or it already arrived.
+    const stillAssigned = (this.assigned.get(chunk.key) ?? []).some((a) => a !== assignment)
+    if (this.byKey.has(chunk.key) && !stillAssigned && !this.pending.has(chunk.key)) {
+      this.pending.add(chunk.key)
+      this.retry.push(chunk.key)
+    }
+  }
+
+  private drop(provider: ProviderState, reason: string): void {
+    if (!provider.active) return
+    provider.dropped = reason
+    this.init.onEvent?.({ type: 'drop', peer: provider.peer.toString(), reason })
+    for (const [, list] of this.assigned) {
+      for (const a of list) {
+        if (a.provider === provider) a.controller.abort(new BwnodeError('ERR_PROVIDER_DROPPED', reason))
+      }
+    }
+    void Promise.resolve(provider.session.close()).catch(() => {})
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new BwnodeError('ERR_ABORTED', 'fetch cancelled')
+}

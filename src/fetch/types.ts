@@ -1,0 +1,77 @@
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+/** One open chunk-protocol session with a provider (ChunkSession implements it). */
+export interface ProviderSession {
+  get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  have(
+    datasetCid: CID,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ bitfield: Uint8Array; pricePerGiB: number }>
+  manifest(datasetCid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  close(): Promise<void> | void
+}
+
+/** What is known about a provider before the first byte: used to rank it. */
+export interface ProviderHint {
+  /** Measured (ping) or estimated (network coordinates) round-trip time, ms. */
+  rttMs?: number
+  /** How the RTT was obtained, for the explanation in --json output. */
+  rttSource?: 'measured' | 'estimated' | 'unknown'
+  /** Uplink the provider offers to lend, bytes/s. */
+  offeredBytesPerSec?: number
+  /** Throughput measured on earlier transfers, bytes/s. */
+  measuredBytesPerSec?: number
+  /** Past failures with this provider (bad chunks, timeouts). */
+  pastFailures?: number
+}
+
+export interface FetchEnvironment {
+  /** Providers of the dataset, as found (DHT); may yield more while the fetch runs. */
+  findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
+  openSession(peer: PeerId, signal: AbortSignal): Promise<ProviderSession>
+  hint(peer: PeerId): Promise<ProviderHint>
+  self: PeerId
+}
+
+export interface ProviderReport {
+  peerId: string
+  bytes: number
+  chunks: number
+  /** Chunks this provider had of the ones still needed. */
+  had: number
+  rttMs: number | null
+  rttSource: string
+  rateMBps: number | null
+  window: number
+  failures: number
+  badChunks: number
+  dropped: string | null
+  /** Estimated seconds per chunk at the start (lower is better): why it was preferred. */
+  initialEstimateMs: number | null
+}
+
+export interface FetchProgress {
+  cid: string
+  name: string
+  totalBytes: number
+  doneBytes: number
+  totalChunks: number
+  doneChunks: number
+  /** Chunks already present before this fetch started (resume). */
+  resumedChunks: number
+  activeProviders: number
+  bytesPerSec: number
+}
+
+export interface FetchResult {
+  cid: string
+  name: string
+  bytes: number
+  /** Bytes actually transferred in this run (less than bytes when resumed). */
+  fetchedBytes: number
+  seconds: number
+  resumedChunks: number
+  providers: ProviderReport[]
+  ranking: string
+}

@@ -1,0 +1,217 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { describe, expect, it } from 'vitest'
+import { BwnodeError } from '../../src/errors/index.ts'
+import { ProviderState } from '../../src/fetch/provider.ts'
+import { MultiSourceScheduler, type WantedChunk } from '../../src/fetch/scheduler.ts'
+import type { ProviderSession } from '../../src/fetch/types.ts'
+
+/**
+ * The scheduler's decisions, with in-memory providers whose delay per request
+ * is controlled. Real network behaviour is covered by the integration tests.
+ */
+
+async function makeChunks(
+  count: number,
+  size = 1000,
+): Promise<{ wanted: WantedChunk[]; bytes: Map<string, Uint8Array> }> {
+  const wanted: WantedChunk[] = []
+  const bytes = new Map<string, Uint8Array>()
+  for (let i = 0; i < count; i++) {
+    const data = new Uint8Array(size).fill(i % 251)
+    data[0] = i & 0xff
+    data[1] = i >> 8
+    const cid = CID.createV1(raw.code, await sha256.digest(data))
+    wanted.push({ cid, key: cid.toString(), size })
+    bytes.set(cid.toString(), data)
+  }
+  return { wanted, bytes }
+}
+
+interface FakeOptions {
+  delayMs: number
+  corruptEvery?: number
+  failAfter?: number
+}
+
+function fakeSession(
+  bytes: Map<string, Uint8Array>,
+  options: FakeOptions,
+): ProviderSession & { served: number } {
+  let calls = 0
+  const session = {
+    served: 0,
+    async get(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
+      calls++
+      const n = calls
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, options.delayMs)
+        opts?.signal?.addEventListener('abort', () => {
+          clearTimeout(timer)
+          reject(opts.signal?.reason)
+        })
+      })
+      if (options.failAfter !== undefined && n > options.failAfter)
+        throw new BwnodeError('ERR_STREAM', 'stream reset')
+      if (options.corruptEvery !== undefined && n % options.corruptEvery === 0) {
+        throw new BwnodeError('ERR_CHUNK_HASH_MISMATCH', 'bytes do not match the CID')
+      }
+      session.served++
+      return bytes.get(cid.toString())!
+    },
+    async have() {
+      return { bitfield: new Uint8Array(0), pricePerGiB: 1 }
+    },
+    async manifest(): Promise<Uint8Array> {
+      throw new Error('unused')
+    },
+    close() {},
+  }
+  return session
+}
+
+async function peer(): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+function all(count: number): Set<number> {
+  return new Set(Array.from({ length: count }, (_, i) => i))
+}
+
+describe('MultiSourceScheduler', () => {
+  it('delivers every chunk once, spreading work over providers', async () => {
+    const { wanted, bytes } = await makeChunks(60)
+    const delivered = new Map<string, number>()
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async (chunk, data) => {
+        expect(data).toEqual(bytes.get(chunk.key))
+        delivered.set(chunk.key, (delivered.get(chunk.key) ?? 0) + 1)
+      },
+    })
+    const a = fakeSession(bytes, { delayMs: 5 })
+    const b = fakeSession(bytes, { delayMs: 5 })
+    scheduler.addProvider(new ProviderState(await peer(), a, all(60), { rttMs: 5 }))
+    scheduler.addProvider(new ProviderState(await peer(), b, all(60), { rttMs: 5 }))
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(delivered.size).toBe(60)
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true)
+    expect(a.served).toBeGreaterThan(10)
+    expect(b.served).toBeGreaterThan(10)
+  })
+
+  it('gives most chunks to the provider that delivers sooner', async () => {
+    const { wanted, bytes } = await makeChunks(80)
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async () => {},
+    })
+    const near = fakeSession(bytes, { delayMs: 2 })
+    const far = fakeSession(bytes, { delayMs: 60 })
+    scheduler.addProvider(new ProviderState(await peer(), near, all(80), { rttMs: 2 }))
+    scheduler.addProvider(new ProviderState(await peer(), far, all(80), { rttMs: 60 }))
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(near.served).toBeGreaterThan(far.served * 3)
+  })
+
+  it('drops a provider that sends corrupt chunks and refetches them elsewhere', async () => {
+    const { wanted, bytes } = await makeChunks(40)
+    const delivered = new Set<string>()
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async (chunk) => {
+        delivered.add(chunk.key)
+      },
+    })
+    const bad = new ProviderState(
+      await peer(),
+      fakeSession(bytes, { delayMs: 1, corruptEvery: 2 }),
+      all(40),
+      { rttMs: 1 },
+    )
+    const good = new ProviderState(await peer(), fakeSession(bytes, { delayMs: 3 }), all(40), { rttMs: 3 })
+    scheduler.addProvider(bad)
+    scheduler.addProvider(good)
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(delivered.size).toBe(40)
+    expect(bad.dropped).toMatch(/corrupt/)
+    expect(good.dropped).toBeNull()
+  })
+
+  it('finishes from the others when a provider dies mid-fetch', async () => {
+    const { wanted, bytes } = await makeChunks(50)
+    const delivered = new Set<string>()
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async (chunk) => {
+        delivered.add(chunk.key)
+      },
+    })
+    const dying = new ProviderState(await peer(), fakeSession(bytes, { delayMs: 2, failAfter: 5 }), all(50), {
+      rttMs: 2,
+    })
+    const steady = new ProviderState(await peer(), fakeSession(bytes, { delayMs: 4 }), all(50), { rttMs: 4 })
+    scheduler.addProvider(dying)
+    scheduler.addProvider(steady)
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(delivered.size).toBe(50)
+    expect(dying.dropped).toMatch(/failed/)
+  })
+
+  it('fails with ERR_NO_PROVIDERS when nobody has a chunk', async () => {
+    const { wanted, bytes } = await makeChunks(10)
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async () => {},
+    })
+    scheduler.addProvider(
+      new ProviderState(await peer(), fakeSession(bytes, { delayMs: 1 }), new Set([0, 1, 2]), {}),
+    )
+    scheduler.discoveryFinished()
+    await expect(scheduler.run()).rejects.toMatchObject({ code: 'ERR_NO_PROVIDERS' })
+  })
+
+  it('stops with the caller’s reason when aborted', async () => {
+    const { wanted, bytes } = await makeChunks(30)
+    const controller = new AbortController()
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: controller.signal,
+      deliver: async () => {},
+    })
+    scheduler.addProvider(new ProviderState(await peer(), fakeSession(bytes, { delayMs: 50 }), all(30), {}))
+    setTimeout(() => controller.abort(new BwnodeError('ERR_ABORTED', 'user cancelled')), 20)
+    await expect(scheduler.run()).rejects.toThrow(/user cancelled/)
+  })
+
+  it('sizes the window from rate x RTT (Little’s law)', async () => {
+    const { wanted, bytes } = await makeChunks(200, 1000)
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async () => {},
+    })
+    // 1000-byte chunks every ~1 ms per slot with a 40 ms RTT hint: one slot gives ~25 chunks/s; the
+    // window must grow well past its initial 4 to cover the RTT.
+    const provider = new ProviderState(await peer(), fakeSession(bytes, { delayMs: 40 }), all(200), {
+      rttMs: 40,
+    })
+    scheduler.addProvider(provider)
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(provider.window).toBeGreaterThan(8)
+  })
+})
