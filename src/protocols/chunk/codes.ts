@@ -1,0 +1,47 @@
+/**
+ * Error codes of the chunk protocol. Codes in ERROR frames are sent as ASCII strings so a
+ * client maps them straight onto BwnodeError.code; a code the client does not know is kept as is.
+ */
+export const ChunkErrorCode = {
+  /** The server does not hold the chunk, manifest or have-map. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** The server is at its concurrency limit (stream-level, request id 0). */
+  BUSY: 'ERR_BUSY',
+  /** The server wants payment before it serves more; the stream stays usable. */
+  PAYMENT_REQUIRED: 'ERR_PAYMENT_REQUIRED',
+  /** The peer's debt passed the hard limit: the server answers this and closes the stream. */
+  PAYMENT_DISCONNECT: 'ERR_PAYMENT_DISCONNECT',
+  /** A request frame that does not parse (bad type, bad CID, trailing bytes). */
+  BAD_REQUEST: 'ERR_BAD_REQUEST',
+  /** The voucher was rejected by the server's ledger. */
+  BAD_VOUCHER: 'ERR_BAD_VOUCHER',
+  /** The peer has misbehaved too often and is refused (stream-level, request id 0). */
+  PEER_DROPPED: 'ERR_PEER_DROPPED',
+  /** The item is larger than a frame can carry. */
+  TOO_LARGE: 'ERR_TOO_LARGE',
+  /** The server failed for its own reasons (store error); nothing the client did wrong. */
+  INTERNAL: 'ERR_INTERNAL',
+  // Local codes: never sent on the wire, raised by the client or the framing layer.
+  /** Chunk bytes do not hash to the requested CID. */
+  CHUNK_HASH_MISMATCH: 'ERR_CHUNK_HASH_MISMATCH',
+  /** The CID uses a hash function this node cannot verify. */
+  UNSUPPORTED_HASH: 'ERR_UNSUPPORTED_HASH',
+  /** A frame length prefix larger than the allowed maximum. */
+  FRAME_TOO_LARGE: 'ERR_FRAME_TOO_LARGE',
+  /** A frame that is not valid for its type, or a response to no request. */
+  BAD_FRAME: 'ERR_BAD_FRAME',
+  /** The stream ended in the middle of a frame. */
+  UNEXPECTED_EOF: 'ERR_UNEXPECTED_EOF',
+  /** A frame started but did not complete within the message timeout. */
+  READ_TIMEOUT: 'ERR_READ_TIMEOUT',
+  /** Nothing happened on the stream for the idle timeout. */
+  IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  /** The peer stopped reading: a write did not drain within the drain timeout. */
+  DRAIN_TIMEOUT: 'ERR_DRAIN_TIMEOUT',
+  /** The stream closed or was reset while requests were outstanding. */
+  STREAM_CLOSED: 'ERR_STREAM_CLOSED',
+  /** The caller aborted the request. */
+  ABORTED: 'ERR_ABORTED',
+} as const
+
+export type ChunkErrorCodeValue = (typeof ChunkErrorCode)[keyof typeof ChunkErrorCode]

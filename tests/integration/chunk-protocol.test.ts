@@ -1,0 +1,232 @@
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BwnodeError } from '../../src/errors/index.ts'
+import {
+  CHUNK_PROTOCOL,
+  ChunkErrorCode,
+  type ChunkServer,
+  ChunkSession,
+  registerChunkProtocol,
+  type ServePolicy,
+} from '../../src/protocols/chunk/index.ts'
+import { chunkCid, MapChunkSource, makeChunks, pseudoRandomBytes } from '../helpers/chunks.ts'
+import { connect, createTestNodes, stopNodes, type TestNode } from '../helpers/libp2p.ts'
+
+let nodes: TestNode[] = []
+let server: TestNode
+let client: TestNode
+
+beforeEach(async () => {
+  nodes = await createTestNodes(2)
+  server = nodes[0] as TestNode
+  client = nodes[1] as TestNode
+  await connect(client, server)
+})
+
+afterEach(async () => {
+  await stopNodes(nodes)
+})
+
+async function serve(source: MapChunkSource, policy: ServePolicy = {}): Promise<ChunkServer> {
+  return registerChunkProtocol(server, source, policy)
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof BwnodeError ? err.code : undefined
+}
+
+describe('chunk protocol over libp2p', () => {
+  it('answers 64 pipelined gets on one stream, byte-correct', async () => {
+    const chunks = await makeChunks(64, (i) => 16 * 1024 + i * 3_001)
+    await serve(new MapChunkSource(chunks))
+    const session = await ChunkSession.open(client, server.peerId)
+    let maxInFlight = 0
+    const results = await Promise.all(
+      chunks.map(async (c) => {
+        const p = session.get(c.cid)
+        maxInFlight = Math.max(maxInFlight, session.inFlight)
+        return p
+      }),
+    )
+    expect(maxInFlight).toBe(64)
+    for (const [i, bytes] of results.entries()) {
+      expect(Buffer.from(bytes).equals(Buffer.from((chunks[i] as { bytes: Uint8Array }).bytes))).toBe(true)
+    }
+    expect(session.inFlight).toBe(0)
+    await session.close()
+  })
+
+  it('queues requests beyond maxInFlight locally and still answers all', async () => {
+    const chunks = await makeChunks(20, () => 1024)
+    await serve(new MapChunkSource(chunks))
+    const session = await ChunkSession.open(client, server.peerId, { maxInFlight: 4 })
+    const pending = chunks.map((c) => session.get(c.cid))
+    expect(session.inFlight).toBeLessThanOrEqual(4)
+    expect(session.queued).toBeGreaterThan(0)
+    const results = await Promise.all(pending)
+    expect(results.map((b) => b.length)).toEqual(chunks.map(() => 1024))
+    await session.close()
+  })
+
+  it('rejects corrupted chunk bytes with ERR_CHUNK_HASH_MISMATCH and keeps the session', async () => {
+    const [good, bad] = await makeChunks(2, () => 4096)
+    if (good === undefined || bad === undefined) throw new Error('no chunks')
+    const source = new MapChunkSource([good])
+    const corrupted = bad.bytes.slice()
+    corrupted[100] = (corrupted[100] as number) ^ 0xff
+    source.chunks.set(bad.cid.toString(), corrupted)
+    await serve(source)
+    const session = await ChunkSession.open(client, server.peerId)
+    const err = await session.get(bad.cid).catch((e: unknown) => e)
+    expect(codeOf(err)).toBe(ChunkErrorCode.CHUNK_HASH_MISMATCH)
+    expect(await session.get(good.cid)).toEqual(good.bytes)
+    await session.close()
+  })
+
+  it('maps an unknown CID to ERR_NOT_FOUND', async () => {
+    await serve(new MapChunkSource())
+    const session = await ChunkSession.open(client, server.peerId)
+    const missing = await chunkCid(pseudoRandomBytes(10, 99))
+    const err = await session.get(missing).catch((e: unknown) => e)
+    expect(codeOf(err)).toBe(ChunkErrorCode.NOT_FOUND)
+    const errHave = await session.have(missing).catch((e: unknown) => e)
+    expect(codeOf(errHave)).toBe(ChunkErrorCode.NOT_FOUND)
+    await session.close()
+  })
+
+  it('serves have-maps with the price, and manifests', async () => {
+    const source = new MapChunkSource()
+    const dataset = await chunkCid(pseudoRandomBytes(32, 7))
+    const manifest = pseudoRandomBytes(10_000, 8)
+    source.manifests.set(dataset.toString(), manifest)
+    source.haveMaps.set(dataset.toString(), Uint8Array.of(0b1010_0000, 0xff))
+    await serve(source, { price: () => 1.25 })
+    const session = await ChunkSession.open(client, server.peerId)
+    const [have, man] = await Promise.all([session.have(dataset), session.manifest(dataset)])
+    expect(have.pricePerGiB).toBe(1.25)
+    expect([...have.bitfield]).toEqual([0b1010_0000, 0xff])
+    expect(man).toEqual(manifest)
+    await session.close()
+  })
+
+  it('delivers a payment-required refusal with its code, then serves once paid', async () => {
+    const chunks = await makeChunks(3, () => 2048)
+    let paid = false
+    const policy: ServePolicy = {
+      beforeServe: () => {
+        if (!paid) throw new BwnodeError(ChunkErrorCode.PAYMENT_REQUIRED, 'settle your debt')
+      },
+      onVoucher: () => {
+        paid = true
+      },
+    }
+    await serve(new MapChunkSource(chunks), policy)
+    const session = await ChunkSession.open(client, server.peerId)
+    const c0 = chunks[0] as { cid: CID; bytes: Uint8Array }
+    const err = await session.get(c0.cid).catch((e: unknown) => e)
+    expect(codeOf(err)).toBe(ChunkErrorCode.PAYMENT_REQUIRED)
+    expect((err as Error).message).toBe('settle your debt')
+    await session.pay(Uint8Array.of(1, 2, 3))
+    expect(await session.get(c0.cid)).toEqual(c0.bytes)
+    await session.close()
+  })
+
+  it('ends the session on ERR_PAYMENT_DISCONNECT', async () => {
+    const chunks = await makeChunks(2, () => 2048)
+    await serve(new MapChunkSource(chunks), {
+      beforeServe: () => {
+        throw new BwnodeError(ChunkErrorCode.PAYMENT_DISCONNECT, 'debt over the hard limit')
+      },
+    })
+    const session = await ChunkSession.open(client, server.peerId)
+    const [a, b] = await Promise.allSettled(chunks.map((c) => session.get(c.cid)))
+    expect(a?.status === 'rejected' && codeOf(a.reason)).toBe(ChunkErrorCode.PAYMENT_DISCONNECT)
+    expect(b?.status).toBe('rejected')
+    expect(session.closed).toBe(true)
+  })
+
+  it('paces every chunk, reports served bytes, and credits vouchers from makeVoucher', async () => {
+    const chunks = await makeChunks(8, (i) => 1000 + i)
+    const paced: number[] = []
+    const served: number[] = []
+    const vouchers: string[] = []
+    let voucherSeen!: () => void
+    const allVouchers = new Promise<void>((resolve) => {
+      voucherSeen = resolve
+    })
+    await serve(new MapChunkSource(chunks), {
+      pace: async (bytes) => {
+        paced.push(bytes)
+      },
+      onServed: (_peer, _cid, bytes) => served.push(bytes),
+      onVoucher: (peer: PeerId, voucher) => {
+        expect(peer.equals(client.peerId)).toBe(true)
+        vouchers.push(new TextDecoder().decode(voucher))
+        if (vouchers.length === chunks.length) voucherSeen()
+      },
+    })
+    const timings: number[] = []
+    const session = await ChunkSession.open(client, server.peerId, {
+      makeVoucher: (_peer, bytes) => new TextEncoder().encode(`paid:${bytes}`),
+      onChunk: (_peer, _cid, bytes, timing) => {
+        expect(timing.totalMs).toBeGreaterThanOrEqual(timing.ttfbMs)
+        timings.push(bytes.length)
+      },
+    })
+    await Promise.all(chunks.map((c) => session.get(c.cid)))
+    await allVouchers
+    const sizes = chunks.map((c) => c.bytes.length)
+    expect(paced).toEqual(sizes)
+    expect(served).toEqual(sizes)
+    expect(timings.sort()).toEqual([...sizes].sort())
+    expect(vouchers.sort()).toEqual(sizes.map((s) => `paid:${s}`).sort())
+    await session.close()
+  })
+
+  it('refuses a stream with ERR_BUSY when admit() has no slot, and releases slots', async () => {
+    const chunks = await makeChunks(1, () => 100)
+    let slots = 1
+    const released: number[] = []
+    const srv = await serve(new MapChunkSource(chunks), {
+      admit: () => {
+        if (slots === 0) return undefined
+        slots--
+        return () => {
+          slots++
+          released.push(Date.now())
+        }
+      },
+    })
+    const first = await ChunkSession.open(client, server.peerId)
+    const c0 = chunks[0] as { cid: CID }
+    await first.get(c0.cid)
+    const second = await ChunkSession.open(client, server.peerId)
+    const err = await second.get(c0.cid).catch((e: unknown) => e)
+    expect(codeOf(err)).toBe(ChunkErrorCode.BUSY)
+    expect(srv.activeStreams).toBe(1)
+    await first.close()
+    await expect.poll(() => released.length).toBe(1)
+    expect(srv.activeStreams).toBe(0)
+    const third = await ChunkSession.open(client, server.peerId)
+    await expect(third.get(c0.cid)).resolves.toBeInstanceOf(Uint8Array)
+    await third.close()
+  })
+
+  it('rejects an aborted get and keeps serving the rest of the pipeline', async () => {
+    const chunks = await makeChunks(4, () => 64 * 1024)
+    await serve(new MapChunkSource(chunks))
+    const session = await ChunkSession.open(client, server.peerId)
+    const controller = new AbortController()
+    const pending = chunks.map((c, i) => session.get(c.cid, i === 1 ? { signal: controller.signal } : {}))
+    controller.abort()
+    const settled = await Promise.allSettled(pending)
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+    expect(session.closed).toBe(false)
+    await session.close()
+  })
+
+  it('uses the registered protocol id', () => {
+    expect(CHUNK_PROTOCOL).toBe('/bwnode/chunk/1.0.0')
+  })
+})
