@@ -37,7 +37,9 @@ export interface FetchOptions {
 function chunkSizes(manifest: Manifest): Map<string, number> {
   const sizes = new Map<string, number>()
   for (const file of manifest.files) {
-    file.chunks.forEach((cid, index) => sizes.set(cid, chunkLengthAt(file.size, manifest.chunkSize, index)))
+    file.chunks.forEach((cid, index) => {
+      sizes.set(cid, chunkLengthAt(file.size, manifest.chunkSize, index))
+    })
   }
   return sizes
 }
