@@ -31,7 +31,9 @@ export class ChunkFiles {
   /** The chunk's bytes, or undefined when its file does not exist. One file read. */
   async read(cid: CID): Promise<Uint8Array | undefined> {
     try {
-      return await readFile(this.pathOf(cid))
+      const buffer = await readFile(this.pathOf(cid))
+      // a plain Uint8Array view (no copy): callers get exactly the type the API promises
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
     } catch (err) {
       if (isNotFound(err)) return undefined
       throw err
