@@ -1,0 +1,6 @@
+export * from './book.ts'
+export * from './constants.ts'
+export * from './dht.ts'
+export * from './errors.ts'
+export * from './limits.ts'
+export * from './record.ts'
