@@ -1,0 +1,501 @@
+/**
+ * writeReport(): validates a results object and writes results.json, charts/*.svg and report.md.
+ * Every conclusion in report.md comes from verdict.ts; this file only lays the numbers out.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type RenderedChart, renderCharts } from './charts.ts'
+import {
+  DECOMPOSITION_PARTS,
+  decompose,
+  FIBRE_PROPAGATION_US_PER_KM,
+  routeInflationFromKnobs,
+} from './decompose.ts'
+import { type CellStats, cellStats, type RatioInterval, type Spread } from './stats.ts'
+import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
+import { computeVerdicts, VERDICT_RULES, type WorkloadVerdict } from './verdict.ts'
+
+export const CHARTS_DIR = 'charts'
+export const REPORT_FILE = 'report.md'
+export const RESULTS_FILE = 'results.json'
+
+export interface ReportOutput {
+  resultsPath: string
+  reportPath: string
+  chartPaths: string[]
+  verdicts: WorkloadVerdict[]
+}
+
+export async function writeReport(input: Results, outDir: string): Promise<ReportOutput> {
+  const results = parseResults(input)
+  const verdicts = computeVerdicts(results)
+  const charts = await renderCharts(results)
+  await mkdir(join(outDir, CHARTS_DIR), { recursive: true })
+  const resultsPath = join(outDir, RESULTS_FILE)
+  await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`)
+  const chartPaths: string[] = []
+  for (const c of charts) {
+    const path = join(outDir, CHARTS_DIR, c.file)
+    await writeFile(path, c.svg)
+    chartPaths.push(path)
+  }
+  const reportPath = join(outDir, REPORT_FILE)
+  await writeFile(reportPath, renderReportMarkdown(results, verdicts, charts))
+  return { resultsPath, reportPath, chartPaths, verdicts }
+}
+
+// ---------- formatting ----------
+
+function num(n: number | undefined, digits = 3): string {
+  if (n === undefined || Number.isNaN(n)) return 'n/a'
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
+  if (n === 0) return '0'
+  const abs = Math.abs(n)
+  if (abs >= 1000) return n.toFixed(0)
+  if (abs >= 1) return Number(n.toPrecision(digits + 1)).toString()
+  return Number(n.toPrecision(digits)).toString()
+}
+
+function pct(x: number | undefined): string {
+  return x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`
+}
+
+function medianRange(s: Spread | undefined): string {
+  return s === undefined ? 'n/a' : `${num(s.median)} [${num(s.min)}-${num(s.max)}]`
+}
+
+function interval(r: RatioInterval | undefined): string {
+  if (r === undefined) return 'n/a'
+  const ci = r.method === 'bootstrap' ? `${num(r.low)}-${num(r.high)}` : 'no interval (single run)'
+  return `${num(r.ratio)}x (95% CI ${ci})`
+}
+
+/** Binary units for sizes that are whole KiB (chunk sizes usually are), decimal units otherwise. */
+function bytes(n: number): string {
+  if (n > 0 && n % 1024 !== 0) return decimalBytes(n)
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${num(v)} ${units[i]}`
+}
+
+function decimalBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let v = n
+  let i = 0
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000
+    i++
+  }
+  return `${num(v)} ${units[i]}`
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+function chartLink(charts: readonly RenderedChart[], file: string): string {
+  const c = charts.find((x) => x.file === file)
+  return c === undefined
+    ? '_(no data for this chart in these results)_'
+    : `![${c.title}](${CHARTS_DIR}/${c.file})\n\nChart: [${c.title}](${CHARTS_DIR}/${c.file})`
+}
+
+function where(cell: Cell): string {
+  const parts: string[] = []
+  if (cell.distanceKm !== undefined) parts.push(`${num(cell.distanceKm)} km`)
+  if (cell.k !== undefined) parts.push(`k=${cell.k}`)
+  return parts.join(', ') || '-'
+}
+
+// ---------- sections ----------
+
+function summarySection(verdicts: readonly WorkloadVerdict[], calibrationPassed: boolean): string {
+  const rows = verdicts.map((v) => [
+    v.workload,
+    `**${v.status}**`,
+    calibrationPassed && v.winner ? v.winner.cell.placement : '-',
+    calibrationPassed ? `${v.metric.name} ${interval(v.ratio)}` : '-',
+    calibrationPassed ? (v.confidence ?? '-') : '-',
+    v.rule,
+  ])
+  return [
+    '## Summary verdict',
+    '',
+    'The claim under test: shared-bandwidth networks are too slow for AI because the latency that distance adds ' +
+      'far exceeds reading local storage. Status per workload is computed from the measurements by the rules in ' +
+      '"Verdict per workload".',
+    '',
+    rows.length > 0
+      ? table(
+          ['workload', 'claim status', 'winner', 'winner advantage over runner-up', 'confidence', 'rule'],
+          rows,
+        )
+      : '_No cells in these results._',
+  ].join('\n')
+}
+
+function calibrationSection(results: Results): string {
+  const c = results.calibration
+  const out = ['## Calibration', '']
+  if (!c.passed) {
+    out.push(
+      '> **CALIBRATION FAILED. The link emulator does not reproduce the configured delays and rates, so every',
+      '> number below is untrustworthy. This report REFUSES to draw conclusions: every verdict is "inconclusive".**',
+      `> Reason: ${c.notes || 'no notes recorded'}`,
+      '',
+    )
+  } else {
+    out.push(`Calibration passed. ${c.notes}`.trim(), '')
+  }
+  out.push(
+    `Zero-delay overhead: throughput with the emulator at zero delay / without it = **${num(c.zeroDelayOverheadRatio)}** ` +
+      '(1 = the emulator costs nothing).',
+    '',
+  )
+  if (c.rtt.length > 0) {
+    out.push(
+      table(
+        ['configured RTT (ms)', 'measured RTT (ms)', 'error'],
+        c.rtt.map((r) => [
+          num(r.configuredMs),
+          num(r.measuredMs),
+          r.configuredMs > 0 ? pct(r.measuredMs / r.configuredMs - 1) : 'n/a',
+        ]),
+      ),
+      '',
+    )
+  }
+  if (c.rate.length > 0) {
+    out.push(
+      table(
+        ['configured rate (Mbit/s)', 'measured rate (Mbit/s)', 'error'],
+        c.rate.map((r) => [
+          num(r.configuredMbps),
+          num(r.measuredMbps),
+          r.configuredMbps > 0 ? pct(r.measuredMbps / r.configuredMbps - 1) : 'n/a',
+        ]),
+      ),
+    )
+  }
+  return out.join('\n').trimEnd()
+}
+
+function methodSection(results: Results): string {
+  const inflation = routeInflationFromKnobs(results.config.knobs)
+  const knobs = Object.entries(results.config.knobs).map(([k, v]) => [
+    k,
+    Array.isArray(v) ? v.join(', ') : String(v),
+  ])
+  return [
+    '## Method',
+    '',
+    `Mode **${results.config.mode}**, seed ${results.config.seed}, ${results.config.repetitions} repetitions per cell, ` +
+      `started ${results.startedAt}. Real bwnode nodes exchange chunks over libp2p (TCP, noise, yamux) on 127.0.0.1; ` +
+      'a user-space link emulator adds the modelled delay and rate cap per link.',
+    '',
+    '**Placements.** P0 local storage (the same bytes read from local disk, cold and warm page cache); P1 a peer in ' +
+      'the same datacentre; P2 k residential peers (k = 1, 4, 16) at 1 / 10 / 100 / 1000 km; P3 a distant origin ' +
+      '(50-150 ms RTT, 1 Gbit/s); P4 the origin plus peers.',
+    '',
+    '**Workloads.** W1 training-like random reads of ~100 KB samples at a target consumption rate (epoch time, stall ' +
+      'fraction); W2 sequential reads of large shards (throughput); W3 a low-rate token stream (stall fraction, TTFB); ' +
+      'W4 staging a whole dataset to a node (time to stage).',
+    '',
+    '**Metrics.** Throughput, time to first byte, chunk latency p50/p95/p99 read from the histogram merged over all runs ' +
+      '(never an average of per-run percentiles), epoch time, stall fraction (share of time the consumer waits), bytes ' +
+      'taken off the origin. Each cell is repeated; tables show median [min-max]. Ratios carry a seeded 95% bootstrap ' +
+      'interval of the ratio of medians.',
+    '',
+    "**Knobs.** Little's law: requests in flight needed = throughput x RTT / chunk size.",
+    '',
+    knobs.length > 0 ? table(['knob', 'value'], knobs) : '_No knobs recorded._',
+    '',
+    '**Model figures** (public sources, as collected in the project brief):',
+    '',
+    table(
+      ['quantity', 'figure', 'source'],
+      [
+        [
+          'propagation in fibre',
+          `${FIBRE_PROPAGATION_US_PER_KM} us per km one way (refractive index ~1.47); route inflation ${inflation}x used here (real routes 1.3x-2.1x)`,
+          'physics of silica fibre',
+        ],
+        ['residential access latency', 'median ~8-16 ms, once per end', 'Ookla Speedtest, US ISPs, 2023'],
+        ['residential upload', 'median ~20-27 Mbit/s (cable 10-30, fibre 100+)', 'Ookla Speedtest medians'],
+        ['latency under load', 'often +50-100 ms', 'M-Lab (NDT) bufferbloat measurements'],
+        ['same-datacentre RTT', '~0.5 ms; 10-100 Gbit/s', 'cloud provider network figures'],
+        ['object storage small GET', 'tens of ms TTFB', 'object storage first-byte latency'],
+        [
+          'local NVMe',
+          '~3 GiB/s at 1 MiB reads, ~1 ms; page cache several times faster',
+          'NVMe SSD datasheets',
+        ],
+        [
+          'GPU input demand, image training',
+          'ResNet-50 ~2,470 img/s per A100 at ~115 KB/img = ~285 MB/s per GPU (~85 median home uplinks)',
+          'MLPerf / NVIDIA A100 training throughput; ImageNet mean image size',
+        ],
+        [
+          'GPU input demand, LLM training',
+          '~3,000 tokens/s per GPU = ~12 KB/s',
+          'LLM training throughput reports',
+        ],
+        [
+          'yamux stream window (js)',
+          '256 KiB initial, grows to 16 MiB; per-stream cap = window / RTT',
+          'js yamux',
+        ],
+        ['IPFS DHT lookup', '~0.6 s mean walk, ~1.7 hops to first provider', 'IPFS public DHT measurements'],
+      ],
+    ),
+  ].join('\n')
+}
+
+function statsRow(cell: Cell, s: CellStats): string[] {
+  const lat = s.latency
+  return [
+    cell.id,
+    cell.placement,
+    where(cell),
+    String(cell.inFlight),
+    bytes(cell.chunkSizeBytes),
+    String(s.runs),
+    medianRange(s.throughputMBps),
+    medianRange(s.ttfbMs),
+    medianRange(s.epochSeconds),
+    medianRange(s.stallFraction),
+    lat ? `${num(lat.p50Ms)} / ${num(lat.p95Ms)} / ${num(lat.p99Ms)}` : 'n/a',
+  ]
+}
+
+function resultsSection(results: Results, charts: readonly RenderedChart[]): string {
+  const out = ['## Results per workload', '']
+  const header = [
+    'cell',
+    'placement',
+    'where',
+    'in flight',
+    'chunk',
+    'runs',
+    'throughput MB/s',
+    'TTFB ms',
+    'epoch s',
+    'stall fraction',
+    'chunk latency p50 / p95 / p99 ms',
+  ]
+  for (const w of WORKLOADS) {
+    const cells = results.cells.filter((c) => c.workload === w)
+    if (cells.length === 0) continue
+    out.push(`### ${w}`, '')
+    const target = cells.find((c) => c.targetRateMBps !== undefined)?.targetRateMBps
+    if (target !== undefined) out.push(`Target consumption rate: ${num(target)} MB/s.`, '')
+    out.push(
+      table(
+        header,
+        cells.map((c) => statsRow(c, cellStats(c))),
+      ),
+      '',
+    )
+    if (w === 'W1-random-samples') out.push(chartLink(charts, 'w1-epoch-stall.svg'), '')
+  }
+  out.push(chartLink(charts, 'throughput-vs-distance.svg'))
+  return out.join('\n')
+}
+
+function decompositionSection(results: Results, charts: readonly RenderedChart[]): string {
+  const inflation = routeInflationFromKnobs(results.config.knobs)
+  const rows: string[][] = []
+  for (const cell of results.cells) {
+    if (LOCAL_PLACEMENTS.includes(cell.placement) || cell.runs.length === 0) continue
+    const d = decompose(cell, cellStats(cell), { routeInflation: inflation })
+    rows.push([
+      cell.id,
+      cell.workload.slice(0, 2),
+      cell.placement,
+      where(cell),
+      `${num(d.rttMs.unloaded)} (${num(d.rttMs.propagation)} + ${num(d.rttMs.access)})`,
+      String(d.protocolRoundTrips),
+      ...DECOMPOSITION_PARTS.map((p) => `${num(d.partsMs[p])} (${pct(d.shares[p])})`),
+      d.queueingSource,
+    ])
+  }
+  return [
+    '## Latency decomposition',
+    '',
+    'Where the time of a median run goes. Propagation = round trips x 2 x distance x route inflation x ' +
+      `${FIBRE_PROPAGATION_US_PER_KM} us/km; access = round trips x the last-mile delay of both ends, both ways; ` +
+      'queueing = round trips x (measured queueing, or merged p50 chunk latency minus the unloaded expectation, ' +
+      'floored at 0); protocol = round trips x measured per-request overhead; round trips = requests needed / in ' +
+      'flight; transfer = bytes at the modelled rate of all serving links; other = measured time no part explains. ' +
+      'The "propagation" share is how much of the time distance itself explains.',
+    '',
+    rows.length > 0
+      ? table(
+          [
+            'cell',
+            'workload',
+            'placement',
+            'where',
+            'unloaded RTT ms (propagation + access)',
+            'round trips',
+            ...DECOMPOSITION_PARTS.map((p) => `${p} ms (share)`),
+            'queueing from',
+          ],
+          rows,
+        )
+      : '_No non-local cells to decompose._',
+    '',
+    chartLink(charts, 'latency-decomposition.svg'),
+  ].join('\n')
+}
+
+function kScalingSection(results: Results, charts: readonly RenderedChart[]): string {
+  const cells = results.cells
+    .filter((c) => c.placement === 'P2-residential-peers' && c.k !== undefined && c.runs.length > 0)
+    .sort(
+      (a, b) =>
+        a.workload.localeCompare(b.workload) || (a.distanceKm ?? 0) - (b.distanceKm ?? 0) || a.k! - b.k!,
+    )
+  const rows = cells.map((c) => {
+    const s = cellStats(c)
+    return [
+      c.workload,
+      c.distanceKm !== undefined ? num(c.distanceKm) : '-',
+      String(c.k),
+      medianRange(s.throughputMBps),
+      medianRange(s.seconds),
+    ]
+  })
+  return [
+    '## k-peer scaling',
+    '',
+    rows.length > 0
+      ? table(['workload', 'distance km', 'k', 'throughput MB/s', 'run time s'], rows)
+      : '_No residential-peer cells with k recorded._',
+    '',
+    chartLink(charts, 'k-peer-scaling.svg'),
+  ].join('\n')
+}
+
+function peersVsOriginSection(results: Results, charts: readonly RenderedChart[]): string {
+  const cells = results.cells.filter(
+    (c) =>
+      (c.placement === 'P3-origin' ||
+        c.placement === 'P4-origin-plus-peers' ||
+        c.placement === 'P2-residential-peers') &&
+      c.runs.length > 0,
+  )
+  const rows = cells.map((c) => {
+    const s = cellStats(c)
+    return [
+      c.id,
+      c.workload,
+      c.placement,
+      where(c),
+      medianRange(s.throughputMBps),
+      bytes(s.originBytes),
+      bytes(s.peerBytes),
+      pct(s.offOriginFraction),
+    ]
+  })
+  return [
+    '## Peers vs origin',
+    '',
+    'Bytes taken off the origin = bytes peers served / all bytes delivered, summed over runs.',
+    '',
+    rows.length > 0
+      ? table(
+          [
+            'cell',
+            'workload',
+            'placement',
+            'where',
+            'throughput MB/s',
+            'from origin',
+            'from peers',
+            'off the origin',
+          ],
+          rows,
+        )
+      : '_No origin or peer cells._',
+    '',
+    chartLink(charts, 'peers-vs-origin.svg'),
+  ].join('\n')
+}
+
+function verdictSection(verdicts: readonly WorkloadVerdict[]): string {
+  const out = [
+    '## Verdict per workload',
+    '',
+    'Decision rules (applied in order; implemented in src/experiment/verdict.ts):',
+    '',
+  ]
+  for (const r of VERDICT_RULES) out.push(`- ${r}`)
+  out.push('')
+  for (const v of verdicts) {
+    out.push(`### ${v.workload}: ${v.status}`, '', `- Rule ${v.rule}: ${v.reason}`)
+    if (v.status !== 'inconclusive' || v.rule !== 'R0') {
+      if (v.winner)
+        out.push(
+          `- Winner: ${v.winner.cell.placement} (${v.winner.cell.id}), ${v.metric.name} ${num(v.winner.value)} ${v.metric.unit}`,
+        )
+      if (v.runnerUp) {
+        out.push(
+          `- Runner-up: ${v.runnerUp.cell.placement} (${v.runnerUp.cell.id}), ${v.metric.name} ${num(v.runnerUp.value)} ${v.metric.unit}; ` +
+            `advantage ${interval(v.ratio)}, confidence ${v.confidence ?? 'n/a'}`,
+        )
+      }
+      for (const c of v.comparisons) {
+        out.push(`- ${c.label}: ${c.better.cell.id} over ${c.worse.cell.id} by ${interval(c.ratio)}`)
+      }
+      if (v.gapParts && v.gapParts.length > 0) {
+        out.push(`- Gap explained by: ${v.gapParts.map((p) => `${p.part} ${pct(p.share)}`).join(', ')}`)
+      }
+    }
+    out.push('')
+  }
+  return out.join('\n').trimEnd()
+}
+
+function machineSection(results: Results): string {
+  const m = results.machine
+  return [
+    '## Machine and versions',
+    '',
+    table(
+      ['item', 'value'],
+      [
+        ['cpus', String(m.cpus)],
+        ['memory', `${num(m.memGiB)} GiB`],
+        ['platform', m.platform],
+        ['node', m.node],
+        ...Object.entries(results.versions).map(([k, v]) => [k, v]),
+      ],
+    ),
+  ].join('\n')
+}
+
+export function renderReportMarkdown(
+  results: Results,
+  verdicts: readonly WorkloadVerdict[],
+  charts: readonly RenderedChart[],
+): string {
+  return `${[
+    '# bwnode: shared bandwidth vs local storage, measured',
+    summarySection(verdicts, results.calibration.passed),
+    calibrationSection(results),
+    methodSection(results),
+    resultsSection(results, charts),
+    decompositionSection(results, charts),
+    kScalingSection(results, charts),
+    peersVsOriginSection(results, charts),
+    verdictSection(verdicts),
+    machineSection(results),
+  ].join('\n\n')}\n`
+}
