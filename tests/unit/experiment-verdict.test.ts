@@ -237,6 +237,61 @@ describe('verdict', () => {
     expect(peersLose.comparisons.map((c) => c.label)).toContain('origin vs peers')
   })
 
+  it('fails W3 when a peer stream never stalls, though local storage has the lower TTFB', () => {
+    const stream = (
+      id: string,
+      placement: Cell['placement'],
+      ttfbMs: number,
+      stallFraction: number,
+    ): Cell => ({
+      ...bulkCell(id, placement, 1),
+      workload: 'W3-token-stream',
+      runs: runs({
+        seconds: 60,
+        bytes: 720_000,
+        throughputMBps: 0.012,
+        ttfbMs,
+        stallFraction,
+        originBytes: 0,
+        peerBytes: 0,
+        latencyMs: ttfbMs,
+      }),
+    })
+    const v = workloadVerdict(
+      results([
+        stream('w3-local', 'P0-local-cold', 0.2, 0),
+        stream('w3-peers', 'P2-residential-peers', 40, 0),
+      ]),
+      'W3-token-stream',
+    )
+    expect(v.winner?.cell.id).toBe('w3-local')
+    expect(v.status).toBe('fails')
+    const stalling = workloadVerdict(
+      results([
+        stream('w3-local', 'P0-local-cold', 0.2, 0),
+        stream('w3-peers', 'P2-residential-peers', 40, 0.3),
+      ]),
+      'W3-token-stream',
+    )
+    expect(stalling.status).not.toBe('fails')
+  })
+
+  it('judges W4 on time to stage: peers that stage faster than the origin make it fail', () => {
+    const staging = (c: Cell): Cell => ({ ...c, workload: 'W4-bulk-staging' })
+    const v = workloadVerdict(
+      results([
+        staging(bulkCell('w4-local', 'P0-local-cold', 2000)),
+        staging(bulkCell('w4-origin', 'P3-origin', 100)),
+        staging(bulkCell('w4-peers', 'P2-residential-peers', 400, { k: 16, distanceKm: 10 })),
+      ]),
+      'W4-bulk-staging',
+    )
+    expect(v.metric.name).toBe('time to stage')
+    expect(v.status).toBe('fails')
+    const originVsPeers = v.comparisons.find((c) => c.label === 'peers vs origin')!
+    expect(originVsPeers.ratio.ratio).toBeCloseTo(4, 1)
+  })
+
   it('is inconclusive for every workload when calibration failed', () => {
     const verdicts = computeVerdicts(results([localW1(), distantFastPeersW1()], false))
     expect(verdicts).toHaveLength(1)
