@@ -244,7 +244,8 @@ export async function signVoucher(privateKey: PrivateKey, fields: VoucherFields)
       `key of ${signer} cannot sign a voucher whose payer is ${fields.payer}`,
     )
   }
-  const signature = await privateKey.sign(voucherSigningBytes(fields))
+  // Node's signer hands back a Buffer; keep vouchers plain Uint8Arrays so decoded and signed ones compare equal.
+  const signature = Uint8Array.from(await privateKey.sign(voucherSigningBytes(fields)))
   return { ...copyFields(fields), signature }
 }
 
