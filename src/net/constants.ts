@@ -43,3 +43,10 @@ export const DEFAULT_RELEASE_TOLERANCE_MS = 0.02
  * CPU only while a release is less than this far away.
  */
 export const DEFAULT_SPIN_MS = 1
+
+/**
+ * Token bucket depth, in ms of link time an idle link may bank. Lets a sender that paused
+ * briefly (or an emulator whose event loop was starved by other work on the machine) catch up,
+ * so the long-run rate is the configured one; no byte ever arrives before its send time + delay.
+ */
+export const DEFAULT_BURST_MS = 5

@@ -2,6 +2,7 @@ import type { AbortOptions, MessageStream, StreamCloseEvent, StreamMessageEvent 
 import { AbstractMessageStream, type SendResult, StreamClosedError } from '@libp2p/utils'
 import { concat } from 'uint8arrays/concat'
 import {
+  DEFAULT_BURST_MS,
   DEFAULT_PACING_QUANTUM_MS,
   DEFAULT_QUEUE_BUFFER_BYTES,
   DEFAULT_QUEUE_BUFFER_MS,
@@ -26,6 +27,8 @@ export interface ShaperOptions {
   releaseToleranceMs?: number
   /** Finish the last this-many ms of a wait by polling the event loop instead of a timer (0: never). */
   spinMs?: number
+  /** Token bucket depth, ms of link time that an idle link may bank (see DEFAULT_BURST_MS). */
+  burstMs?: number
   /** Monotonic clock in ms; injectable for tests. */
   now?: () => number
 }
@@ -41,8 +44,8 @@ const COMPACT_AFTER = 1024
 /**
  * A MessageStream that delays and paces what this end sends over `inner`, like one direction
  * of a network link: each piece finishes serialising at the link rate (a token bucket in its
- * virtual-clock form: the link is busy until `linkFreeAt`), then spends `delayMs` in flight,
- * then is handed to the real socket. Received bytes pass through untouched: the other end
+ * virtual-clock form: the link is busy until `linkFreeAt`, and an idle link banks at most
+ * `burstMs` of sending time), then spends `delayMs` in flight, then is handed to the real socket. Received bytes pass through untouched: the other end
  * shapes them.
  *
  * The queue (bytes accepted but not yet handed on) is bounded at about rate x delay plus a
@@ -66,6 +69,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
   private queuedBytes = 0
   private linkFreeAt = Number.NEGATIVE_INFINITY
   private readonly spinMs: number
+  private readonly burstMs: number
   private timer: ReturnType<typeof setTimeout> | undefined
   private immediate: ReturnType<typeof setImmediate> | undefined
   private senderBlocked = false
@@ -84,6 +88,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
     this.now = options.now ?? (() => performance.now())
     this.toleranceMs = options.releaseToleranceMs ?? DEFAULT_RELEASE_TOLERANCE_MS
     this.spinMs = options.spinMs ?? DEFAULT_SPIN_MS
+    this.burstMs = options.burstMs ?? DEFAULT_BURST_MS
     this.bytesPerMs = (options.rateMbps * 1e6) / 8 / 1000
     const limited = Number.isFinite(this.bytesPerMs)
     this.pieceBytes = limited
@@ -124,11 +129,13 @@ export class ShapedMessageStream extends AbstractMessageStream {
 
   sendData(data: Parameters<AbstractMessageStream['sendData']>[0]): SendResult {
     const now = this.now()
+    // an idle link banks up to burstMs of sending time, but nothing arrives before now + delay
+    const earliestStart = now - this.burstMs
     for (const buf of data) {
       for (let offset = 0; offset < buf.byteLength; offset += this.pieceBytes) {
         const piece = this.pieceBytes >= buf.byteLength ? buf : buf.subarray(offset, offset + this.pieceBytes)
-        this.linkFreeAt = Math.max(now, this.linkFreeAt) + piece.byteLength / this.bytesPerMs
-        this.queue.push({ data: piece, dueAt: this.linkFreeAt + this.delayMs })
+        this.linkFreeAt = Math.max(earliestStart, this.linkFreeAt) + piece.byteLength / this.bytesPerMs
+        this.queue.push({ data: piece, dueAt: Math.max(now, this.linkFreeAt) + this.delayMs })
         this.queuedBytes += piece.byteLength
       }
     }
