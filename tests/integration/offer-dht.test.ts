@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -8,6 +11,8 @@ import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../../src/db/database.ts'
+import { LatencyRecorder } from '../../src/latency/recorder.ts'
 import {
   createOffer,
   encodeOffer,
@@ -163,5 +168,31 @@ describe('bandwidth offers over a private kad-dht', () => {
     const after = await seeker.book.fetch(victim.node.peerId, { signal: AbortSignal.timeout(20_000) })
     expect(after?.uplinkMbps).toBe(20)
     expect(after?.peerId).toBe(victim.node.peerId.toString())
+  })
+
+  it('pings connected peers with libp2p ping and records their RTTs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bwnode-offer-ping-'))
+    const db = await openDatabase(dir)
+    try {
+      const seeker = members[4]!
+      const recorder = new LatencyRecorder({ db })
+      const pinger = recorder.startPinging(seeker.node, 50, {
+        coordinateOf: (p) => seeker.book.coordinateOf(p),
+      })
+      const connected = new Set(seeker.node.getConnections().map((c) => c.remotePeer.toString()))
+      await new Promise((resolve) => setTimeout(resolve, 400)) // several ping rounds
+      await pinger.stop()
+      const summaries = await recorder.peers()
+      expect(summaries.length).toBe(connected.size)
+      for (const s of summaries) {
+        expect(connected.has(s.peerId)).toBe(true)
+        expect(s.rttMs.samples).toBeGreaterThanOrEqual(1)
+        expect(s.rttMs.p99).toBeLessThan(1000) // loopback
+      }
+      await recorder.close()
+    } finally {
+      await db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
