@@ -1,7 +1,24 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+
+/** A chunk CID, or its canonical base32 string as produced by chunkKey(). */
+export type ChunkRef = CID | string
+
+const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/**
+ * The last byte of the sha2-256 digest, in hex, read straight from the base32
+ * string: a 36-byte CID is 58 base32 characters after the 'b' prefix; the
+ * last byte is the low 5 bits of character 56 and the top 3 bits of character 57.
+ */
+function shardOf(key: string): string {
+  const high = BASE32_ALPHABET.indexOf(key.charAt(key.length - 2))
+  const low = BASE32_ALPHABET.indexOf(key.charAt(key.length - 1))
+  const lastByte = ((high << 3) | (low >> 2)) & 0xff
+  return lastByte.toString(16).padStart(2, '0')
+}
 
 /**
  * Chunk bytes as plain files: <root>/<shard>/<cid>, where the shard is the
@@ -22,18 +39,16 @@ export class ChunkFiles {
     this.tempDir = join(root, 'tmp')
   }
 
-  pathOf(cid: CID): string {
-    const digest = cid.multihash.digest
-    const shard = (digest[digest.byteLength - 1] ?? 0).toString(16).padStart(2, '0')
-    return join(this.root, shard, cid.toString())
+  /** Path of a chunk, given its CID or its canonical CID string (see chunkKey). */
+  pathOf(cid: ChunkRef): string {
+    const key = typeof cid === 'string' ? cid : cid.toString()
+    return join(this.root, shardOf(key), key)
   }
 
   /** The chunk's bytes, or undefined when its file does not exist. One file read. */
-  async read(cid: CID): Promise<Uint8Array | undefined> {
+  async read(cid: ChunkRef): Promise<Uint8Array | undefined> {
     try {
-      const buffer = await readFile(this.pathOf(cid))
-      // a plain Uint8Array view (no copy): callers get exactly the type the API promises
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      return await readWhole(this.pathOf(cid))
     } catch (err) {
       if (isNotFound(err)) return undefined
       throw err
@@ -41,11 +56,11 @@ export class ChunkFiles {
   }
 
   /** Writes bytes (already verified against cid by the caller) under a temp name, then renames. */
-  async write(cid: CID, bytes: Uint8Array): Promise<void> {
+  async write(cid: ChunkRef, bytes: Uint8Array): Promise<void> {
     const finalPath = this.pathOf(cid)
     await this.ensureDir(this.tempDir)
     await this.ensureDir(join(finalPath, '..'))
-    const tempPath = join(this.tempDir, `${cid.toString()}.${randomBytes(6).toString('hex')}`)
+    const tempPath = join(this.tempDir, `${String(cid)}.${randomBytes(6).toString('hex')}`)
     try {
       await writeFile(tempPath, bytes)
       await rename(tempPath, finalPath)
@@ -56,7 +71,7 @@ export class ChunkFiles {
   }
 
   /** Deletes a chunk file; a file that is already gone is fine. */
-  async delete(cid: CID): Promise<void> {
+  async delete(cid: ChunkRef): Promise<void> {
     try {
       await unlink(this.pathOf(cid))
     } catch (err) {
@@ -81,6 +96,27 @@ export class ChunkFiles {
     if (this.madeDirs.has(dir)) return
     await mkdir(dir, { recursive: true })
     this.madeDirs.add(dir)
+  }
+}
+
+/**
+ * open + fstat + one read + close: one step fewer than fs.readFile (which reads
+ * in 512 KiB pieces) for a 1 MiB chunk. Returns a plain Uint8Array.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    const bytes = new Uint8Array(size)
+    let filled = 0
+    while (filled < size) {
+      const { bytesRead } = await handle.read(bytes, filled, size - filled, filled)
+      if (bytesRead === 0) break
+      filled += bytesRead
+    }
+    return filled === size ? bytes : bytes.subarray(0, filled)
+  } finally {
+    await handle.close()
   }
 }
 

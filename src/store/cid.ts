@@ -72,3 +72,20 @@ export function parseDatasetCid(value: string | CID): CID {
 function abbreviate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
+
+/**
+ * Every canonical chunk CID string: 'b' (base32) then 'afkrei' (CIDv1, raw,
+ * sha2-256, 32 bytes), a character carrying 3 digest bits, 50 more, and a last
+ * character whose 2 padding bits are zero.
+ */
+const CANONICAL_CHUNK_KEY = /^bafkrei[a-h][a-z2-7]{50}[aeimquy4]$/
+
+/**
+ * The canonical string of a chunk CID, used as its index key and file name.
+ * Canonical strings are recognised without decoding (the read path calls this
+ * for every chunk); anything else is parsed, so other bases still work.
+ */
+export function chunkKey(value: string | CID): string {
+  if (typeof value === 'string' && CANONICAL_CHUNK_KEY.test(value)) return value
+  return parseChunkCid(value).toString()
+}

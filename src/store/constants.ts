@@ -12,3 +12,5 @@ export const MANIFEST_VERSION = 1
 export const MAX_NAME_LENGTH = 255
 /** Longest file path inside a dataset, in characters. */
 export const MAX_PATH_LENGTH = 4096
+/** Chunk files addPath writes concurrently (count): overlaps disk writes with reading and hashing. */
+export const DEFAULT_IMPORT_WRITE_CONCURRENCY = 4

@@ -5,8 +5,14 @@ import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { createBitfield, setBit } from './bitfield.ts'
 import { ChunkFiles, isNotFound } from './chunk-files.ts'
-import { chunkCid, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
-import { DEFAULT_CHUNK_SIZE, MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_NAME_LENGTH } from './constants.ts'
+import { chunkCid, chunkKey, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
+import {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_IMPORT_WRITE_CONCURRENCY,
+  MANIFEST_VERSION,
+  MAX_CHUNK_SIZE,
+  MAX_NAME_LENGTH,
+} from './constants.ts'
 import {
   checkChunkSize,
   decodeManifest,
@@ -70,6 +76,8 @@ export interface ContentStoreInit {
   chunkSize?: number
   /** clock for addedAt, ms since the epoch */
   now?: () => number
+  /** chunk files addPath writes at once (count) */
+  importWriteConcurrency?: number
 }
 
 /** What the chunk index keeps per present chunk. */
@@ -100,6 +108,7 @@ export class ContentStore {
   private readonly refs
   private readonly defaultChunkSize: number
   private readonly now: () => number
+  private readonly importWriteConcurrency: number
   /** addPath and remove run one at a time, so a remove never deletes a chunk an add is relying on. */
   private exclusiveTail: Promise<unknown> = Promise.resolve()
 
@@ -113,6 +122,7 @@ export class ContentStore {
     this.refs = this.root.sublevel<string, string>('refs', { valueEncoding: 'utf8' })
     this.defaultChunkSize = checkChunkSize(init.chunkSize ?? DEFAULT_CHUNK_SIZE)
     this.now = init.now ?? Date.now
+    this.importWriteConcurrency = init.importWriteConcurrency ?? DEFAULT_IMPORT_WRITE_CONCURRENCY
   }
 
   /** Deletes leftovers of chunk writes a crash interrupted. Call once before using the store. */
@@ -133,6 +143,9 @@ export class ContentStore {
       const sources = await listSourceFiles(path)
       const written = new Map<string, number>()
       const files: ManifestFile[] = []
+      // Chunk writes overlap with reading and hashing the next chunks, a bounded
+      // number at a time so memory stays at a few chunks.
+      const inFlight: Promise<void>[] = []
       for (const source of sources) {
         const chunks: string[] = []
         let size = 0
@@ -140,14 +153,20 @@ export class ContentStore {
           const cid = chunkCid(bytes)
           const key = cid.toString()
           if (!written.has(key)) {
-            if (!(await this.chunks.has(key))) await this.files.write(cid, bytes)
             written.set(key, bytes.byteLength)
+            if (!(await this.chunks.has(key))) {
+              const write = this.files.write(cid, bytes)
+              write.catch(() => undefined) // surfaced when awaited below
+              inFlight.push(write)
+              if (inFlight.length >= this.importWriteConcurrency) await inFlight.shift()
+            }
           }
           chunks.push(key)
           size += bytes.byteLength
         }
         files.push({ path: source.relPath, size, chunks })
       }
+      for (const write of inFlight.splice(0)) await write
       const manifest: Manifest = { version: MANIFEST_VERSION, name, chunkSize, files }
       validateManifest(manifest)
       const manifestBytes = encodeManifest(manifest)
@@ -234,11 +253,10 @@ export class ContentStore {
    * deleted behind the store's back counts as missing (and the index is fixed).
    */
   async hasChunk(cid: string | CID): Promise<boolean> {
-    const parsed = parseChunkCid(cid)
-    const key = parsed.toString()
+    const key = chunkKey(cid)
     if (!(await this.chunks.has(key))) return false
     try {
-      await lstat(this.files.pathOf(parsed))
+      await lstat(this.files.pathOf(key))
       return true
     } catch (err) {
       if (!isNotFound(err)) throw err
@@ -253,9 +271,9 @@ export class ContentStore {
    * verifies whatever it receives anyway.
    */
   async getChunk(cid: string | CID): Promise<Uint8Array | undefined> {
-    const parsed = parseChunkCid(cid)
-    const bytes = await this.files.read(parsed)
-    if (bytes === undefined) await this.chunks.del(parsed.toString())
+    const key = chunkKey(cid)
+    const bytes = await this.files.read(key)
+    if (bytes === undefined) await this.chunks.del(key)
     return bytes
   }
 

@@ -1,5 +1,13 @@
 export { bitfieldBytes, countBits, createBitfield, getBit, setBit } from './bitfield.ts'
-export { CHUNK_CODEC, chunkCid, MANIFEST_CODEC, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
+export {
+  CHUNK_CODEC,
+  chunkCid,
+  chunkKey,
+  MANIFEST_CODEC,
+  manifestCid,
+  parseChunkCid,
+  parseDatasetCid,
+} from './cid.ts'
 export * from './constants.ts'
 export type {
   AddOptions,

@@ -2,9 +2,11 @@ import fc from 'fast-check'
 import { base58btc } from 'multiformats/bases/base58'
 import { describe, expect, it } from 'vitest'
 import { BwnodeError } from '../../src/errors/index.ts'
+import { ChunkFiles } from '../../src/store/chunk-files.ts'
 import {
   checkChunkSize,
   chunkCid,
+  chunkKey,
   countBits,
   createBitfield,
   decodeManifest,
@@ -220,5 +222,29 @@ describe('bitfield', () => {
     expect(getBit(bits, 9)).toBe(true)
     expect(countBits(bits)).toBe(2)
     expect(() => setBit(bits, 16)).toThrow(RangeError)
+  })
+})
+
+describe('chunk keys and file paths', () => {
+  it('recognises every canonical chunk CID string and shards by the last digest byte', () => {
+    const files = new ChunkFiles('/chunks')
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const cid = chunkCid(bytes)
+        const text = cid.toString()
+        const digest = cid.multihash.digest
+        const shard = (digest[digest.length - 1] ?? 0).toString(16).padStart(2, '0')
+        return chunkKey(text) === text && files.pathOf(text) === `/chunks/${shard}/${text}`
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('normalises other encodings of a chunk CID and rejects anything else', () => {
+    const cid = chunkCid(Uint8Array.of(9))
+    expect(chunkKey(cid.toString(base58btc))).toBe(cid.toString())
+    expect(chunkKey(cid)).toBe(cid.toString())
+    expectCode(() => chunkKey(manifestCid(Uint8Array.of(9)).toString()), 'ERR_INVALID_CID')
+    expectCode(() => chunkKey('bafkrei'), 'ERR_INVALID_CID')
   })
 })
