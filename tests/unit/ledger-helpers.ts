@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type Database, openDatabase } from '../../src/db/database.ts'
-import { Ledger, type LedgerInit } from '../../src/ledger/index.ts'
+import { Ledger, type LedgerDb, type LedgerInit } from '../../src/ledger/index.ts'
 
 /** A node's identity plus a ledger over its own LevelDB in a temp dir. */
 export interface TestNode {
@@ -24,11 +24,15 @@ export async function newIdentity(): Promise<{ key: PrivateKey; peerId: PeerId; 
   return { key, peerId, id: peerId.toString() }
 }
 
-export async function startNode(options: Partial<LedgerInit> = {}): Promise<TestNode> {
+/** `wrapDb` lets a test stand between the first ledger and its database (e.g. to fail a write). */
+export async function startNode(
+  options: Partial<LedgerInit> = {},
+  wrapDb: (db: Database) => LedgerDb = (db) => db,
+): Promise<TestNode> {
   const identity = await newIdentity()
   const dir = await mkdtemp(join(tmpdir(), 'bwnode-ledger-'))
   const db = await openDatabase(dir)
-  const ledger = new Ledger({ db, self: identity.peerId, privateKey: identity.key, ...options })
+  const ledger = new Ledger({ ...options, db: wrapDb(db), self: identity.peerId, privateKey: identity.key })
   await ledger.open()
   return { ...identity, dir, db, ledger, options }
 }
@@ -40,7 +44,7 @@ export async function startNode(options: Partial<LedgerInit> = {}): Promise<Test
 export async function crashAndRestart(node: TestNode): Promise<void> {
   await node.db.close()
   node.db = await openDatabase(node.dir)
-  node.ledger = new Ledger({ db: node.db, self: node.peerId, privateKey: node.key, ...node.options })
+  node.ledger = new Ledger({ ...node.options, db: node.db, self: node.peerId, privateKey: node.key })
   await node.ledger.open()
 }
 
