@@ -360,6 +360,13 @@ export class Ledger {
     expectedPricePerGiB: number,
   ): Promise<Credited> {
     this.#assertOpen()
+    if (!isUint(expectedPricePerGiB)) {
+      // The caller's mistake, not the peer's: do not count it as a rejection.
+      throw new BwnodeError(
+        'ERR_INVALID_PRICE',
+        `offer price must be whole µcr/GiB, got ${expectedPricePerGiB}`,
+      )
+    }
     const from = peerString(fromPeer)
     return await this.#serial.run(async () => {
       try {
@@ -389,7 +396,7 @@ export class Ledger {
     if (!(await verifyVoucherSignature(voucher))) {
       throw new VoucherRejected('ERR_VOUCHER_SIGNATURE', 'signature does not verify under the payer key')
     }
-    if (!isUint(expectedPricePerGiB) || voucher.pricePerGiB < expectedPricePerGiB) {
+    if (voucher.pricePerGiB < expectedPricePerGiB) {
       throw new VoucherRejected(
         'ERR_VOUCHER_PRICE',
         `voucher price ${voucher.pricePerGiB} µcr/GiB is below the offer ${expectedPricePerGiB}`,
@@ -690,9 +697,10 @@ export class Ledger {
       }),
       ...events.map(([key, value]) => ({ type: 'put' as const, sublevel: s.events, key, value })),
     ]
-    // Chained so an older snapshot never lands after a newer one.
-    this.#writes = this.#writes.then(() => s.root.batch<string, unknown>(ops, {}))
-    await this.#writes
+    // Chained so an older snapshot never lands after a newer one; a failed write does not block later ones.
+    const write = this.#writes.then(() => s.root.batch<string, unknown>(ops, {}))
+    this.#writes = write.catch(() => {})
+    await write
   }
 
   #markDirty(peer: string): void {

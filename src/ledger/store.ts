@@ -88,11 +88,18 @@ export function loadVoucher(stored: StoredVoucher): Voucher {
   return decodeVoucher(Buffer.from(stored.voucher, 'base64'))
 }
 
-/** A Database, or a sublevel of one: the ledger only needs to make its own sublevel. */
-export type LedgerDb = Pick<Database, 'sublevel'>
+/**
+ * The node's Database or any sublevel of it: the ledger only makes its own
+ * sublevel inside. (level's types make a sublevel and its parent incompatible
+ * types, though their API is the same.)
+ */
+export interface LedgerDb {
+  sublevel(name: string): unknown
+}
 
 export function openLedgerStore(db: LedgerDb) {
-  const root = db.sublevel('ledger')
+  // Typed as a child of Database so one set of batch types serves both cases.
+  const root = (db as Pick<Database, 'sublevel'>).sublevel('ledger')
   const json = { valueEncoding: 'json' } as const
   return {
     root,

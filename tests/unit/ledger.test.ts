@@ -221,6 +221,21 @@ describe('Ledger: paying and earning', () => {
     expect(events.map((e) => e.sequence)).toEqual([12, 11, 10, 9, 8])
   })
 
+  it('works inside a sublevel of the node database', async () => {
+    const [host, server] = await start(2)
+    const ledger = new Ledger({ db: host!.db.sublevel('node'), self: host!.peerId, privateKey: host!.key })
+    await ledger.open()
+    const channel = await ledger.openChannel(server!.id, PRICE)
+    await server!.ledger.acceptVoucher(host!.id, await channel.pay(MiB), PRICE)
+    expect(ledger.spent).toBe(server!.ledger.earned)
+    expect((await ledger.verifyAll()).ok).toBe(true)
+    await ledger.close()
+    await expect(channel.pay(1)).rejects.toMatchObject({ code: 'ERR_CHANNEL_CLOSED' })
+    expect(() => ledger.chargeServe(server!.id, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_LEDGER_STATE' }),
+    )
+  })
+
   it('refuses bad configuration', async () => {
     const id = await newIdentity()
     const base = { db: nodes[0]?.db ?? (await start(1))[0]!.db, self: id.peerId, privateKey: id.key }
