@@ -1,6 +1,7 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { BwnodeError, ConfigError } from '../errors/index.ts'
 import {
   DEFAULT_DISCONNECT_THRESHOLD_BYTES,
@@ -194,6 +195,9 @@ export class Ledger {
 
   constructor(init: LedgerInit) {
     this.self = init.self.toString()
+    if (peerIdFromPrivateKey(init.privateKey).toString() !== this.self) {
+      throw new ConfigError(`privateKey is not the key of ${this.self}`)
+    }
     this.#store = openLedgerStore(init.db)
     this.#privateKey = init.privateKey
     const grant = init.grantCredits ?? DEFAULT_GRANT_CREDITS

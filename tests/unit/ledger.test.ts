@@ -244,6 +244,8 @@ describe('Ledger: paying and earning', () => {
     )
     expect(() => new Ledger({ ...base, grantCredits: -1 })).toThrow(ConfigError)
     expect(() => new Ledger({ ...base, paymentThresholdBytes: 0 })).toThrow(ConfigError)
+    const stranger = await newIdentity()
+    expect(() => new Ledger({ ...base, privateKey: stranger.key })).toThrow(ConfigError)
   })
 })
 
