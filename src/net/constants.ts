@@ -38,15 +38,27 @@ export const MIN_PACING_PIECE_BYTES = 1500
 export const DEFAULT_RELEASE_TOLERANCE_MS = 0.02
 
 /**
- * The last part of every wait, in ms, is polled with setImmediate rather than left to a timer:
- * Node timers have millisecond granularity, which would add up to 1 ms of error per hop. Costs
- * CPU only while a release is less than this far away.
+ * The last part of a latency-sensitive wait, in ms, is polled with setImmediate rather than left
+ * to a timer: Node timers have millisecond granularity, which would add up to 1 ms of error per
+ * hop. Costs CPU only while such a release is less than this far away.
  */
 export const DEFAULT_SPIN_MS = 1
 
 /**
- * Token bucket depth, in ms of link time an idle link may bank. Lets a sender that paused
- * briefly (or an emulator whose event loop was starved by other work on the machine) catch up,
- * so the long-run rate is the configured one; no byte ever arrives before its send time + delay.
+ * A link with more than this many ms of serialisation queued is carrying a backlog (bulk):
+ * its releases are woken by plain timers instead of the precise (spinning) path.
  */
-export const DEFAULT_BURST_MS = 5
+export const BACKLOG_MS = 2
+
+/**
+ * How far back, in ms, a sender unblocked by a late 'drain' may claim link slots (the instant
+ * room actually opened). Keeps a starved event loop from costing link capacity, bounded so a
+ * sender that dawdles after 'drain' gets no large burst.
+ */
+export const MAX_CATCH_UP_MS = 20
+
+/**
+ * Token bucket depth, in ms of link time an idle link may bank. 0 by default: a burst would let a
+ * request after an idle spell skip part of its serialisation time, flattering small transfers.
+ */
+export const DEFAULT_BURST_MS = 0

@@ -10,10 +10,10 @@ export interface LinkPosition {
 interface LinkProperties {
   /** Last-mile latency added once at this end of every path, one way, in ms. */
   accessLatencyMs: number
-  /** Rate this node can send at, Mbit/s; Infinity for unlimited. */
-  uplinkMbps: number
-  /** Rate this node can receive at, Mbit/s; Infinity for unlimited. */
-  downlinkMbps: number
+  /** Rate this node can send at, Mbit/s; Infinity, or null in JSON configs, for unlimited. */
+  uplinkMbps: number | null
+  /** Rate this node can receive at, Mbit/s; Infinity, or null in JSON configs, for unlimited. */
+  downlinkMbps: number | null
   /** Fibre path length over straight-line distance (>= 1); defaults to DEFAULT_ROUTE_INFLATION. */
   routeInflation?: number
 }
@@ -63,6 +63,11 @@ function check(ok: boolean, message: string): void {
   if (!ok) throw new ConfigError(`link: ${message}`)
 }
 
+/** JSON has no Infinity, so a config says null for an unlimited rate. */
+function rateOf(value: number | null): number {
+  return value === null ? Number.POSITIVE_INFINITY : value
+}
+
 function isRate(value: number): boolean {
   return value > 0 && !Number.isNaN(value)
 }
@@ -73,8 +78,10 @@ export function resolveLink(link: NodeLink | ResolvedLink): ResolvedLink {
     Number.isFinite(link.accessLatencyMs) && link.accessLatencyMs >= 0,
     'accessLatencyMs must be a finite number >= 0',
   )
-  check(isRate(link.uplinkMbps), 'uplinkMbps must be > 0 (Infinity for unlimited)')
-  check(isRate(link.downlinkMbps), 'downlinkMbps must be > 0 (Infinity for unlimited)')
+  const uplinkMbps = rateOf(link.uplinkMbps)
+  const downlinkMbps = rateOf(link.downlinkMbps)
+  check(isRate(uplinkMbps), 'uplinkMbps must be > 0 (Infinity or null for unlimited)')
+  check(isRate(downlinkMbps), 'downlinkMbps must be > 0 (Infinity or null for unlimited)')
   const routeInflation = link.routeInflation ?? DEFAULT_ROUTE_INFLATION
   check(Number.isFinite(routeInflation) && routeInflation >= 1, 'routeInflation must be a finite number >= 1')
   let position: LinkPosition
@@ -88,8 +95,8 @@ export function resolveLink(link: NodeLink | ResolvedLink): ResolvedLink {
   check(Number.isFinite(position.x) && Number.isFinite(position.y), 'position must be finite km')
   return {
     accessLatencyMs: link.accessLatencyMs,
-    uplinkMbps: link.uplinkMbps,
-    downlinkMbps: link.downlinkMbps,
+    uplinkMbps,
+    downlinkMbps,
     position,
     routeInflation,
   }

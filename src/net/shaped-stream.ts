@@ -2,6 +2,7 @@ import type { AbortOptions, MessageStream, StreamCloseEvent, StreamMessageEvent 
 import { AbstractMessageStream, type SendResult, StreamClosedError } from '@libp2p/utils'
 import { concat } from 'uint8arrays/concat'
 import {
+  BACKLOG_MS,
   DEFAULT_BURST_MS,
   DEFAULT_PACING_QUANTUM_MS,
   DEFAULT_QUEUE_BUFFER_BYTES,
@@ -9,6 +10,7 @@ import {
   DEFAULT_RELEASE_TOLERANCE_MS,
   DEFAULT_SPIN_MS,
   DEFAULT_UNLIMITED_QUEUE_BYTES,
+  MAX_CATCH_UP_MS,
   MIN_PACING_PIECE_BYTES,
 } from './constants.ts'
 
@@ -45,8 +47,9 @@ const COMPACT_AFTER = 1024
  * A MessageStream that delays and paces what this end sends over `inner`, like one direction
  * of a network link: each piece finishes serialising at the link rate (a token bucket in its
  * virtual-clock form: the link is busy until `linkFreeAt`, and an idle link banks at most
- * `burstMs` of sending time), then spends `delayMs` in flight, then is handed to the real socket. Received bytes pass through untouched: the other end
- * shapes them.
+ * `burstMs` of sending time), then spends `delayMs` in flight, then is handed to the real
+ * socket. No byte is handed on before its send time + `delayMs`. Received bytes pass through
+ * untouched: the other end shapes them.
  *
  * The queue (bytes accepted but not yet handed on) is bounded at about rate x delay plus a
  * small buffer: past that `send()` returns false and 'drain' fires once releases make room,
@@ -73,6 +76,12 @@ export class ShapedMessageStream extends AbstractMessageStream {
   private timer: ReturnType<typeof setTimeout> | undefined
   private immediate: ReturnType<typeof setImmediate> | undefined
   private senderBlocked = false
+  /**
+   * When a late release unblocks the sender, the instant room really opened: the sender's next
+   * bytes may take link slots from then on, so our own lateness (a busy or starved event loop)
+   * does not eat link capacity. Cleared by the next send.
+   */
+  private refillFrom: number | undefined
   private flushWaiters: Array<PromiseWithResolvers<void>> = []
 
   constructor(inner: MessageStream, options: ShaperOptions) {
@@ -130,7 +139,11 @@ export class ShapedMessageStream extends AbstractMessageStream {
   sendData(data: Parameters<AbstractMessageStream['sendData']>[0]): SendResult {
     const now = this.now()
     // an idle link banks up to burstMs of sending time, but nothing arrives before now + delay
-    const earliestStart = now - this.burstMs
+    let earliestStart = now - this.burstMs
+    if (this.refillFrom !== undefined) {
+      earliestStart = Math.min(earliestStart, Math.max(this.refillFrom, now - MAX_CATCH_UP_MS))
+      this.refillFrom = undefined
+    }
     for (const buf of data) {
       for (let offset = 0; offset < buf.byteLength; offset += this.pieceBytes) {
         const piece = this.pieceBytes >= buf.byteLength ? buf : buf.subarray(offset, offset + this.pieceBytes)
@@ -190,15 +203,21 @@ export class ShapedMessageStream extends AbstractMessageStream {
 
   /**
    * Wake up for the head of the queue. Node timers count whole milliseconds from a cached loop
-   * time, so they fire up to a millisecond early or late; the last `spinMs` of a wait is done
-   * with setImmediate instead, which re-checks the clock once per event-loop turn (I/O still
-   * runs in between) and lands within tens of microseconds.
+   * time, so they fire up to a millisecond early or late. While the link is idle (a request, a
+   * ping: latency-sensitive), the last `spinMs` of the wait is done with setImmediate, which
+   * re-checks the clock once per event-loop turn (I/O still runs in between) and lands within
+   * tens of microseconds. While the link has more than BACKLOG_MS of serialising queued (bulk
+   * transfer) a plain timer is
+   * used: pacing decides when those bytes arrive, and spinning through it would burn a core.
    */
   private arm(now: number): void {
     if (this.timer != null || this.immediate != null || this.head >= this.queue.length) return
     const next = this.queue[this.head] as Pending
     const wait = next.dueAt - now - this.toleranceMs
-    if (wait > this.spinMs) {
+    if (this.linkFreeAt - now > BACKLOG_MS) {
+      // busy serialising: a rate-bound backlog; an early firing just re-arms
+      this.timer = setTimeout(this.release, Math.max(0, Math.ceil(wait)))
+    } else if (wait > this.spinMs) {
       this.timer = setTimeout(this.release, Math.floor(wait - this.spinMs))
     } else {
       this.immediate = setImmediate(this.release)
@@ -225,12 +244,14 @@ export class ShapedMessageStream extends AbstractMessageStream {
     const horizon = now + this.toleranceMs
     const due: Uint8Array[] = []
     let dueBytes = 0
+    let roomAt: number | undefined
     while (this.head < this.queue.length) {
       const next = this.queue[this.head] as Pending
       if (next.dueAt > horizon) break
       due.push(next.data)
       dueBytes += next.data.byteLength
       this.head++
+      if (roomAt === undefined && this.queuedBytes - dueBytes < this.queueLimitBytes) roomAt = next.dueAt
     }
     this.queuedBytes -= dueBytes
     this.compact()
@@ -246,6 +267,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
     this.arm(now)
     if (this.senderBlocked && this.queuedBytes < this.queueLimitBytes) {
       this.senderBlocked = false
+      this.refillFrom = Math.min(roomAt ?? now, now)
       this.safeDispatchEvent('drain')
     }
     this.settleFlushWaiters()

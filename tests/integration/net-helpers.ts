@@ -4,6 +4,7 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createLinkEmulator, type LinkEmulatorInit, type NodeLink } from '../../src/net/index.ts'
 
@@ -95,12 +96,12 @@ export async function measureEchoRtts(stream: Stream, count: number): Promise<nu
  */
 export async function measureThroughputMbps(
   from: TestNode,
-  to: TestNode,
+  to: TestNode | Multiaddr,
   totalBytes: number,
   streams = 1,
   chunkBytes = 64 * 1024,
 ): Promise<number> {
-  const addr = to.getMultiaddrs()[0]
+  const addr = 'getMultiaddrs' in to ? to.getMultiaddrs()[0] : to
   if (addr == null) throw new Error('node has no address')
   const opened = await Promise.all(
     Array.from({ length: streams }, () => from.dialProtocol(addr, SINK_PROTOCOL)),

@@ -66,6 +66,14 @@ describe('linkBetween', () => {
     expect(isTransparentPath(linkBetween({ ...ZERO_LINK, uplinkMbps: 100 }, ZERO_LINK))).toBe(false)
   })
 
+  it('reads a null rate (JSON has no Infinity) as unlimited', () => {
+    const fromJson = JSON.parse(
+      JSON.stringify({ ...at(5), uplinkMbps: Number.POSITIVE_INFINITY }),
+    ) as NodeLink
+    expect(fromJson.uplinkMbps).toBeNull()
+    expect(resolveLink(fromJson).uplinkMbps).toBe(Number.POSITIVE_INFINITY)
+  })
+
   it('rejects unusable links with ConfigError', () => {
     expect(() => resolveLink(at(0, { accessLatencyMs: -1 }))).toThrow(ConfigError)
     expect(() => resolveLink(at(0, { uplinkMbps: 0 }))).toThrow(ConfigError)

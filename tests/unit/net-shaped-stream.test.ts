@@ -69,8 +69,8 @@ describe('ShapedMessageStream', () => {
     await waitFor(() => sink.bytes().byteLength === payload.byteLength)
     const elapsed = performance.now() - start
     expect(sink.bytes()).toEqual(payload)
-    // 300 kB at 1000 B/ms + 20 ms in flight - 5 ms banked burst = 315 ms; never early
-    expect(elapsed).toBeGreaterThanOrEqual(314)
+    // 300 kB at 1000 B/ms + 20 ms in flight = 320 ms; pacing may be late, never early
+    expect(elapsed).toBeGreaterThanOrEqual(319)
     expect(elapsed / 320).toBeLessThan(2)
     await shaped.close()
   })
