@@ -150,22 +150,26 @@ export class FrameReader {
   private headStatus(): HeadStatus {
     if (this.queue.byteLength === 0) return { kind: 'empty' }
     let prefix: ReturnType<typeof readVarint>
+    const head = this.queue.peek(MAX_VARINT_BYTES)
     try {
-      prefix = readVarint(this.queue.peek(this.maxPrefixBytes), 0, this.maxPrefixBytes)
+      prefix = readVarint(head, 0, MAX_VARINT_BYTES)
     } catch (err) {
       this.fail(err as Error)
       return { kind: 'partial' }
     }
-    if (prefix === undefined) return { kind: 'partial' }
-    if (prefix.value > this.init.maxFrameBytes) {
+    // A length still unfinished after the bytes the largest allowed length takes is too large,
+    // whatever its remaining bytes say: no need to wait for them.
+    const unfinishedTooLong = prefix === undefined && head.length >= this.maxPrefixBytes
+    if (unfinishedTooLong || (prefix !== undefined && prefix.value > this.init.maxFrameBytes)) {
       this.fail(
         new ProtocolError(
           ChunkErrorCode.FRAME_TOO_LARGE,
-          `frame of ${prefix.value} bytes exceeds the limit of ${this.init.maxFrameBytes}`,
+          `frame of ${prefix?.value ?? 'unbounded'} bytes exceeds the limit of ${this.init.maxFrameBytes}`,
         ),
       )
       return { kind: 'partial' }
     }
+    if (prefix === undefined) return { kind: 'partial' }
     if (prefix.value === 0) {
       // Every message has at least a type byte: an empty frame is never valid.
       this.fail(new ProtocolError(ChunkErrorCode.BAD_FRAME, 'empty frame'))

@@ -80,7 +80,7 @@ export class ChunkServer {
   private readonly source: ChunkSource
   private readonly policy: ServePolicy
   private readonly init: Resolved
-  private active = 0
+  private readonly streams = new Set<ServerStream>()
 
   constructor(source: ChunkSource, policy: ServePolicy = {}, init: ChunkServerInit = {}) {
     this.source = source
@@ -104,7 +104,21 @@ export class ChunkServer {
 
   /** Streams currently being served (admitted and not yet finished), count. */
   get activeStreams(): number {
-    return this.active
+    return this.streams.size
+  }
+
+  /** Requests parsed and not yet answered, over all streams, count. */
+  get heldRequests(): number {
+    let n = 0
+    for (const s of this.streams) n += s.held
+    return n
+  }
+
+  /** Request bytes received but not yet parsed, over all streams (excludes transport buffers). */
+  get bufferedRequestBytes(): number {
+    let n = 0
+    for (const s of this.streams) n += s.bufferedBytes
+    return n
   }
 
   /** The options to pass to libp2p.handle(). */
@@ -131,11 +145,12 @@ export class ChunkServer {
           return
         }
       }
-      this.active++
+      const serverStream = new ServerStream(stream, peerId, this.source, this.policy, this.init)
+      this.streams.add(serverStream)
       try {
-        await new ServerStream(stream, peerId, this.source, this.policy, this.init).run()
+        await serverStream.run()
       } finally {
-        this.active--
+        this.streams.delete(serverStream)
         release?.()
       }
     } catch (err) {
@@ -193,8 +208,12 @@ class ServerStream {
     })
   }
 
-  private get held(): number {
+  get held(): number {
     return this.queued.length + this.inService
+  }
+
+  get bufferedBytes(): number {
+    return this.reader.bufferedBytes
   }
 
   async run(): Promise<void> {

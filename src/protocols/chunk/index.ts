@@ -8,6 +8,7 @@ export { ChunkErrorCode, type ChunkErrorCodeValue } from './codes.ts'
 export * from './constants.ts'
 export { ChunkServer, type ChunkServerInit, chunkProtocolHandler, registerChunkProtocol } from './handler.ts'
 export {
+  concatParts,
   decodeRequest,
   decodeResponse,
   encodeRequest,
