@@ -1,4 +1,4 @@
-import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, StreamCloseEvent, StreamHandler } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorMessage, ProtocolError } from '../../errors/index.ts'
@@ -218,6 +218,12 @@ class ServerStream {
 
   async run(): Promise<void> {
     this.armIdleTimer()
+    // A reset or transport failure must stop both loops even while they wait on hooks.
+    const onClose = (evt: StreamCloseEvent): void => {
+      if (evt.error !== undefined)
+        this.fail(new ProtocolError(ChunkErrorCode.STREAM_CLOSED, evt.error.message))
+    }
+    this.stream.addEventListener('close', onClose)
     try {
       await Promise.all([
         this.readLoop().catch((err) => this.fail(err)),
@@ -225,6 +231,7 @@ class ServerStream {
       ])
       if (!this.failed) await this.finish()
     } finally {
+      this.stream.removeEventListener('close', onClose)
       this.clearIdleTimer()
       this.reader.detach()
     }
@@ -325,7 +332,7 @@ class ServerStream {
           }
           break
         case 'pay':
-          await this.policy.onVoucher?.(this.peerId, request.voucher)
+          await this.guard(this.policy.onVoucher?.(this.peerId, request.voucher))
           response = { type: 'pay-ack', id: request.id }
           break
         case 'have': {
@@ -341,8 +348,8 @@ class ServerStream {
         case 'get':
         case 'manifest': {
           const bytes = await this.loaded(job, request.type === 'get' ? 'chunk' : 'manifest')
-          await this.policy.beforeServe?.(this.peerId, bytes.length)
-          await this.policy.pace?.(bytes.length, this.abortController.signal)
+          await this.guard(this.policy.beforeServe?.(this.peerId, bytes.length))
+          await this.guard(this.policy.pace?.(bytes.length, this.abortController.signal))
           response =
             request.type === 'get'
               ? { type: 'chunk', id: request.id, bytes }
@@ -367,8 +374,26 @@ class ServerStream {
     return true
   }
 
+  /**
+   * Waits for a hook or store read, but gives up as soon as the stream fails: a hook that
+   * ignores the signal must not keep a dead stream's slot.
+   */
+  private async guard<T>(work: T | Promise<T>): Promise<T> {
+    const signal = this.abortController.signal
+    signal.throwIfAborted()
+    if (!(work instanceof Promise)) return work
+    const aborted = Promise.withResolvers<never>()
+    const onAbort = (): void => aborted.reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await Promise.race([work, aborted.promise])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
   private async loaded(job: Job, what: string): Promise<Uint8Array> {
-    const value = await job.loaded
+    const value = await this.guard(job.loaded)
     if (value instanceof Error) throw value
     if (value === undefined) throw new BwnodeError(ChunkErrorCode.NOT_FOUND, `${what} not held here`)
     if (value.length > MAX_CHUNK_BYTES) {
