@@ -5,11 +5,11 @@ import { BwnodeError, ProtocolError } from '../../errors/index.ts'
 import { ChunkErrorCode } from './codes.ts'
 import {
   CHUNK_PROTOCOL,
+  DEFAULT_CLIENT_READ_HIGH_WATER_BYTES,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_MESSAGE_TIMEOUT_MS,
-  DEFAULT_READ_HIGH_WATER_BYTES,
   DEFAULT_RESPONSE_TIMEOUT_MS,
   MAX_FRAME_BYTES,
 } from './constants.ts'
@@ -123,7 +123,7 @@ export class ChunkSession {
     this.reader = new FrameReader(stream, {
       maxFrameBytes: init.maxFrameBytes ?? MAX_FRAME_BYTES,
       messageTimeoutMs: init.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS,
-      highWaterBytes: init.readHighWaterBytes ?? DEFAULT_READ_HIGH_WATER_BYTES,
+      highWaterBytes: init.readHighWaterBytes ?? DEFAULT_CLIENT_READ_HIGH_WATER_BYTES,
       clock: this.clock,
     })
     this.readLoopDone = this.readLoop().catch((err) => this.fail(err))

@@ -52,8 +52,15 @@ export const DEFAULT_MAX_IN_FLIGHT = 64
 /** Time allowed to open a stream and negotiate the protocol, in ms. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
 
-/** Bytes a reader buffers beyond the frame it is decoding before it pauses the stream. */
+/** Bytes a server buffers beyond the request it is decoding before it pauses the stream. */
 export const DEFAULT_READ_HIGH_WATER_BYTES = 256 * KiB
+
+/**
+ * Bytes a client buffers beyond the response it is decoding before it pauses the stream: one
+ * more full frame, so pausing never throttles a reader that keeps up (each pause delays a yamux
+ * window update).
+ */
+export const DEFAULT_CLIENT_READ_HIGH_WATER_BYTES = MAX_FRAME_BYTES
 
 /** Protocol violations a peer may commit before shouldDrop() says to refuse it, count. */
 export const DEFAULT_PEER_SCORE_DROP_THRESHOLD = 5
