@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
+import { registerDatasets } from './commands/datasets.ts'
+import { registerFetch } from './commands/fetch.ts'
 import { registerInit } from './commands/init.ts'
+import { registerMarket } from './commands/market.ts'
 import { registerPeers, registerStatus } from './commands/peers.ts'
 import { registerStart } from './commands/start.ts'
 import { reportError } from './output.ts'
@@ -18,6 +21,9 @@ registerInit(program)
 registerStart(program)
 registerStatus(program)
 registerPeers(program)
+registerDatasets(program)
+registerFetch(program)
+registerMarket(program)
 
 for (const command of program.commands) command.exitOverride()
 

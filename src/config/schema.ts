@@ -75,7 +75,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   offer: z
     .strictObject({
-      /** Spare uplink lent to peers (Mbit/s); the server enforces it. 0 = do not lend. */
+      /** Spare uplink lent to peers (Mbit/s); the server never serves faster. 0 = no cap. */
       uplinkMbps: z.number().min(0).default(20),
       maxConcurrent: z.number().int().min(1).max(1024).default(8),
       pricePerGiB: z.number().min(0).default(1),
@@ -85,16 +85,20 @@ export const configSchema = z.strictObject({
   ledger: z
     .strictObject({
       grantCredits: z.number().min(0).default(1000),
+      /**
+       * Unpaid bytes tolerated per peer. Must exceed what a paying client has in
+       * flight (window x chunk size: up to 64 x 1 MiB) or honest clients stall.
+       */
       paymentThresholdBytes: z
         .number()
         .int()
         .min(0)
-        .default(16 * 1024 * 1024),
+        .default(128 * 1024 * 1024),
       disconnectThresholdBytes: z
         .number()
         .int()
         .min(0)
-        .default(64 * 1024 * 1024),
+        .default(512 * 1024 * 1024),
     })
     .prefault({}),
   latency: z

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import { BwnodeError, errorMessage } from '../errors/index.ts'
+import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import { getBit } from '../store/bitfield.ts'
 import { parseChunkCid } from '../store/cid.ts'
 import type { DatasetInfo } from '../store/content-store.ts'
@@ -86,10 +86,13 @@ export class Fetcher {
     started: number,
   ): Promise<FetchResult> {
     const discovered = new ProviderFeed(this.env, datasetCid, signal, options.discoveryTimeoutMs)
+    const states = new Map<string, ProviderState>()
     const open = async (peer: PeerId): Promise<ProviderSession> => {
       const known = sessions.get(peer.toString())
       if (known !== undefined) return known.session
-      const session = await this.env.openSession(peer, signal)
+      const session = await this.env.openSession(peer, signal, (ttfbMs) =>
+        states.get(peer.toString())?.onTtfb(ttfbMs),
+      )
       sessions.set(peer.toString(), { peer, session })
       return session
     }
@@ -166,6 +169,7 @@ export class Fetcher {
     if (wanted.length > 0) {
       const maxProviders = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
       const joining: Promise<void>[] = []
+      let budgetError: Error | undefined
       const join = async (peer: PeerId): Promise<void> => {
         try {
           const session = await open(peer)
@@ -176,6 +180,9 @@ export class Fetcher {
             if (index !== undefined && getBit(have.bitfield, manifestIndex)) has.add(index)
           })
           if (has.size === 0) return
+          let neededBytes = 0
+          for (const index of has) neededBytes += wanted[index]?.size ?? 0
+          this.env.afford?.(neededBytes, have.pricePerGiB)
           const provider = new ProviderState(
             peer,
             session,
@@ -183,9 +190,11 @@ export class Fetcher {
             await this.env.hint(peer),
             options.maxWindow ?? DEFAULT_MAX_WINDOW,
           )
+          states.set(peer.toString(), provider)
           options.onProvider?.(provider)
           scheduler.addProvider(provider)
         } catch (err) {
+          if (errorCode(err) === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
           log('provider %p unusable: %s', peer, errorMessage(err))
         }
       }
@@ -200,7 +209,13 @@ export class Fetcher {
         scheduler.discoveryFinished()
       })()
       discovery.catch(() => scheduler.discoveryFinished())
-      await scheduler.run()
+      try {
+        await scheduler.run()
+      } catch (err) {
+        // Providers existed but this node could not pay any of them: say so, not "no providers".
+        if (budgetError !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') throw budgetError
+        throw err
+      }
     }
 
     const info = await this.store.markComplete(datasetCid)

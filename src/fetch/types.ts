@@ -29,8 +29,11 @@ export interface ProviderHint {
 export interface FetchEnvironment {
   /** Providers of the dataset, as found (DHT); may yield more while the fetch runs. */
   findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
-  openSession(peer: PeerId, signal: AbortSignal): Promise<ProviderSession>
+  /** `onTiming` receives each verified chunk's time to first byte (ms): the RTT estimate. */
+  openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void): Promise<ProviderSession>
   hint(peer: PeerId): Promise<ProviderHint>
+  /** Throws (ERR_INSUFFICIENT_CREDITS) when `bytes` at the provider's price cannot be paid for. */
+  afford?(bytes: number, pricePerGiB: number): void
   self: PeerId
 }
 

@@ -1,13 +1,29 @@
-import { join } from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
-import type { BwnodeConfig } from '../config/schema.ts'
+import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
 import { type Database, openDatabase } from '../db/database.ts'
 import { BwnodeError, ConfigError, errorMessage } from '../errors/index.ts'
+import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
+import { LatencyRecorder } from '../latency/recorder.ts'
+import { estimateRtt } from '../latency/vivaldi.ts'
+import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
+import { Ledger } from '../ledger/ledger.ts'
+import { createLinkEmulator } from '../net/emulator.ts'
+import type { NodeLink } from '../net/link.ts'
+import { ChunkSession } from '../protocols/chunk/client.ts'
+import { type ChunkServer, registerChunkProtocol } from '../protocols/chunk/handler.ts'
+import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
+import { OfferBook, type RankedOffer } from '../protocols/offer/book.ts'
+import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
+import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
+import { ContentStore } from '../store/content-store.ts'
+import { DatasetService, providersFromDht } from './datasets.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
+import { NodeMetrics } from './metrics.ts'
+import { Payments } from './payments.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -17,17 +33,36 @@ export interface NodeStatus {
   dhtMode: 'client' | 'server'
   dataDir: string
   uptimeSeconds: number
+  offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }
+  coordinate: { x: number; y: number; height: number; error: number }
+  link: LinkConfig | null
 }
 
 export interface PeerEntry {
   peerId: string
   addrs: string[]
   connected: boolean
+  rttMs: { p50: number; p90: number; p99: number; samples: number } | null
+  throughputMBps: number | null
+  estimatedRttMs: number | null
+}
+
+/** The emulated link in the shape the emulator wants: 0 Mbit/s means "no cap". */
+export function emulatedLink(link: LinkConfig): NodeLink {
+  return {
+    accessLatencyMs: link.accessLatencyMs,
+    uplinkMbps: link.uplinkMbps === 0 ? Number.POSITIVE_INFINITY : link.uplinkMbps,
+    downlinkMbps: link.downlinkMbps === 0 ? Number.POSITIVE_INFINITY : link.downlinkMbps,
+    position: link.position,
+    routeInflation: link.routeInflation,
+  }
 }
 
 /**
- * One process = one node: a persistent identity, a LevelDB in the data dir and
- * a libp2p peer on the private DHT. Feature services hang off this object.
+ * One process = one node: a persistent identity, a LevelDB in the data dir, a
+ * libp2p peer on the private DHT, and the services that make it a bandwidth
+ * node: content store and chunk protocol, fetcher, latency recorder, offers,
+ * credit ledger.
  */
 export class Bwnode {
   readonly config: BwnodeConfig
@@ -36,10 +71,19 @@ export class Bwnode {
   readonly peerId: PeerId
   readonly db: Database
   readonly libp2p: BwnodeLibp2p
+  readonly store: ContentStore
+  readonly datasets: DatasetService
+  readonly latency: LatencyRecorder
+  readonly ledger: Ledger
+  readonly offers: OfferBook
+  readonly metrics: NodeMetrics
+  private readonly payments: Payments
+  chunkServer: ChunkServer | undefined
+  private pinger: Pinger | undefined
   private startedAt = 0
 
   private constructor(
-    fields: Pick<Bwnode, 'config' | 'dataDir' | 'privateKey' | 'peerId' | 'db' | 'libp2p'>,
+    fields: Pick<Bwnode, 'config' | 'dataDir' | 'privateKey' | 'peerId' | 'db' | 'libp2p' | 'metrics'>,
   ) {
     this.config = fields.config
     this.dataDir = fields.dataDir
@@ -47,12 +91,75 @@ export class Bwnode {
     this.peerId = fields.peerId
     this.db = fields.db
     this.libp2p = fields.libp2p
+    this.metrics = fields.metrics
+    this.metrics.bind({
+      credits: () => ({
+        earned: this.ledger.earned / MICROCREDITS_PER_CREDIT,
+        spent: this.ledger.spent / MICROCREDITS_PER_CREDIT,
+        balance: this.ledger.balance / MICROCREDITS_PER_CREDIT,
+      }),
+      dht: () => ({
+        routingTableSize: this.status().dhtRoutingTableSize,
+        providedDatasets: this.datasets.providedCount,
+      }),
+      activeTransfers: () => this.datasets.activeCount,
+    })
+    this.store = new ContentStore({
+      dataDir: this.dataDir,
+      db: this.db,
+      chunkSize: this.config.store.chunkSizeBytes,
+    })
+    this.latency = new LatencyRecorder({ db: this.db })
+    this.ledger = new Ledger({
+      db: this.db,
+      self: this.peerId,
+      privateKey: this.privateKey,
+      grantCredits: Math.round(this.config.ledger.grantCredits * MICROCREDITS_PER_CREDIT),
+      paymentThresholdBytes: this.config.ledger.paymentThresholdBytes,
+      disconnectThresholdBytes: this.config.ledger.disconnectThresholdBytes,
+    })
+    this.payments = new Payments(this.ledger)
+    this.offers = new OfferBook(
+      {
+        peerId: this.peerId,
+        privateKey: this.privateKey,
+        dht: this.libp2p.services.dht,
+        contentRouting: this.libp2p.contentRouting,
+      },
+      {
+        ttlMs: this.config.offer.ttlMs,
+        localCoordinate: () => this.latency.coordinate,
+        terms: () => ({
+          uplinkMbps: this.config.offer.uplinkMbps,
+          maxConcurrent: this.config.offer.maxConcurrent,
+          pricePerGiB: this.config.offer.pricePerGiB,
+          coordinate: this.latency.coordinate,
+          addrs: this.libp2p
+            .getMultiaddrs()
+            .slice(0, 8)
+            .map((addr) => addr.toString()),
+        }),
+      },
+    )
+    this.datasets = new DatasetService({
+      store: this.store,
+      libp2p: this.libp2p,
+      reprovideIntervalMs: this.config.store.reprovideIntervalMs,
+      fetchEnvironment: {
+        self: this.peerId,
+        findProviders: providersFromDht(this.libp2p),
+        openSession: (peer, signal, onTiming) => this.openSession(peer, signal, onTiming),
+        hint: (peer) => this.providerHint(peer),
+        afford: (bytes, pricePerGiB) => this.payments.assertAffordable(bytes, pricePerGiB),
+      },
+    })
   }
 
   static async create(config: BwnodeConfig, extra: Partial<Libp2pInit> = {}): Promise<Bwnode> {
     const dataDir = config.dataDir
     const { privateKey } = await loadOrCreateIdentity(dataDir)
     const db = await openDatabase(dataDir)
+    const metrics = new NodeMetrics()
     try {
       // The peer store and DHT records live in the same LevelDB, so a restarted
       // node remembers its peers and rejoins without waiting for bootstrap.
@@ -62,16 +169,28 @@ export class Bwnode {
           Uint8Array
         >,
       )
-      const libp2p = await buildLibp2p({ config, privateKey, datastore, ...extra })
-      return new Bwnode({ config, dataDir, privateKey, peerId: libp2p.peerId, db, libp2p })
+      const libp2p = await buildLibp2p({
+        config,
+        privateKey,
+        datastore,
+        validators: offerValidators,
+        selectors: offerSelectors,
+        metricsRegistry: metrics.registry,
+        ...(config.link === undefined
+          ? {}
+          : { connectionProtector: createLinkEmulator(emulatedLink(config.link)) }),
+        ...extra,
+      })
+      return new Bwnode({ config, dataDir, privateKey, peerId: libp2p.peerId, db, libp2p, metrics })
     } catch (err) {
       await db.close()
       throw err
     }
   }
 
-  get dbPath(): string {
-    return join(this.dataDir, 'db')
+  /** Price this node charges, in micro-credits per GiB (the ledger's unit). */
+  get priceMicroPerGiB(): number {
+    return Math.round(this.config.offer.pricePerGiB * MICROCREDITS_PER_CREDIT)
   }
 
   async start(): Promise<void> {
@@ -86,12 +205,138 @@ export class Bwnode {
       }
       throw new BwnodeError('ERR_START', `libp2p failed to start: ${message}`, { cause: err })
     }
+    await this.store.start()
+    await this.ledger.open()
+    await this.latency.ready()
+    this.chunkServer = await registerChunkProtocol(this.libp2p, this.chunkSource(), this.servePolicy())
+    this.datasets.start()
+    this.pinger = this.latency.startPinging(this.libp2p, this.config.latency.pingIntervalMs, {
+      coordinateOf: (peer) => this.offers.coordinateOf(peer),
+    })
+    this.libp2p.addEventListener('peer:connect', this.onFirstPeer)
+    if (this.libp2p.getPeers().length > 0) this.onFirstPeer()
     this.startedAt = Date.now()
   }
 
+  /** Offers go out once the node has someone to store them with. */
+  private readonly onFirstPeer = (): void => {
+    this.libp2p.removeEventListener('peer:connect', this.onFirstPeer)
+    this.offers.start()
+  }
+
   async stop(): Promise<void> {
+    this.libp2p.removeEventListener('peer:connect', this.onFirstPeer)
+    await this.datasets.stop()
+    this.offers.stop()
+    await this.pinger?.stop()
     await this.libp2p.stop()
+    await this.ledger.close()
+    await this.latency.close()
     await this.db.close()
+  }
+
+  /** What the chunk server reads: the store, with "not held here" as undefined. */
+  private chunkSource(): ChunkSource {
+    const store = this.store
+    const unlessUnknown = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await read()
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_DATASET_NOT_FOUND') return undefined
+        throw err
+      }
+    }
+    return {
+      getChunk: (cid) => store.getChunk(cid),
+      getManifestBytes: (cid) => store.getManifestBytes(cid),
+      haveMap: (cid) => unlessUnknown(() => store.haveMap(cid)),
+    }
+  }
+
+  /**
+   * How this node serves: never more peers at once than offered (semaphore),
+   * never faster than offered (token bucket on the uplink), and only to peers
+   * that keep paying (ledger thresholds; vouchers arrive on the same stream).
+   */
+  private servePolicy(): ServePolicy {
+    const offer = this.config.offer
+    const slots = new Semaphore(offer.maxConcurrent)
+    const rateBytesPerSec = (offer.uplinkMbps * 1e6) / 8
+    const uplink =
+      offer.uplinkMbps > 0
+        ? new TokenBucket({ rateBytesPerSec, burstBytes: Math.max(64 * 1024, rateBytesPerSec * 0.05) })
+        : undefined
+    const price = this.priceMicroPerGiB
+    return {
+      admit: () => (slots.tryAcquire() ? () => slots.release() : undefined),
+      beforeServe: (peer, bytes) => {
+        if (price > 0) this.ledger.chargeServe(peer, bytes)
+      },
+      ...(uplink === undefined
+        ? {}
+        : { pace: (bytes: number, signal: AbortSignal) => uplink.take(bytes, signal) }),
+      onVoucher: async (peer, voucher) => {
+        await this.ledger.acceptVoucher(peer, voucher, price)
+      },
+      onServed: (peer, _cid, bytes) => {
+        this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+      },
+      price: () => price,
+    }
+  }
+
+  private async openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void) {
+    const setupStarted = performance.now()
+    const session = await ChunkSession.open(this.libp2p, peer, {
+      signal,
+      onChunk: (from, _cid, bytes, timing) => {
+        onTiming(timing.ttfbMs)
+        this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+        this.metrics.chunkLatency.observe(timing.totalMs / 1000)
+        void this.latency.recordTtfb(from, timing.ttfbMs).catch(() => {})
+        if (timing.totalMs > 0) {
+          void this.latency.recordTransfer(from, bytes.byteLength, timing.totalMs / 1000).catch(() => {})
+        }
+      },
+      makeVoucher: (payee, bytes) => this.payments.voucherFor(payee, bytes),
+    })
+    void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
+    return {
+      get: (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) =>
+        session.get(cid, options),
+      manifest: (cid: Parameters<ChunkSession['manifest']>[0], options?: { signal?: AbortSignal }) =>
+        session.manifest(cid, options),
+      have: async (cid: Parameters<ChunkSession['have']>[0], options?: { signal?: AbortSignal }) => {
+        const reply = await session.have(cid, options)
+        await this.payments.quote(peer, reply.pricePerGiB)
+        return reply
+      },
+      close: () => session.close(),
+    }
+  }
+
+  /** What is known about a provider before fetching from it: measured RTT, else Vivaldi's estimate. */
+  private async providerHint(peer: PeerId) {
+    const summary = await this.latency.summary(peer).catch(() => undefined)
+    const offer = this.offers.get(peer)
+    const measuredRtt = summary !== undefined && summary.rttMs.samples > 0 ? summary.rttMs.p50 : undefined
+    const estimatedRtt = this.estimatedRtt(peer)
+    return {
+      ...(measuredRtt !== undefined
+        ? { rttMs: Math.max(measuredRtt, 0.1), rttSource: 'measured' as const }
+        : estimatedRtt !== undefined
+          ? { rttMs: estimatedRtt, rttSource: 'estimated' as const }
+          : { rttSource: 'unknown' as const }),
+      ...(offer !== undefined && offer.uplinkMbps > 0
+        ? { offeredBytesPerSec: (offer.uplinkMbps * 1e6) / 8 }
+        : {}),
+      ...(summary?.throughputMBps == null ? {} : { measuredBytesPerSec: summary.throughputMBps * 1e6 }),
+    }
+  }
+
+  estimatedRtt(peer: PeerId | string): number | undefined {
+    const theirs = this.offers.coordinateOf(peer)
+    return theirs === undefined ? undefined : estimateRtt(this.latency.coordinate, theirs)
   }
 
   status(): NodeStatus {
@@ -104,24 +349,47 @@ export class Bwnode {
       dhtMode: this.libp2p.services.dht.getMode(),
       dataDir: this.dataDir,
       uptimeSeconds: this.startedAt === 0 ? 0 : (Date.now() - this.startedAt) / 1000,
+      offer: { ...this.config.offer },
+      coordinate: this.latency.coordinate,
+      link: this.config.link ?? null,
     }
   }
 
   async peers(): Promise<PeerEntry[]> {
     const connected = new Set(this.libp2p.getPeers().map((peer) => peer.toString()))
+    const summaries = new Map<string, PeerLatencySummary>()
+    for (const summary of await this.latency.peers().catch(() => [])) summaries.set(summary.peerId, summary)
     const entries: PeerEntry[] = []
     for (const peer of await this.libp2p.peerStore.all()) {
       const id = peer.id.toString()
       if (id === this.peerId.toString()) continue
+      const summary = summaries.get(id)
+      const estimate = this.estimatedRtt(id)
       entries.push({
         peerId: id,
         addrs: peer.addresses.map((a) => a.multiaddr.toString()),
         connected: connected.has(id),
+        rttMs:
+          summary === undefined || summary.rttMs.samples === 0
+            ? null
+            : {
+                p50: summary.rttMs.p50,
+                p90: summary.rttMs.p90,
+                p99: summary.rttMs.p99,
+                samples: summary.rttMs.samples,
+              },
+        throughputMBps: summary?.throughputMBps ?? null,
+        estimatedRttMs: estimate === undefined ? null : Number(estimate.toFixed(3)),
       })
     }
     return entries.sort(
       (a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId),
     )
+  }
+
+  async listOffers(refresh: boolean): Promise<RankedOffer[]> {
+    if (refresh) await this.offers.discover({ signal: AbortSignal.timeout(20_000) }).catch(() => [])
+    return this.offers.list()
   }
 
   /** A DHT walk for the peer's addresses (not only the local peer store). */
@@ -138,6 +406,7 @@ export class Bwnode {
     const rttMs = await this.libp2p.services.ping.ping(target, {
       signal: signal ?? AbortSignal.timeout(15_000),
     })
+    await this.latency.recordRtt(target, rttMs, this.offers.coordinateOf(target)).catch(() => {})
     return { peerId: target.toString(), rttMs }
   }
 }

@@ -1,5 +1,7 @@
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { registerDatasetRoutes } from '../api/routes/datasets.ts'
+import { registerMarketRoutes } from '../api/routes/market.ts'
 import { registerNodeRoutes } from '../api/routes/node.ts'
 import { type ApiServer, createApiApp, listenApi, newApiToken } from '../api/server.ts'
 import type { BwnodeConfig } from '../config/schema.ts'
@@ -27,6 +29,8 @@ export async function startDaemon(config: BwnodeConfig): Promise<RunningDaemon> 
   const token = newApiToken()
   const app = createApiApp(token)
   registerNodeRoutes(app, node)
+  registerDatasetRoutes(app, node)
+  registerMarketRoutes(app, node)
   let api: ApiServer
   try {
     api = await listenApi(app, { host: config.api.host, port: config.api.port, token })

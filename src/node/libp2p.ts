@@ -6,9 +6,11 @@ import type { ComponentLogger, ConnectionProtector, PrivateKey } from '@libp2p/i
 import { type KadDHT, kadDHT, passthroughMapper, type SelectFn, type ValidateFn } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import type { BwnodeConfig } from '../config/schema.ts'
 
 /** The private DHT: bwnode nodes never mix with the public IPFS DHT. */
@@ -30,6 +32,8 @@ export interface Libp2pInit {
   connectionProtector?: (components: { logger: ComponentLogger }) => ConnectionProtector
   validators?: Record<string, ValidateFn>
   selectors?: Record<string, SelectFn>
+  /** Where libp2p's own metrics go (the node's registry, served at /metrics). */
+  metricsRegistry?: Registry
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
@@ -49,6 +53,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
     streamMuxers: [yamux()],
     ...(init.connectionProtector === undefined ? {} : { connectionProtector: init.connectionProtector }),
     peerDiscovery,
+    ...(init.metricsRegistry === undefined
+      ? {}
+      : { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) }),
     connectionManager: {
       maxConnections: config.connections.maxConnections,
       inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,

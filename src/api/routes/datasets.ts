@@ -1,0 +1,92 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { BwnodeError } from '../../errors/index.ts'
+import type { Bwnode } from '../../node/bwnode.ts'
+import { generateSeed } from '../../store/seed.ts'
+
+const addBody = z.strictObject({
+  path: z.string().min(1).refine(isAbsolute, 'path must be absolute'),
+  name: z.string().min(1).optional(),
+  chunkSize: z.number().int().optional(),
+})
+
+const seedBody = z.strictObject({
+  name: z.string().min(1),
+  scale: z.number().positive().max(1000).optional(),
+  chunkSize: z.number().int().optional(),
+})
+
+const fetchBody = z.strictObject({
+  cid: z.string().min(1),
+  out: z.string().min(1).refine(isAbsolute, 'out must be absolute').optional(),
+  seed: z.boolean().optional(),
+  maxProviders: z.number().int().min(1).max(64).optional(),
+})
+
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {})
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const field = issue?.path.join('.') ?? ''
+    throw new BwnodeError(
+      'ERR_BAD_REQUEST',
+      `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid body'}`,
+    )
+  }
+  return result.data
+}
+
+export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void {
+  app.get('/api/datasets', async () => node.datasets.list())
+
+  app.post('/api/datasets', async (request) => {
+    const body = parseBody(addBody, request.body)
+    return node.datasets.add(body.path, {
+      ...(body.name === undefined ? {} : { name: body.name }),
+      ...(body.chunkSize === undefined ? {} : { chunkSize: body.chunkSize }),
+    })
+  })
+
+  app.delete<{ Params: { cid: string } }>('/api/datasets/:cid', async (request) =>
+    node.datasets.remove(request.params.cid),
+  )
+
+  app.post('/api/seeds', async (request) => {
+    const body = parseBody(seedBody, request.body)
+    // Generated into a scratch dir inside the data dir, added, then removed: the
+    // store keeps its own copy of the bytes as chunk files.
+    const scratch = await mkdtemp(join(node.dataDir, 'seed-'))
+    try {
+      const path = await generateSeed(
+        body.name,
+        scratch,
+        body.scale === undefined ? {} : { scale: body.scale },
+      )
+      return await node.datasets.add(path, {
+        name: body.name,
+        ...(body.chunkSize === undefined ? {} : { chunkSize: body.chunkSize }),
+      })
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  })
+
+  app.post('/api/fetch', async (request) => {
+    const body = parseBody(fetchBody, request.body)
+    return node.datasets.startFetch(body.cid, {
+      ...(body.out === undefined ? {} : { out: body.out }),
+      ...(body.seed === undefined ? {} : { seed: body.seed }),
+      ...(body.maxProviders === undefined ? {} : { maxProviders: body.maxProviders }),
+    })
+  })
+
+  app.get('/api/transfers', async () => node.datasets.listTransfers())
+  app.get<{ Params: { id: string } }>('/api/transfers/:id', async (request) =>
+    node.datasets.transfer(request.params.id),
+  )
+  app.delete<{ Params: { id: string } }>('/api/transfers/:id', async (request) =>
+    node.datasets.cancel(request.params.id),
+  )
+}

@@ -1,0 +1,116 @@
+import { resolve } from 'node:path'
+import { SingleBar } from 'cli-progress'
+import type { Command } from 'commander'
+import { BwnodeError } from '../../errors/index.ts'
+import type { TransferInfo } from '../../node/datasets.ts'
+import { client, type DaemonOptions, daemonCommand, parseInteger } from '../common.ts'
+import { formatBytes, formatRate } from '../format.ts'
+import { emit, reportError, table } from '../output.ts'
+
+interface FetchCliOptions extends DaemonOptions {
+  out?: string
+  seed: boolean
+  maxProviders?: number
+}
+
+export function registerFetch(program: Command): void {
+  daemonCommand(
+    program
+      .command('fetch')
+      .argument('<cid>', 'dataset CID')
+      .description('fetch a dataset from its providers, verified, several at once; resumable')
+      .option('--out <path>', 'write the dataset files here (must not exist)')
+      .option('--no-seed', 'do not advertise the dataset after fetching it')
+      .option(
+        '--max-providers <n>',
+        'providers to pull from at once',
+        parseInteger('--max-providers', 1, 64),
+      ),
+  ).action(async (cid: string, options: FetchCliOptions) => {
+    const json = options.json === true
+    try {
+      const api = await client(options)
+      const transfer = await api.post<TransferInfo>('/api/fetch', {
+        cid,
+        seed: options.seed,
+        ...(options.out === undefined ? {} : { out: resolve(options.out) }),
+        ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
+      })
+      // Ctrl-C cancels the transfer; verified chunks stay, so a rerun resumes.
+      let interrupted = false
+      const onSigint = (): void => {
+        interrupted = true
+        void api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
+      }
+      process.once('SIGINT', onSigint)
+      const bar =
+        process.stderr.isTTY && !json
+          ? new SingleBar({
+              format: ' {bar} {percentage}% | {done}/{total} | {rate} | ETA {eta_formatted} | {peers} peers',
+              hideCursor: true,
+              stream: process.stderr,
+            })
+          : undefined
+      let info = transfer
+      bar?.start(1, 0, { done: '0 B', total: '?', rate: '-', peers: 0 })
+      while (info.state === 'running') {
+        await new Promise((r) => setTimeout(r, 200))
+        info = await api.get<TransferInfo>(`/api/transfers/${transfer.id}`)
+        const p = info.progress
+        if (bar !== undefined && p !== null) {
+          bar.setTotal(Math.max(1, p.totalBytes))
+          bar.update(p.doneBytes, {
+            done: formatBytes(p.doneBytes),
+            total: formatBytes(p.totalBytes),
+            rate: formatRate(p.bytesPerSec),
+            peers: p.activeProviders,
+          })
+        }
+      }
+      bar?.stop()
+      process.removeListener('SIGINT', onSigint)
+      if (info.state !== 'done' || info.result === null) {
+        const error = info.error ?? { code: 'ERR_FETCH', message: `fetch ${info.state}` }
+        throw new BwnodeError(interrupted ? 'ERR_CANCELLED' : error.code, error.message)
+      }
+      const result = info.result
+      emit(
+        options,
+        {
+          cid: result.cid,
+          name: result.name,
+          bytes: result.bytes,
+          fetchedBytes: result.fetchedBytes,
+          seconds: result.seconds,
+          resumedChunks: result.resumedChunks,
+          out: result.out,
+          providers: result.providers,
+          ranking: result.ranking,
+        },
+        (r) =>
+          [
+            `fetched ${r.name} (${r.cid}): ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s` +
+              (r.resumedChunks > 0 ? `, ${r.resumedChunks} chunks already here` : ''),
+            r.out === null ? '' : `written to ${r.out}`,
+            r.providers.length === 0
+              ? ''
+              : table([
+                  ['PROVIDER', 'BYTES', 'RTT ms', 'MB/s', 'WINDOW', 'NOTE'],
+                  ...r.providers.map((p) => [
+                    p.peerId,
+                    formatBytes(p.bytes),
+                    p.rttMs === null ? '-' : p.rttMs.toFixed(1),
+                    p.rateMBps === null ? '-' : p.rateMBps.toFixed(1),
+                    String(p.window),
+                    p.dropped ?? '',
+                  ]),
+                ]),
+          ]
+            .filter((line) => line.length > 0)
+            .join('\n'),
+      )
+    } catch (err) {
+      process.exitCode = reportError(err, json)
+    }
+  })
+}

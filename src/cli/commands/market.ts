@@ -1,0 +1,121 @@
+import type { Command } from 'commander'
+import { BwnodeError } from '../../errors/index.ts'
+import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
+import { formatBytes } from '../format.ts'
+import { table } from '../output.ts'
+
+interface OfferRow {
+  peerId: string
+  uplinkMbps: number
+  maxConcurrent: number
+  pricePerGiB: number
+  estimatedRttMs: number | null
+}
+
+interface CreditsReport {
+  balance: number
+  earned: number
+  spent: number
+  grant: number
+  peers: Array<{ peerId: string; earned: number; spent: number; unpaidBytes: number; rejected: number }>
+  history: Array<{ time: number; peer: string; kind: string; bytes: number; credits: number; code?: string }>
+}
+
+const fmt = (credits: number): string => credits.toFixed(6).replace(/\.?0+$/, '')
+
+export function registerMarket(program: Command): void {
+  daemonCommand(
+    program.command('offers').description('bandwidth offers found on the DHT, nearest (estimated RTT) first'),
+  ).action(async (options: DaemonOptions) => {
+    await run(
+      options,
+      async () => (await client(options)).get<OfferRow[]>('/api/offers'),
+      (offers) =>
+        offers.length === 0
+          ? 'no offers found yet'
+          : table([
+              ['PEER', 'EST RTT ms', 'UPLINK Mbit/s', 'SLOTS', 'PRICE /GiB'],
+              ...offers.map((o) => [
+                o.peerId,
+                o.estimatedRttMs === null ? '-' : o.estimatedRttMs.toFixed(1),
+                String(o.uplinkMbps),
+                String(o.maxConcurrent),
+                fmt(o.pricePerGiB),
+              ]),
+            ]),
+    )
+  })
+
+  const credits = daemonCommand(
+    program
+      .command('credits')
+      .description('credit balance, earnings and spending per peer, and recent history')
+      .option('--history <n>', 'history entries to show', '20'),
+  ).action(async (options: DaemonOptions & { history: string }) => {
+    await run(
+      options,
+      async () => {
+        const report = await (await client(options)).get<CreditsReport>(
+          `/api/credits?limit=${encodeURIComponent(options.history)}`,
+        )
+        return report
+      },
+      (r) =>
+        [
+          `balance ${fmt(r.balance)} credits (grant ${fmt(r.grant)}, earned ${fmt(r.earned)}, spent ${fmt(r.spent)})`,
+          r.peers.length === 0
+            ? ''
+            : table([
+                ['PEER', 'EARNED', 'SPENT', 'UNPAID', 'REJECTED'],
+                ...r.peers.map((p) => [
+                  p.peerId,
+                  fmt(p.earned),
+                  fmt(p.spent),
+                  formatBytes(p.unpaidBytes),
+                  String(p.rejected),
+                ]),
+              ]),
+          r.history.length === 0
+            ? ''
+            : `\nrecent:\n${table(
+                r.history.map((e) => [
+                  new Date(e.time).toISOString(),
+                  e.kind,
+                  e.peer,
+                  formatBytes(e.bytes),
+                  fmt(e.credits),
+                  e.code ?? '',
+                ]),
+              )}`,
+        ]
+          .filter((line) => line.length > 0)
+          .join('\n'),
+    )
+  })
+
+  daemonCommand(
+    credits
+      .command('verify')
+      .description('re-verify every stored voucher and that balances equal their sums'),
+  ).action(async (options: DaemonOptions) => {
+    await run(
+      options,
+      async () => {
+        const report = await (await client(options)).get<{
+          ok: boolean
+          checked: number
+          failures: Array<{ what: string; reason: string }>
+        }>('/api/credits/verify')
+        if (!report.ok) {
+          const detail = report.failures.map((f) => `${f.what}: ${f.reason}`).join('; ')
+          throw new BwnodeError(
+            'ERR_LEDGER_INVALID',
+            `${report.failures.length} ledger check(s) failed: ${detail}`,
+          )
+        }
+        return report
+      },
+      (r) => `ledger ok: ${r.checked} voucher(s) verified, balances match`,
+    )
+  })
+}

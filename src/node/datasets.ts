@@ -1,0 +1,219 @@
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { BwnodeError, errorMessage } from '../errors/index.ts'
+import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
+import type { FetchEnvironment, FetchProgress, FetchResult } from '../fetch/types.ts'
+import { parseDatasetCid } from '../store/cid.ts'
+import type { ContentStore, DatasetInfo } from '../store/content-store.ts'
+import type { BwnodeLibp2p } from './libp2p.ts'
+
+const log = logger('bwnode:datasets')
+
+export interface TransferInfo {
+  id: string
+  cid: string
+  out: string | null
+  state: 'running' | 'done' | 'failed' | 'cancelled'
+  startedAt: number
+  progress: FetchProgress | null
+  result: (FetchResult & { out: string | null }) | null
+  error: { code: string; message: string } | null
+}
+
+export interface StartFetchOptions {
+  out?: string
+  /** Provide the dataset after fetching (default true). */
+  seed?: boolean
+  maxProviders?: number
+}
+
+/**
+ * Datasets on the network: advertising what the store holds (provide on add,
+ * re-provide on a schedule and whenever the node had nothing to announce to),
+ * fetching from providers, and the registry of transfers the API reports.
+ */
+export class DatasetService {
+  readonly store: ContentStore
+  private readonly libp2p: BwnodeLibp2p
+  private readonly fetcher: Fetcher
+  private readonly reprovideIntervalMs: number
+  private readonly transfers = new Map<string, { info: TransferInfo; controller: AbortController }>()
+  private readonly provided = new Set<string>()
+  private timer: ReturnType<typeof setInterval> | undefined
+  private stopped = false
+  private nextTransfer = 1
+
+  constructor(init: {
+    store: ContentStore
+    libp2p: BwnodeLibp2p
+    fetchEnvironment: FetchEnvironment
+    reprovideIntervalMs: number
+  }) {
+    this.store = init.store
+    this.libp2p = init.libp2p
+    this.fetcher = new Fetcher(init.store, init.fetchEnvironment)
+    this.reprovideIntervalMs = init.reprovideIntervalMs
+  }
+
+  get providedCount(): number {
+    return this.provided.size
+  }
+
+  get activeCount(): number {
+    let running = 0
+    for (const { info } of this.transfers.values()) if (info.state === 'running') running++
+    return running
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.reprovideAll(), this.reprovideIntervalMs)
+    this.timer.unref()
+    // A node that starts alone cannot announce anything; announce once it has company.
+    this.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    void this.reprovideAll()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    for (const { controller } of this.transfers.values())
+      controller.abort(new BwnodeError('ERR_SHUTDOWN', 'node stopping'))
+  }
+
+  private readonly onPeerConnect = (): void => {
+    if (this.pendingAnnounce) {
+      this.pendingAnnounce = false
+      void this.reprovideAll()
+    }
+  }
+  private pendingAnnounce = false
+
+  async add(path: string, options: { name?: string; chunkSize?: number }): Promise<DatasetInfo> {
+    const info = await this.store.addPath(path, options)
+    void this.provide(parseDatasetCid(info.cid))
+    return info
+  }
+
+  async list(): Promise<Array<DatasetInfo & { provided: boolean }>> {
+    return (await this.store.list()).map((d) => ({ ...d, provided: this.provided.has(d.cid) }))
+  }
+
+  async remove(cidText: string): Promise<{ cid: string; chunksDeleted: number; bytesFreed: number }> {
+    const cid = parseDatasetCid(cidText)
+    const result = await this.store.remove(cid)
+    this.provided.delete(cid.toString())
+    // Stop re-announcing it; existing provider records expire on their own.
+    await this.libp2p.services.dht.cancelReprovide(cid).catch(() => {})
+    return result
+  }
+
+  /** Announces one dataset on the DHT; failures leave it for the next round. */
+  async provide(cid: CID): Promise<boolean> {
+    if (this.stopped) return false
+    if (this.libp2p.getPeers().length === 0) {
+      this.pendingAnnounce = true
+      return false
+    }
+    try {
+      await this.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(60_000) })
+      this.provided.add(cid.toString())
+      return true
+    } catch (err) {
+      log('provide %s failed: %s', cid, errorMessage(err))
+      this.pendingAnnounce = true
+      return false
+    }
+  }
+
+  async reprovideAll(): Promise<void> {
+    for (const dataset of await this.store.list().catch(() => [])) {
+      if (this.stopped) return
+      if (dataset.complete) await this.provide(parseDatasetCid(dataset.cid))
+    }
+  }
+
+  /** Starts a fetch in the background and returns its transfer record at once. */
+  startFetch(cidText: string, options: StartFetchOptions = {}): TransferInfo {
+    const cid = parseDatasetCid(cidText)
+    for (const { info } of this.transfers.values()) {
+      if (info.cid === cid.toString() && info.state === 'running') {
+        throw new BwnodeError(
+          'ERR_FETCH_RUNNING',
+          `a fetch of ${cid} is already running (transfer ${info.id})`,
+        )
+      }
+    }
+    const id = String(this.nextTransfer++)
+    const controller = new AbortController()
+    const info: TransferInfo = {
+      id,
+      cid: cid.toString(),
+      out: options.out ?? null,
+      state: 'running',
+      startedAt: Date.now(),
+      progress: null,
+      result: null,
+      error: null,
+    }
+    this.transfers.set(id, { info, controller })
+    void this.runFetch(cid, info, controller.signal, options)
+    return info
+  }
+
+  private async runFetch(
+    cid: CID,
+    info: TransferInfo,
+    signal: AbortSignal,
+    options: StartFetchOptions,
+  ): Promise<void> {
+    try {
+      const fetchOptions: FetchOptions = {
+        signal,
+        onProgress: (progress) => {
+          info.progress = progress
+        },
+        ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
+      }
+      const result = await this.fetcher.fetch(cid, fetchOptions)
+      if (options.out !== undefined) await this.store.exportDataset(cid, options.out)
+      info.result = { ...result, out: options.out ?? null }
+      info.state = 'done'
+      if (options.seed !== false) void this.provide(cid)
+    } catch (err) {
+      info.state = signal.aborted ? 'cancelled' : 'failed'
+      const code = err instanceof BwnodeError ? err.code : signal.aborted ? 'ERR_CANCELLED' : 'ERR_FETCH'
+      info.error = { code, message: errorMessage(err) }
+    }
+  }
+
+  transfer(id: string): TransferInfo {
+    const entry = this.transfers.get(id)
+    if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no transfer ${id}`)
+    return entry.info
+  }
+
+  listTransfers(): TransferInfo[] {
+    return [...this.transfers.values()].map((t) => t.info).reverse()
+  }
+
+  cancel(id: string): TransferInfo {
+    const entry = this.transfers.get(id)
+    if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no transfer ${id}`)
+    entry.controller.abort(new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
+    return entry.info
+  }
+}
+
+/** The libp2p side of a fetch: DHT provider walk and chunk-protocol sessions. */
+export function providersFromDht(libp2p: BwnodeLibp2p) {
+  return async function* findProviders(cid: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) {
+      if (provider.multiaddrs.length > 0) {
+        await libp2p.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+      }
+      yield provider.id
+    }
+  }
+}

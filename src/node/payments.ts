@@ -1,0 +1,46 @@
+import type { PeerId } from '@libp2p/interface'
+import { BwnodeError } from '../errors/index.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { PayerChannel } from '../ledger/payer-channel.ts'
+
+/**
+ * The paying side of the chunk protocol: one payment channel per provider,
+ * opened at the price the provider quoted in its HAVE reply, and a cumulative
+ * voucher signed for every verified chunk (pay as you go).
+ */
+export class Payments {
+  private readonly ledger: Ledger
+  private readonly channels = new Map<string, Promise<PayerChannel>>()
+
+  constructor(ledger: Ledger) {
+    this.ledger = ledger
+  }
+
+  /** Opens (or reopens at a new price) the channel to `payee`. */
+  async quote(payee: PeerId, pricePerGiB: number): Promise<void> {
+    const key = payee.toString()
+    const current = await this.channels.get(key)?.catch(() => undefined)
+    if (current !== undefined && !current.closed && current.pricePerGiB === pricePerGiB) return
+    const opening = this.ledger.openChannel(payee, pricePerGiB)
+    this.channels.set(key, opening)
+    await opening
+  }
+
+  /** Throws ERR_INSUFFICIENT_CREDITS when `bytes` at this price exceed the balance. */
+  assertAffordable(bytes: number, pricePerGiB: number): void {
+    if (!this.ledger.canAfford(bytes, pricePerGiB)) {
+      throw new BwnodeError(
+        'ERR_INSUFFICIENT_CREDITS',
+        `fetching ${bytes} bytes at ${pricePerGiB / 1e6} credits/GiB costs more than the balance of ` +
+          `${this.ledger.balance / 1e6} credits`,
+      )
+    }
+  }
+
+  /** The voucher to send after `bytes` more were received and verified. */
+  async voucherFor(payee: PeerId, bytes: number): Promise<Uint8Array | undefined> {
+    const channel = await this.channels.get(payee.toString())
+    if (channel === undefined || channel.pricePerGiB === 0) return undefined
+    return channel.pay(bytes)
+  }
+}
