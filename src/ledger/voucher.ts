@@ -184,6 +184,9 @@ class Reader {
       const peerId = peerIdFromMultihash(Digest.decode(bytes))
       canonical = peerId.toMultihash().bytes
       text = peerId.toString()
+      // Some multihashes make a peer id whose string form does not parse back (a sha2-256
+      // digest that is not 32 bytes); such a voucher could be accepted but never re-encoded.
+      parsePeerId(text)
     } catch {
       throw malformed(`${what} is not a peer id multihash`)
     }

@@ -143,11 +143,22 @@ function readHeader(body: Uint8Array, badCode: string): Header {
 }
 
 function decodeCid(bytes: Uint8Array, badCode: string): CID {
+  let cid: CID
   try {
-    return CID.decode(bytes)
+    cid = CID.decode(bytes)
   } catch (err) {
     throw new ProtocolError(badCode, `invalid CID: ${(err as Error).message}`)
   }
+  // CID.decode reads a version-0 prefix with any codec as a dag-pb CIDv0, i.e. a different CID
+  // from the bytes sent; only the canonical byte form of a CID is a valid request.
+  if (!equalBytes(cid.bytes, bytes)) throw new ProtocolError(badCode, 'CID is not in canonical form')
+  return cid
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** Parses a request frame body. Throws ProtocolError(ERR_BAD_REQUEST) on anything malformed. */
