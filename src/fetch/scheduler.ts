@@ -287,11 +287,20 @@ export class MultiSourceScheduler {
     })
   }
 
-  private onFailure(chunk: WantedChunk, assignment: Assignment, err: unknown): void {
+  private onFailure(chunk: WantedChunk, assignment: Assignment, failure: unknown): void {
     if (this.settled) return
     const provider = assignment.provider
+    // The session reports any abort as its own ERR_ABORTED; why this request was aborted
+    // (a duplicate won, a timeout, the provider was dropped) is the controller's reason.
+    const aborted = assignment.controller.signal
+    const err = aborted.aborted && aborted.reason instanceof Error ? aborted.reason : failure
     const code = errorCode(err)
+    // Losing an endgame race is not the provider's fault, and a dropped provider is already counted.
     if (code === 'ERR_DUPLICATE') return
+    if (code === 'ERR_PROVIDER_DROPPED') {
+      this.requeue(chunk, assignment)
+      return
+    }
     if (code === 'ERR_CHUNK_HASH_MISMATCH') {
       provider.badChunks += 1
       if (provider.badChunks >= (this.init.maxBadChunks ?? DEFAULT_MAX_BAD_CHUNKS))
@@ -306,7 +315,11 @@ export class MultiSourceScheduler {
         this.drop(provider, `failed ${provider.failures} times (last: ${errorMessage(err)})`)
       }
     }
-    // Back to the queue unless a duplicate is still on its way or it already arrived.
+    this.requeue(chunk, assignment)
+  }
+
+  /** Back to the queue unless a duplicate is still on its way or it already arrived. */
+  private requeue(chunk: WantedChunk, assignment: Assignment): void {
     const stillAssigned = (this.assigned.get(chunk.key) ?? []).some((a) => a !== assignment)
     if (this.byKey.has(chunk.key) && !stillAssigned && !this.pending.has(chunk.key)) {
       this.pending.add(chunk.key)

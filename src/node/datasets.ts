@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
@@ -137,6 +139,8 @@ export class DatasetService {
   /** Starts a fetch in the background and returns its transfer record at once. */
   startFetch(cidText: string, options: StartFetchOptions = {}): TransferInfo {
     const cid = parseDatasetCid(cidText)
+    // Refuse before spending time and credits on a fetch whose export is bound to fail.
+    if (options.out !== undefined) assertOutFree(options.out)
     for (const { info } of this.transfers.values()) {
       if (info.cid === cid.toString() && info.state === 'running') {
         throw new BwnodeError(
@@ -203,6 +207,16 @@ export class DatasetService {
     if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no transfer ${id}`)
     entry.controller.abort(new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
     return entry.info
+  }
+}
+
+/** The export target and its '.partial' sibling must not exist (the store refuses to overwrite either). */
+function assertOutFree(out: string): void {
+  const target = resolve(out)
+  for (const path of [target, `${target}.partial`]) {
+    if (existsSync(path)) {
+      throw new BwnodeError('ERR_OUT_EXISTS', `${path} already exists; remove it or choose another path`)
+    }
   }
 }
 
