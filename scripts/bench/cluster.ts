@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { parseConfig } from '../../src/config/load.ts'
+import type { ConfigInput } from '../../src/config/schema.ts'
+import type { Fetcher, FetchOptions } from '../../src/fetch/fetcher.ts'
+import type { FetchResult } from '../../src/fetch/types.ts'
+import { Bwnode } from '../../src/node/bwnode.ts'
+import { parseDatasetCid } from '../../src/store/cid.ts'
+
+let nextNode = 0
+
+/**
+ * A real Bwnode in this process, on 127.0.0.1, with its own data dir. Pings are
+ * rare so they do not disturb the measurements; other settings are the caller's.
+ */
+export async function startBwnode(workDir: string, input: ConfigInput = {}): Promise<Bwnode> {
+  const dataDir = join(workDir, `node-${nextNode++}`)
+  const config = parseConfig(
+    {
+      latency: { pingIntervalMs: 3_600_000 },
+      ...input,
+      dataDir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+    },
+    'bench',
+  )
+  const node = await Bwnode.create(config)
+  await node.start()
+  return node
+}
+
+export async function stopAll(nodes: Bwnode[]): Promise<void> {
+  await Promise.allSettled(nodes.map((n) => n.stop()))
+}
+
+export async function connect(from: Bwnode, to: Bwnode): Promise<void> {
+  const addr = to.libp2p.getMultiaddrs()[0]
+  if (addr === undefined) throw new Error('node has no listen address')
+  await from.libp2p.dial(addr)
+}
+
+/** A directory of `files` random files totalling about `totalBytes` (incompressible, like shards). */
+export async function makeDataset(dir: string, totalBytes: number, files = 4): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  const each = Math.max(1, Math.floor(totalBytes / files))
+  for (let i = 0; i < files; i++) await writeFile(join(dir, `shard-${i}.bin`), randomBytes(each))
+  return dir
+}
+
+/** Adds a dataset on each provider and waits until each has announced it on the DHT. */
+export async function provideDataset(providers: Bwnode[], path: string, chunkSize?: number): Promise<CID> {
+  let cid: CID | undefined
+  for (const provider of providers) {
+    const info = await provider.datasets.add(path, chunkSize === undefined ? {} : { chunkSize })
+    cid = parseDatasetCid(info.cid)
+  }
+  if (cid === undefined) throw new Error('no providers')
+  const announced = cid
+  await Promise.all(
+    providers.map(async (provider) => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        if (await provider.datasets.provide(announced)) return
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      throw new Error('provide failed')
+    }),
+  )
+  return announced
+}
+
+/**
+ * The node's own Fetcher (the one `POST /api/fetch` uses, with the node's
+ * sessions, latency hooks and payments). Reached directly so the bench can pass
+ * FetchOptions such as maxWindow and await the result without polling.
+ */
+function fetcherOf(node: Bwnode): Fetcher {
+  return (node.datasets as unknown as { fetcher: Fetcher }).fetcher
+}
+
+export interface TimedFetch {
+  result: FetchResult
+  /** Wall time of the whole fetch (discovery, manifest, chunks), seconds. */
+  seconds: number
+  /**
+   * Bytes/s from the first stored chunk to the last: the pipelined steady state,
+   * without the lookup and manifest round trips every fetch starts with.
+   */
+  steadyBytesPerSec: number
+}
+
+/**
+ * Fetches a dataset into `client` and removes it again, so the next round
+ * starts from an empty store. Every chunk's arrival in the store is timed.
+ */
+export async function timedFetch(client: Bwnode, cid: CID, options: FetchOptions = {}): Promise<TimedFetch> {
+  const store = client.store
+  const stamps: Array<{ at: number; bytes: number }> = []
+  const original = store.putChunk
+  store.putChunk = async (chunk, bytes) => {
+    await original.call(store, chunk, bytes)
+    stamps.push({ at: performance.now(), bytes: bytes.byteLength })
+  }
+  const started = performance.now()
+  try {
+    const result = await fetcherOf(client).fetch(cid, options)
+    const seconds = (performance.now() - started) / 1000
+    return { result, seconds, steadyBytesPerSec: steadyRate(stamps) }
+  } finally {
+    store.putChunk = original
+    await client.datasets.remove(cid.toString()).catch(() => {})
+  }
+}
+
+function steadyRate(stamps: Array<{ at: number; bytes: number }>): number {
+  const first = stamps[0]
+  const last = stamps[stamps.length - 1]
+  if (first === undefined || last === undefined || last.at <= first.at) return Number.NaN
+  let bytes = 0
+  for (let i = 1; i < stamps.length; i++) bytes += stamps[i]!.bytes
+  return (bytes * 1000) / (last.at - first.at)
+}
