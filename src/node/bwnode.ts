@@ -20,10 +20,12 @@ import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
 import { ContentStore } from '../store/content-store.ts'
 import { DatasetService, providersFromDht } from './datasets.ts'
+import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
 import { Payments } from './payments.ts'
+import { ServedByDataset } from './served.ts'
 
 export interface NodeStatus {
   peerId: string
@@ -77,6 +79,8 @@ export class Bwnode {
   readonly ledger: Ledger
   readonly offers: OfferBook
   readonly metrics: NodeMetrics
+  /** Bytes served per dataset (dashboard, metrics). */
+  readonly served: ServedByDataset
   private readonly payments: Payments
   chunkServer: ChunkServer | undefined
   private pinger: Pinger | undefined
@@ -102,6 +106,7 @@ export class Bwnode {
         routingTableSize: this.status().dhtRoutingTableSize,
         providedDatasets: this.datasets.providedCount,
       }),
+      providerRecords: () => countProviderRecords(this.db),
       activeTransfers: () => this.datasets.activeCount,
     })
     this.store = new ContentStore({
@@ -110,6 +115,19 @@ export class Bwnode {
       chunkSize: this.config.store.chunkSizeBytes,
     })
     this.latency = new LatencyRecorder({ db: this.db })
+    this.served = new ServedByDataset({
+      db: this.db,
+      manifests: async () => {
+        const out: Array<{ cid: string; chunks: string[] }> = []
+        for (const dataset of await this.store.list()) {
+          const manifest = await this.store.getManifest(dataset.cid)
+          if (manifest !== undefined)
+            out.push({ cid: dataset.cid, chunks: manifest.files.flatMap((f) => f.chunks) })
+        }
+        return out
+      },
+      onAttributed: (dataset, bytes) => this.metrics.datasetBytesServed.inc({ dataset }, bytes),
+    })
     this.ledger = new Ledger({
       db: this.db,
       self: this.peerId,
@@ -208,9 +226,10 @@ export class Bwnode {
     await this.store.start()
     await this.ledger.open()
     await this.latency.ready()
+    await this.served.open()
     this.chunkServer = await registerChunkProtocol(this.libp2p, this.chunkSource(), this.servePolicy())
     this.datasets.start()
-    this.pinger = this.latency.startPinging(this.libp2p, this.config.latency.pingIntervalMs, {
+    this.pinger = this.latency.startPinging(this.rttObserved(), this.config.latency.pingIntervalMs, {
       coordinateOf: (peer) => this.offers.coordinateOf(peer),
     })
     this.libp2p.addEventListener('peer:connect', this.onFirstPeer)
@@ -232,7 +251,26 @@ export class Bwnode {
     await this.libp2p.stop()
     await this.ledger.close()
     await this.latency.close()
+    await this.served.close().catch(() => {})
     await this.db.close()
+  }
+
+  /** libp2p as the pinger sees it, with every RTT also going to the metrics. */
+  private rttObserved() {
+    const libp2p = this.libp2p
+    const metrics = this.metrics
+    return {
+      getConnections: () => libp2p.getConnections(),
+      services: {
+        ping: {
+          async ping(peer: PeerId, options?: { signal?: AbortSignal }): Promise<number> {
+            const rttMs = await libp2p.services.ping.ping(peer, options)
+            metrics.observeRtt(peer.toString(), rttMs)
+            return rttMs
+          },
+        },
+      },
+    }
   }
 
   /** What the chunk server reads: the store, with "not held here" as undefined. */
@@ -278,8 +316,9 @@ export class Bwnode {
       onVoucher: async (peer, voucher) => {
         await this.ledger.acceptVoucher(peer, voucher, price)
       },
-      onServed: (peer, _cid, bytes) => {
+      onServed: (peer, cid, bytes) => {
         this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+        this.served.record(cid.toString(), bytes)
       },
       price: () => price,
     }
@@ -406,6 +445,7 @@ export class Bwnode {
     const rttMs = await this.libp2p.services.ping.ping(target, {
       signal: signal ?? AbortSignal.timeout(15_000),
     })
+    this.metrics.observeRtt(target.toString(), rttMs)
     await this.latency.recordRtt(target, rttMs, this.offers.coordinateOf(target)).catch(() => {})
     return { peerId: target.toString(), rttMs }
   }

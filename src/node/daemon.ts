@@ -1,5 +1,6 @@
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { registerDashboardRoutes } from '../api/routes/dashboard.ts'
 import { registerDatasetRoutes } from '../api/routes/datasets.ts'
 import { registerMarketRoutes } from '../api/routes/market.ts'
 import { registerNodeRoutes } from '../api/routes/node.ts'
@@ -31,6 +32,7 @@ export async function startDaemon(config: BwnodeConfig): Promise<RunningDaemon> 
   registerNodeRoutes(app, node)
   registerDatasetRoutes(app, node)
   registerMarketRoutes(app, node)
+  registerDashboardRoutes(app, node)
   let api: ApiServer
   try {
     api = await listenApi(app, { host: config.api.host, port: config.api.port, token })

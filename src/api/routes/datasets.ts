@@ -39,7 +39,12 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void {
-  app.get('/api/datasets', async () => node.datasets.list())
+  app.get('/api/datasets', async () =>
+    (await node.datasets.list()).map((dataset) => ({
+      ...dataset,
+      servedBytes: node.served.bytesFor(dataset.cid),
+    })),
+  )
 
   app.post('/api/datasets', async (request) => {
     const body = parseBody(addBody, request.body)

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { MICROCREDITS_PER_CREDIT } from '../../ledger/constants.ts'
+import type { LedgerEvent } from '../../ledger/store.ts'
+import type { Bwnode } from '../../node/bwnode.ts'
+import { DEFAULT_DASHBOARD_HISTORY_EVENTS, DEFAULT_DASHBOARD_OFFER_REFRESH_MS } from '../../node/constants.ts'
+
+const ASSET_DIR = join(import.meta.dirname, '../dashboard')
+
+/** The page and its two assets, read once: everything the dashboard loads comes from the node. */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+}
+
+/**
+ * Nothing outside the node: no CDN, no inline script, no framing by other
+ * sites. The page only reads (GET) from the same origin.
+ */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+export interface DashboardInit {
+  offerRefreshMs?: number
+  historyEvents?: number
+}
+
+export interface BalancePoint {
+  /** ms since the epoch */
+  time: number
+  /** credits after this event */
+  balance: number
+}
+
+/**
+ * The credit balance over time from the newest ledger events (newest first),
+ * walking back from today's balance, so it stays right when old events have
+ * been pruned. Oldest point first.
+ */
+export function balanceSeries(currentMicro: number, newestFirst: LedgerEvent[], now: number): BalancePoint[] {
+  const points: BalancePoint[] = [{ time: now, balance: currentMicro / MICROCREDITS_PER_CREDIT }]
+  let balance = currentMicro
+  for (const event of newestFirst) {
+    points.push({ time: event.time, balance: balance / MICROCREDITS_PER_CREDIT })
+    if (event.kind === 'earn') balance -= event.credits
+    else if (event.kind === 'spend') balance += event.credits
+  }
+  const oldest = newestFirst.at(-1)
+  if (oldest !== undefined) points.push({ time: oldest.time - 1, balance: balance / MICROCREDITS_PER_CREDIT })
+  return points.reverse()
+}
+
+function byPeer(
+  values: Array<{ labels: Record<string, string | number>; value: number }>,
+): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const { labels, value } of values) out.set(String(labels.peer), value)
+  return out
+}
+
+const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
+
+/** Everything the dashboard shows, in one reply, so a poll is one request. */
+export async function dashboardSnapshot(node: Bwnode, history: number) {
+  const now = Date.now()
+  const status = node.status()
+  const [peers, datasets, events, served, fetched] = await Promise.all([
+    node.peers(),
+    node.datasets.list(),
+    node.ledger.history(history),
+    node.metrics.bytesServed.get(),
+    node.metrics.bytesFetched.get(),
+  ])
+  const servedTo = byPeer(served.values)
+  const fetchedFrom = byPeer(fetched.values)
+  const ledger = node.ledger.summary()
+  const ledgerPeers = new Map(ledger.peers.map((p) => [p.peerId, p]))
+  const servedTotals = node.served.totals()
+  const credits = (micro: number): number => micro / MICROCREDITS_PER_CREDIT
+  return {
+    time: now,
+    node: status,
+    peers: peers.map((peer) => {
+      const coordinate = node.offers.coordinateOf(peer.peerId)
+      const account = ledgerPeers.get(peer.peerId)
+      return {
+        ...peer,
+        coordinate: coordinate === undefined ? null : { x: round(coordinate.x), y: round(coordinate.y) },
+        servedBytes: servedTo.get(peer.peerId) ?? 0,
+        fetchedBytes: fetchedFrom.get(peer.peerId) ?? 0,
+        earned: credits(account?.earned ?? 0),
+        spent: credits(account?.spent ?? 0),
+      }
+    }),
+    datasets: datasets.map((dataset) => {
+      const totals = servedTotals.get(dataset.cid)
+      return {
+        ...dataset,
+        servedBytes: totals?.bytes ?? 0,
+        servedChunks: totals?.chunks ?? 0,
+        lastServedAt: totals?.lastServedAt ?? null,
+      }
+    }),
+    transfers: node.datasets.listTransfers().slice(0, 20),
+    credits: {
+      balance: credits(ledger.balance),
+      earned: credits(ledger.earned),
+      spent: credits(ledger.spent),
+      grant: credits(ledger.grant),
+      series: balanceSeries(ledger.balance, events, now),
+    },
+    offers: node.offers.list().map(({ offer, estimatedRttMs }) => ({
+      peerId: offer.peerId,
+      self: offer.peerId === status.peerId,
+      uplinkMbps: offer.uplinkMbps,
+      maxConcurrent: offer.maxConcurrent,
+      pricePerGiB: offer.pricePerGiB,
+      estimatedRttMs: estimatedRttMs === undefined ? null : round(estimatedRttMs),
+      coordinate: { x: round(offer.coordinate.x), y: round(offer.coordinate.y) },
+      expiresAt: offer.expiresAt,
+    })),
+  }
+}
+
+export type DashboardSnapshot = Awaited<ReturnType<typeof dashboardSnapshot>>
+
+/** GET / (the page), its assets, and GET /api/dashboard (the data it polls). */
+export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init: DashboardInit = {}): void {
+  const offerRefreshMs = init.offerRefreshMs ?? DEFAULT_DASHBOARD_OFFER_REFRESH_MS
+  const historyEvents = init.historyEvents ?? DEFAULT_DASHBOARD_HISTORY_EVENTS
+  const assets = new Map(
+    Object.entries(ASSETS).map(([path, { file, type }]) => [
+      path,
+      { body: readFileSync(join(ASSET_DIR, file)), type },
+    ]),
+  )
+  const sendAsset = async (reply: FastifyReply, path: string): Promise<void> => {
+    const asset = assets.get(path)
+    if (asset === undefined) throw new Error(`dashboard asset ${path} missing`)
+    await reply
+      .type(asset.type)
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .send(asset.body)
+  }
+  for (const path of assets.keys()) app.get(path, (_request, reply) => sendAsset(reply, path))
+
+  // The page polls every second or two; a DHT walk for offers takes longer, so
+  // it runs in the background at most every offerRefreshMs.
+  let lastOfferRefresh = Number.NEGATIVE_INFINITY
+  let refreshing = false
+  app.get('/api/dashboard', async () => {
+    if (!refreshing && Date.now() - lastOfferRefresh > offerRefreshMs) {
+      refreshing = true
+      lastOfferRefresh = Date.now()
+      void node
+        .listOffers(true)
+        .catch(() => {})
+        .finally(() => {
+          refreshing = false
+        })
+    }
+    return dashboardSnapshot(node, historyEvents)
+  })
+}

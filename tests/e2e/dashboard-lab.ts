@@ -1,0 +1,55 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ApiFile } from '../../src/node/daemon.ts'
+import type { TransferInfo } from '../../src/node/datasets.ts'
+import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+
+/**
+ * A small lab of daemon processes for the operator tests: one seeds, the
+ * others bootstrap from it and fetch, so bytes and credits really move.
+ */
+
+export interface LabNode extends DaemonProcess {
+  token: string
+}
+
+export async function writeConfig(config: object): Promise<string> {
+  const file = join(await tempDir('bwnode-config-'), 'config.json')
+  await writeFile(file, JSON.stringify(config))
+  return file
+}
+
+export async function startLabNode(args: string[]): Promise<LabNode> {
+  const daemon = await startDaemonProcess(['--listen', '/ip4/127.0.0.1/tcp/0', ...args], await tempDir())
+  const api = JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiFile
+  return Object.assign(daemon, { token: api.token })
+}
+
+export async function callApi<T>(node: LabNode, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${node.apiUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${node.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+  return JSON.parse(text) as T
+}
+
+/** Starts a fetch on `node` and waits until it is done; throws on failure. */
+export async function fetchDataset(node: LabNode, cid: string, timeoutMs = 40_000): Promise<TransferInfo> {
+  const started = await callApi<TransferInfo>(node, 'POST', '/api/fetch', { cid })
+  return waitFor(
+    async () => {
+      const transfer = await getJson<TransferInfo>(`${node.apiUrl}/api/transfers/${started.id}`)
+      if (transfer.state === 'failed' || transfer.state === 'cancelled') {
+        throw new Error(`fetch ${transfer.state}: ${transfer.error?.message}`)
+      }
+      return transfer.state === 'done' ? transfer : undefined
+    },
+    { timeoutMs, what: `fetch of ${cid} on ${node.peerId}` },
+  )
+}
