@@ -3,6 +3,7 @@ import { UsageError } from '../errors/index.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerFetch } from './commands/fetch.ts'
 import { registerInit } from './commands/init.ts'
+import { registerLab } from './commands/lab.ts'
 import { registerMarket } from './commands/market.ts'
 import { registerPeers, registerStatus } from './commands/peers.ts'
 import { registerStart } from './commands/start.ts'
@@ -24,6 +25,7 @@ registerPeers(program)
 registerDatasets(program)
 registerFetch(program)
 registerMarket(program)
+registerLab(program)
 
 for (const command of program.commands) command.exitOverride()
 
