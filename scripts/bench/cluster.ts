@@ -97,8 +97,8 @@ export interface TimedFetch {
 export async function timedFetch(client: Bwnode, cid: CID, options: FetchOptions = {}): Promise<TimedFetch> {
   const store = client.store
   const stamps: Array<{ at: number; bytes: number }> = []
-  const original = store.putChunk
-  store.putChunk = async (chunk, bytes) => {
+  const original = store.putVerifiedChunk
+  store.putVerifiedChunk = async (chunk, bytes) => {
     await original.call(store, chunk, bytes)
     stamps.push({ at: performance.now(), bytes: bytes.byteLength })
   }
@@ -108,7 +108,7 @@ export async function timedFetch(client: Bwnode, cid: CID, options: FetchOptions
     const seconds = (performance.now() - started) / 1000
     return { result, seconds, steadyBytesPerSec: steadyRate(stamps) }
   } finally {
-    store.putChunk = original
+    store.putVerifiedChunk = original
     await client.datasets.remove(cid.toString()).catch(() => {})
   }
 }

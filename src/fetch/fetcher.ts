@@ -6,7 +6,12 @@ import { getBit } from '../store/bitfield.ts'
 import { parseChunkCid } from '../store/cid.ts'
 import type { DatasetInfo } from '../store/content-store.ts'
 import { chunkLengthAt, type Manifest } from '../store/manifest.ts'
-import { DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_MAX_PROVIDERS, DEFAULT_MAX_WINDOW } from './constants.ts'
+import {
+  DEFAULT_DISCOVERY_TIMEOUT_MS,
+  DEFAULT_MAX_PROVIDERS,
+  DEFAULT_MAX_WINDOW,
+  DEFAULT_MIN_WINDOW,
+} from './constants.ts'
 import { ProviderState } from './provider.ts'
 import { MultiSourceScheduler, type WantedChunk } from './scheduler.ts'
 import type { FetchEnvironment, FetchProgress, FetchResult, ProviderSession } from './types.ts'
@@ -19,7 +24,8 @@ export interface FetchStore {
   getManifest(cid: CID): Promise<Manifest | undefined>
   putManifest(bytes: Uint8Array, expectedCid: CID): Promise<DatasetInfo>
   missingChunks(cid: CID): Promise<string[]>
-  putChunk(cid: CID, bytes: Uint8Array): Promise<void>
+  /** Stores a chunk the session has already verified against its CID (no second hash). */
+  putVerifiedChunk(cid: CID, bytes: Uint8Array): Promise<void>
   markComplete(cid: CID): Promise<DatasetInfo>
 }
 
@@ -27,7 +33,10 @@ export interface FetchOptions {
   signal?: AbortSignal
   onProgress?: (progress: FetchProgress) => void
   maxProviders?: number
+  /** Upper bound of each provider's window (requests in flight); 1 turns pipelining off. */
   maxWindow?: number
+  /** Lower bound of each provider's window (requests in flight). */
+  minWindow?: number
   discoveryTimeoutMs?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
   onProvider?: (provider: ProviderState) => void
@@ -139,7 +148,8 @@ export class Fetcher {
     const scheduler = new MultiSourceScheduler({
       chunks: wanted,
       signal,
-      deliver: (chunk, bytes) => this.store.putChunk(chunk.cid, bytes),
+      // ProviderSession.get resolves only with verified bytes, so the store need not hash again.
+      deliver: (chunk, bytes) => this.store.putVerifiedChunk(chunk.cid, bytes),
       onEvent: (event) => {
         if (event.type === 'drop') log('dropped %s: %s', event.peer, event.reason)
         report()
@@ -189,6 +199,7 @@ export class Fetcher {
             has,
             await this.env.hint(peer),
             options.maxWindow ?? DEFAULT_MAX_WINDOW,
+            options.minWindow ?? DEFAULT_MIN_WINDOW,
           )
           states.set(peer.toString(), provider)
           options.onProvider?.(provider)

@@ -33,6 +33,7 @@ export class ProviderState {
   private minRttMs: number | undefined
   private readonly completions: Completion[] = []
   private readonly maxWindow: number
+  private readonly minWindow: number
 
   constructor(
     peer: PeerId,
@@ -40,14 +41,21 @@ export class ProviderState {
     has: Set<number>,
     hint: ProviderHint,
     maxWindow = DEFAULT_MAX_WINDOW,
+    minWindow = DEFAULT_MIN_WINDOW,
   ) {
     this.peer = peer
     this.session = session
     this.has = has
     this.hint = hint
-    this.maxWindow = maxWindow
+    this.maxWindow = Math.max(1, maxWindow)
+    // The cap wins over the floor: maxWindow 1 means strictly one request at a time.
+    this.minWindow = Math.min(this.maxWindow, Math.max(1, minWindow))
     this.minRttMs = hint.rttMs
-    this.window = DEFAULT_INITIAL_WINDOW
+    this.window = this.clampWindow(DEFAULT_INITIAL_WINDOW)
+  }
+
+  private clampWindow(requests: number): number {
+    return Math.min(this.maxWindow, Math.max(this.minWindow, requests))
   }
 
   get active(): boolean {
@@ -106,7 +114,7 @@ export class ProviderState {
     if (rate === undefined || rtt === undefined) return
     const perChunkMs = (chunkBytes * 1000) / rate
     const needed = Math.ceil((rtt + perChunkMs) / perChunkMs) + 1
-    this.window = Math.min(this.maxWindow, Math.max(DEFAULT_MIN_WINDOW, needed))
+    this.window = this.clampWindow(needed)
   }
 
   report(): ProviderReport {

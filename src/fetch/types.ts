@@ -3,6 +3,7 @@ import type { CID } from 'multiformats/cid'
 
 /** One open chunk-protocol session with a provider (ChunkSession implements it). */
 export interface ProviderSession {
+  /** Resolves only with bytes whose sha2-256 matches cid (the fetcher stores them without re-hashing). */
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
   have(
     datasetCid: CID,

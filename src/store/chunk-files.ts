@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 
@@ -62,7 +62,7 @@ export class ChunkFiles {
     await this.ensureDir(join(finalPath, '..'))
     const tempPath = join(this.tempDir, `${String(cid)}.${randomBytes(6).toString('hex')}`)
     try {
-      await writeFile(tempPath, bytes)
+      await writeWhole(tempPath, bytes)
       await rename(tempPath, finalPath)
     } catch (err) {
       await rm(tempPath, { force: true })
@@ -96,6 +96,23 @@ export class ChunkFiles {
     if (this.madeDirs.has(dir)) return
     await mkdir(dir, { recursive: true })
     this.madeDirs.add(dir)
+  }
+}
+
+/**
+ * open + one write (looped only on a short write) + close: fs.writeFile would
+ * split a 1 MiB chunk into 512 KiB writes.
+ */
+async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(path, 'w')
+  try {
+    let written = 0
+    while (written < bytes.byteLength) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, written)
+      written += bytesWritten
+    }
+  } finally {
+    await handle.close()
   }
 }
 
