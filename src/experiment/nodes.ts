@@ -1,0 +1,138 @@
+/**
+ * In-process bwnode nodes for the experiment: each a real Bwnode (own data dir, libp2p on
+ * 127.0.0.1, chunk server) with its emulated link. Datasets are imported once into a template
+ * store and copied into each provider's data dir before it starts, so sixteen peers cost sixteen
+ * directory copies instead of sixteen imports. The template holds no identity, so every copy gets
+ * its own peer id.
+ */
+import { cp, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parseConfig } from '../config/load.ts'
+import type { LinkConfig } from '../config/schema.ts'
+import { openDatabase } from '../db/database.ts'
+import { Bwnode } from '../node/bwnode.ts'
+import { parseDatasetCid } from '../store/cid.ts'
+import { ContentStore } from '../store/content-store.ts'
+import type { Manifest } from '../store/manifest.ts'
+import { generateSeed } from '../store/seed.ts'
+import type { DatasetPlan } from './scenarios.ts'
+
+/** Latency pings would add traffic to the links under test; the runner pings when it needs to. */
+const EXPERIMENT_PING_INTERVAL_MS = 3_600_000
+/** Enough serving slots that the offer never limits a cell; the emulated link is the cap. */
+const EXPERIMENT_MAX_CONCURRENT = 256
+
+export interface TemplateDataset {
+  plan: DatasetPlan
+  cid: string
+  manifest: Manifest
+  bytes: number
+}
+
+export interface Template {
+  dir: string
+  datasets: Map<string, TemplateDataset>
+}
+
+/** Generates the seed files and imports each dataset plan into a store at `<workDir>/template`. */
+export async function buildTemplate(workDir: string, plans: DatasetPlan[]): Promise<Template> {
+  const dir = join(workDir, 'template')
+  const seedsDir = join(workDir, 'seeds')
+  await mkdir(dir, { recursive: true })
+  const db = await openDatabase(dir)
+  const datasets = new Map<string, TemplateDataset>()
+  try {
+    const store = new ContentStore({ dataDir: dir, db })
+    await store.start()
+    const generated = new Map<string, string>()
+    for (const plan of plans) {
+      const key = `${plan.recipe}@${plan.scale}`
+      let path = generated.get(key)
+      if (path === undefined) {
+        path = await generateSeed(plan.recipe, join(seedsDir, String(generated.size)), { scale: plan.scale })
+        generated.set(key, path)
+      }
+      const info = await store.addPath(path, { name: plan.id, chunkSize: plan.chunkSizeBytes })
+      const manifest = await store.getManifest(info.cid)
+      if (manifest === undefined) throw new Error(`template lost the manifest of ${plan.id}`)
+      datasets.set(plan.id, { plan, cid: info.cid, manifest, bytes: info.bytes })
+    }
+  } finally {
+    await db.close()
+  }
+  return { dir, datasets }
+}
+
+/** A standalone content store over a copy of the template: the P0 "local disk". */
+export async function openLocalStore(
+  template: Template,
+  dataDir: string,
+): Promise<{ store: ContentStore; close(): Promise<void> }> {
+  await cp(template.dir, dataDir, { recursive: true })
+  const db = await openDatabase(dataDir)
+  const store = new ContentStore({ dataDir, db })
+  await store.start()
+  return { store, close: () => db.close() }
+}
+
+/** An empty standalone store, where local staging (W4 on P0) writes its copy. */
+export async function openEmptyStore(
+  dataDir: string,
+): Promise<{ store: ContentStore; close(): Promise<void> }> {
+  await mkdir(dataDir, { recursive: true })
+  const db = await openDatabase(dataDir)
+  const store = new ContentStore({ dataDir, db })
+  await store.start()
+  return { store, close: () => db.close() }
+}
+
+export interface StartNodeOptions {
+  dataDir: string
+  /** undefined = no link emulator at all (calibration's baseline). */
+  link: LinkConfig | undefined
+  /** Copy the template's datasets in before starting. */
+  template?: Template
+}
+
+export async function startNode(options: StartNodeOptions): Promise<Bwnode> {
+  if (options.template !== undefined) await cp(options.template.dir, options.dataDir, { recursive: true })
+  else await mkdir(options.dataDir, { recursive: true })
+  const config = parseConfig(
+    {
+      dataDir: options.dataDir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      offer: { uplinkMbps: 0, maxConcurrent: EXPERIMENT_MAX_CONCURRENT, pricePerGiB: 0 },
+      latency: { pingIntervalMs: EXPERIMENT_PING_INTERVAL_MS },
+      ...(options.link === undefined ? {} : { link: options.link }),
+    },
+    'experiment',
+  )
+  const node = await Bwnode.create(config)
+  await node.start()
+  return node
+}
+
+/** Dials `to` directly (no DHT walk) and returns the median of a few pings, ms. */
+export async function connect(from: Bwnode, to: Bwnode, pings = 3): Promise<number> {
+  const addr = to.libp2p.getMultiaddrs()[0]
+  if (addr === undefined) throw new Error(`node ${to.peerId} has no listen address`)
+  await from.libp2p.dial(multiaddr(addr.toString()))
+  return medianPing(from, to.peerId, pings)
+}
+
+export async function medianPing(from: Bwnode, peer: PeerId, count: number): Promise<number> {
+  const rtts: number[] = []
+  for (let i = 0; i < count; i++) rtts.push(await from.libp2p.services.ping.ping(peer))
+  rtts.sort((a, b) => a - b)
+  return rtts[Math.floor(rtts.length / 2)] ?? 0
+}
+
+export async function stopAll(nodes: Iterable<Bwnode>): Promise<void> {
+  await Promise.allSettled([...nodes].map((n) => n.stop()))
+}
+
+export function datasetCid(dataset: TemplateDataset) {
+  return parseDatasetCid(dataset.cid)
+}

@@ -1,0 +1,316 @@
+/**
+ * The consumers of the experiment: what a training job, a shard reader, a token streamer and a
+ * staging job do with a source of chunks, and what they measure.
+ *
+ * Every source is a set of lanes (the local store, or one chunk-protocol session per provider).
+ * Lanes pull the next item in consumer order, so a fast provider serves more than a slow one and
+ * nobody has to guess rates in advance. The consumer takes items strictly in order; with a target
+ * rate it spends size / rate seconds "computing" on each, and any time it waits for an item that
+ * has not arrived is a stall. A prefetch depth bounds how far ahead of the consumer lanes may read,
+ * as a data loader's prefetch queue does.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { Fetcher } from '../fetch/fetcher.ts'
+import type { FetchEnvironment, FetchResult, ProviderHint } from '../fetch/types.ts'
+import { LatencyHistogram } from '../latency/histogram.ts'
+import { ChunkSession } from '../protocols/chunk/client.ts'
+import { parseChunkCid } from '../store/cid.ts'
+import type { ContentStore } from '../store/content-store.ts'
+import type { Manifest } from '../store/manifest.ts'
+
+/** One unit the consumer takes: a sample file (W1) or one chunk of a shard or token stream. */
+export interface ReadItem {
+  keys: string[]
+  bytes: number
+}
+
+/** Where chunks come from: the local store or one provider's session, with its own request window. */
+export interface Lane {
+  label: string
+  /** 'origin' bytes count as taken off the origin; 'peer' and 'local' bytes do not. */
+  kind: 'local' | 'peer' | 'origin'
+  concurrency: number
+  read(key: string): Promise<Uint8Array>
+}
+
+export interface ConsumeOptions {
+  items: ReadItem[]
+  lanes: Lane[]
+  /** Items lanes may read ahead of the consumer; default: every lane slot. */
+  prefetchDepth?: number
+  /** Consumption rate in bytes/s; undefined = consume as fast as items arrive. */
+  targetBytesPerSec?: number
+}
+
+export interface ConsumeMeasure {
+  seconds: number
+  bytes: number
+  /** From start to the first byte of the first item the consumer needs. */
+  ttfbMs: number
+  /** Per-chunk request latency, ms. */
+  histogram: LatencyHistogram
+  /** Time the consumer spent waiting for data, s. */
+  stallSeconds: number
+  bytesByKind: { local: number; peer: number; origin: number }
+}
+
+interface Slot {
+  promise: Promise<void>
+  resolve(): void
+  reject(err: unknown): void
+  done: boolean
+}
+
+function slot(): Slot {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(() => {})
+  return { promise, resolve, reject, done: false }
+}
+
+/** Runs one consumer over `items` and returns what it measured. Rejects on the first failed read. */
+export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> {
+  const { items, lanes } = options
+  const totalSlots = lanes.reduce((sum, lane) => sum + lane.concurrency, 0)
+  const depth = Math.max(1, options.prefetchDepth ?? totalSlots)
+  const histogram = new LatencyHistogram()
+  const bytesByKind = { local: 0, peer: 0, origin: 0 }
+  const slots = items.map(() => slot())
+  let cursor = 0
+  let consumed = 0
+  let failure: unknown
+  const progressWaiters: Array<() => void> = []
+  const wakeLanes = (): void => {
+    for (const wake of progressWaiters.splice(0)) wake()
+  }
+
+  const started = performance.now()
+  let firstByteAt: number | undefined
+  const worker = async (lane: Lane): Promise<void> => {
+    while (failure === undefined) {
+      if (cursor >= items.length) return
+      if (cursor >= consumed + depth) {
+        await new Promise<void>((resolve) => progressWaiters.push(resolve))
+        continue
+      }
+      const index = cursor++
+      const item = items[index]!
+      try {
+        await Promise.all(
+          item.keys.map(async (key) => {
+            const sent = performance.now()
+            const bytes = await lane.read(key)
+            const now = performance.now()
+            if (index === 0) firstByteAt ??= now
+            histogram.record(Math.max(now - sent, 0.001))
+            bytesByKind[lane.kind] += bytes.byteLength
+          }),
+        )
+        slots[index]!.done = true
+        slots[index]!.resolve()
+      } catch (err) {
+        failure ??= err
+        for (const s of slots) if (!s.done) s.reject(err)
+        wakeLanes()
+      }
+    }
+  }
+  // Start workers round-robin over lanes, so the first items spread over every provider instead of
+  // all going to the first lane's window.
+  const workers: Promise<void>[] = []
+  const widest = Math.max(0, ...lanes.map((lane) => lane.concurrency))
+  for (let w = 0; w < widest; w++) {
+    for (const lane of lanes) if (w < lane.concurrency) workers.push(worker(lane))
+  }
+
+  let consumerFree = started
+  let stallMs = 0
+  let bytes = 0
+  for (let i = 0; i < items.length; i++) {
+    const s = slots[i]!
+    if (!s.done) await s.promise
+    const now = performance.now()
+    if (now > consumerFree) {
+      stallMs += now - consumerFree
+      consumerFree = now
+    }
+    const item = items[i]!
+    bytes += item.bytes
+    if (options.targetBytesPerSec !== undefined) {
+      consumerFree += (item.bytes / options.targetBytesPerSec) * 1000
+      const wait = consumerFree - performance.now()
+      if (wait > 0) await sleep(wait)
+    }
+    consumed = i + 1
+    wakeLanes()
+  }
+  const ended = Math.max(performance.now(), consumerFree)
+  await Promise.allSettled(workers)
+  if (failure !== undefined) throw failure
+  return {
+    seconds: (ended - started) / 1000,
+    bytes,
+    ttfbMs: (firstByteAt ?? ended) - started,
+    histogram,
+    // The first item can only be waited for: count it as a stall like any other wait.
+    stallSeconds: stallMs / 1000,
+    bytesByKind,
+  }
+}
+
+// ---------- items from manifests ----------
+
+/** Each file of the manifest is one item (a training sample), in a seeded random order. */
+export function sampleItems(manifest: Manifest, random: () => number): ReadItem[] {
+  const items = manifest.files.filter((f) => f.size > 0).map((f) => ({ keys: f.chunks, bytes: f.size }))
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
+}
+
+/** Every chunk of every file in file order: a sequential read. `limit` keeps the first n. */
+export function sequentialItems(manifest: Manifest, limit = Number.POSITIVE_INFINITY): ReadItem[] {
+  const items: ReadItem[] = []
+  for (const file of manifest.files) {
+    file.chunks.forEach((key, index) => {
+      const bytes = Math.min(manifest.chunkSize, file.size - index * manifest.chunkSize)
+      if (items.length < limit) items.push({ keys: [key], bytes })
+    })
+  }
+  return items
+}
+
+// ---------- lanes ----------
+
+export function storeLane(store: ContentStore, concurrency: number): Lane {
+  return {
+    label: 'local store',
+    kind: 'local',
+    concurrency,
+    read: async (key) => {
+      const bytes = await store.getChunk(key)
+      if (bytes === undefined) throw new Error(`local store lacks chunk ${key}`)
+      return bytes
+    },
+  }
+}
+
+interface Dialer {
+  dialProtocol(
+    peer: PeerId,
+    protocols: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<import('@libp2p/interface').Stream>
+}
+
+/** Opens one chunk-protocol session per provider; close them with closeLanes(). */
+export async function sessionLanes(
+  libp2p: Dialer,
+  providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string }>,
+  inFlight: number,
+): Promise<{ lanes: Lane[]; close(): Promise<void> }> {
+  const sessions: ChunkSession[] = []
+  try {
+    for (const p of providers)
+      sessions.push(await ChunkSession.open(libp2p, p.peerId, { maxInFlight: inFlight }))
+  } catch (err) {
+    await Promise.allSettled(sessions.map((s) => s.close()))
+    throw err
+  }
+  const lanes = providers.map((p, i): Lane => {
+    const session = sessions[i]!
+    return {
+      label: p.label,
+      kind: p.kind,
+      concurrency: inFlight,
+      read: (key) => session.get(parseChunkCid(key)),
+    }
+  })
+  return {
+    lanes,
+    close: async () => {
+      await Promise.allSettled(sessions.map((s) => s.close()))
+    },
+  }
+}
+
+// ---------- staging (W4) through the real Fetcher ----------
+
+export interface StageProvider {
+  peerId: PeerId
+  kind: 'peer' | 'origin'
+  rttMs: number
+}
+
+export interface StageMeasure {
+  result: FetchResult
+  histogram: LatencyHistogram
+  /** From the start to the first byte of the first chunk. */
+  ttfbMs: number
+  originBytes: number
+  peerBytes: number
+}
+
+/**
+ * Stages a whole dataset into `store` with the node's Fetcher and multi-source scheduler. Providers
+ * are handed over directly (the DHT walk is measured elsewhere); their hint is the RTT the consumer
+ * measured with a ping, as a node that just connected would know it.
+ */
+export async function stageWithFetcher(
+  self: PeerId,
+  libp2p: Dialer,
+  store: ContentStore,
+  datasetCid: CID,
+  providers: StageProvider[],
+  inFlight: number,
+): Promise<StageMeasure> {
+  const histogram = new LatencyHistogram()
+  const started = performance.now()
+  let firstByteAt: number | undefined
+  const byPeer = new Map(providers.map((p) => [p.peerId.toString(), p]))
+  const env: FetchEnvironment = {
+    self,
+    findProviders: async function* () {
+      for (const p of providers) yield p.peerId
+    },
+    openSession: async (peer, signal, onTiming) =>
+      ChunkSession.open(libp2p, peer, {
+        signal,
+        maxInFlight: inFlight,
+        onChunk: (_from, _cid, _bytes, timing) => {
+          firstByteAt ??= performance.now()
+          onTiming(timing.ttfbMs)
+          histogram.record(Math.max(timing.totalMs, 0.001))
+        },
+      }),
+    hint: async (peer): Promise<ProviderHint> => {
+      const p = byPeer.get(peer.toString())
+      return p === undefined ? { rttSource: 'unknown' } : { rttMs: p.rttMs, rttSource: 'measured' }
+    },
+  }
+  const result = await new Fetcher(store, env).fetch(datasetCid, {
+    maxWindow: inFlight,
+    discoveryTimeoutMs: 1000,
+  })
+  let originBytes = 0
+  let peerBytes = 0
+  for (const report of result.providers) {
+    if (byPeer.get(report.peerId)?.kind === 'origin') originBytes += report.bytes
+    else peerBytes += report.bytes
+  }
+  return {
+    result,
+    histogram,
+    ttfbMs: (firstByteAt ?? performance.now()) - started,
+    originBytes,
+    peerBytes,
+  }
+}
