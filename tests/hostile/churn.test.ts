@@ -84,7 +84,7 @@ describe('churn: providers stop and restart at random during fetches', () => {
 
     const work = await tempDir('bwnode-churn-data-')
     extraDirs.push(work)
-    const datasets = []
+    const datasets: Array<{ source: string; cid: string; expected: Map<string, Buffer> }> = []
     for (let d = 0; d < DATASETS; d++) {
       const source = await randomDataset(work, `set-${d}`, 3, 512 * 1024 + d)
       const info = await addOnAll(providers, source, { chunkSize: CHUNK })
