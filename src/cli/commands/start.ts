@@ -1,5 +1,7 @@
 import type { Command } from 'commander'
-import { loadConfig, overridesFromEnv } from '../../config/load.ts'
+import { isLoopbackHost, loadConfig, overridesFromEnv } from '../../config/load.ts'
+import type { BwnodeConfig } from '../../config/schema.ts'
+import { UsageError } from '../../errors/index.ts'
 import { startDaemon } from '../../node/daemon.ts'
 import { collect, parseInteger } from '../common.ts'
 import { reportError } from '../output.ts'
@@ -11,6 +13,28 @@ interface StartOptions {
   bootstrap?: string[]
   announce?: string[]
   apiPort?: number
+  apiHost?: string
+  allowRemoteApi?: boolean
+  json?: boolean
+}
+
+/**
+ * --api-host: the API binds to loopback unless told otherwise, and anything
+ * else needs --allow-remote-api as well (reads need no token).
+ */
+export function withApiHost(
+  config: BwnodeConfig,
+  host: string | undefined,
+  allowRemote: boolean,
+): BwnodeConfig {
+  if (host === undefined) return config
+  const loopback = isLoopbackHost(host)
+  if (!loopback && !allowRemote) {
+    throw new UsageError(
+      `--api-host ${host} is not a loopback address: add --allow-remote-api to expose the API to other machines`,
+    )
+  }
+  return { ...config, api: { ...config.api, host, allowRemote: config.api.allowRemote || !loopback } }
 }
 
 export function registerStart(program: Command): void {
@@ -27,9 +51,15 @@ export function registerStart(program: Command): void {
       'HTTP API port on 127.0.0.1 (0 = any free port)',
       parseInteger('--api-port', 0, 65535),
     )
+    .option(
+      '--api-host <host>',
+      'HTTP API address (default 127.0.0.1); non-loopback needs --allow-remote-api',
+    )
+    .option('--allow-remote-api', 'allow --api-host to be an address other machines can reach')
+    .option('--json', 'print the ready line and errors as JSON')
     .action(async (options: StartOptions) => {
       try {
-        const config = await loadConfig(options.config, {
+        const loaded = await loadConfig(options.config, {
           ...overridesFromEnv(process.env),
           ...(options.data === undefined ? {} : { dataDir: options.data }),
           ...(options.listen === undefined ? {} : { listen: options.listen }),
@@ -37,8 +67,22 @@ export function registerStart(program: Command): void {
           ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
           ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
         })
+        const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
         const daemon = await startDaemon(config)
-        process.stdout.write(`${daemon.readyLine}\n`)
+        if (!isLoopbackHost(config.api.host)) {
+          process.stderr.write(
+            `bwnode: warning: the HTTP API listens on ${daemon.api.url}, reachable from other machines; ` +
+              'anyone who can reach it can read this node (changes still need the token)\n',
+          )
+        }
+        if (options.json === true) {
+          const status = daemon.node.status()
+          process.stdout.write(
+            `${JSON.stringify({ ready: true, peerId: status.peerId, api: daemon.api.url, listen: status.multiaddrs })}\n`,
+          )
+        } else {
+          process.stdout.write(`${daemon.readyLine}\n`)
+        }
         let signals = 0
         const shutdown = (signal: string): void => {
           signals += 1
@@ -46,13 +90,13 @@ export function registerStart(program: Command): void {
           process.stderr.write(`bwnode: ${signal}, shutting down\n`)
           daemon.stop().then(
             () => process.exit(0),
-            (err: unknown) => process.exit(reportError(err, false)),
+            (err: unknown) => process.exit(reportError(err, options.json === true)),
           )
         }
         process.on('SIGINT', () => shutdown('SIGINT'))
         process.on('SIGTERM', () => shutdown('SIGTERM'))
       } catch (err) {
-        process.exitCode = reportError(err, false)
+        process.exitCode = reportError(err, options.json === true)
       }
     })
 }
