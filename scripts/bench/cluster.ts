@@ -71,6 +71,34 @@ export async function provideDataset(providers: Bwnode[], path: string, chunkSiz
 }
 
 /**
+ * Waits until `client` finds at least `count` providers of cid on the DHT, so a
+ * timed fetch measures the transfer, not a routing table still filling up.
+ */
+export async function waitForProviders(
+  client: Bwnode,
+  cid: CID,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const found = new Set<string>()
+    try {
+      for await (const provider of client.libp2p.contentRouting.findProviders(cid, {
+        signal: AbortSignal.timeout(2_000),
+      })) {
+        found.add(provider.id.toString())
+        if (found.size >= count) return
+      }
+    } catch {
+      // timed out this round; try again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`fewer than ${count} providers of ${cid} found within ${timeoutMs} ms`)
+}
+
+/**
  * The node's own Fetcher (the one `POST /api/fetch` uses, with the node's
  * sessions, latency hooks and payments). Reached directly so the bench can pass
  * FetchOptions such as maxWindow and await the result without polling.

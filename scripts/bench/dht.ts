@@ -1,4 +1,133 @@
-import type { BenchContext, BenchResult } from './types.ts'
-export async function dhtBench(_ctx: BenchContext): Promise<BenchResult[]> {
-  return []
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { DHT_PROTOCOL } from '../../src/node/libp2p.ts'
+import { Xoshiro128 } from '../../src/store/prng.ts'
+import { type BenchContext, type BenchResult, checked, info, percentile } from './types.ts'
+
+type DhtNode = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>
+
+/** A minimal node with the bwnode DHT settings (private protocol, server mode, loopback addresses kept). */
+function dhtNode(): Promise<DhtNode> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { inboundConnectionThreshold: 10_000, maxIncomingPendingConnections: 256 },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        initialQuerySelfInterval: 200,
+      }),
+    },
+  })
+}
+
+/** Forces a full collection so RSS deltas measure what the nodes keep, not garbage. */
+function collect(): void {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+}
+
+/**
+ * Walks for providers of cid and reports the time to the first one and its hop
+ * count: peers from the local routing table are hop 1, a peer learned from a
+ * hop-n peer's reply is hop n+1; the hop of the peer whose reply named the
+ * provider is the figure.
+ */
+async function findFirstProvider(node: DhtNode, cid: CID): Promise<{ ms: number; hops: number }> {
+  const depth = new Map<string, number>()
+  const started = performance.now()
+  for await (const event of node.services.dht.findProviders(cid, { signal: AbortSignal.timeout(30_000) })) {
+    if (event.name === 'PEER_RESPONSE') {
+      const from = depth.get(event.from.toString()) ?? 1
+      for (const peer of event.closer) {
+        const id = peer.id.toString()
+        if (!depth.has(id)) depth.set(id, from + 1)
+      }
+      if (event.providers.length > 0) return { ms: performance.now() - started, hops: from }
+    }
+    if (event.name === 'PROVIDER') {
+      return { ms: performance.now() - started, hops: depth.get(event.from.toString()) ?? 1 }
+    }
+  }
+  throw new Error(`no provider found for ${cid}`)
+}
+
+/**
+ * Section 5: a DHT of 100+ nodes in this process: provide and findProviders
+ * times and hops (p50/p99), and memory per node (RSS delta / nodes).
+ */
+export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
+  const count = ctx.quick ? 16 : 120
+  const lookups = ctx.quick ? 6 : 60
+  const random = new Xoshiro128(7)
+  const pick = (n: number): number => random.next() % n
+  collect()
+  const rssBefore = process.memoryUsage().rss
+  const nodes: DhtNode[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const node = await dhtNode()
+      await node.start()
+      nodes.push(node)
+    }
+    // Each node joins through a few earlier ones; the DHT's self-lookups fill the routing tables.
+    for (let i = 1; i < count; i++) {
+      const node = nodes[i] as DhtNode
+      const targets = new Set<number>()
+      while (targets.size < Math.min(3, i)) targets.add(pick(i))
+      for (const t of targets) {
+        await node.dial((nodes[t] as DhtNode).getMultiaddrs()[0]!).catch(() => {})
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, ctx.quick ? 1_500 : 5_000))
+    collect()
+    const perNodeMB = (process.memoryUsage().rss - rssBefore) / count / 1e6
+    ctx.log(`dht: ${count} nodes up, ${perNodeMB.toFixed(1)} MB RSS per node`)
+
+    const provideMs: number[] = []
+    const findMs: number[] = []
+    const hops: number[] = []
+    for (let i = 0; i < lookups; i++) {
+      const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`bench-dht-${i}`)))
+      const provider = nodes[pick(count)] as DhtNode
+      const started = performance.now()
+      await provider.contentRouting.provide(cid, { signal: AbortSignal.timeout(30_000) })
+      provideMs.push(performance.now() - started)
+      let seeker = nodes[pick(count)] as DhtNode
+      while (seeker === provider) seeker = nodes[pick(count)] as DhtNode
+      const found = await findFirstProvider(seeker, cid)
+      findMs.push(found.ms)
+      hops.push(found.hops)
+    }
+    ctx.log(`dht: ${lookups} provides and lookups done`)
+    return [
+      info('dht.nodes', count, 'nodes'),
+      info('dht.provide_p50', percentile(provideMs, 50), 'ms'),
+      info('dht.provide_p99', percentile(provideMs, 99), 'ms'),
+      info('dht.find_providers_p50', percentile(findMs, 50), 'ms', 'to the first provider'),
+      info('dht.find_providers_p99', percentile(findMs, 99), 'ms'),
+      info('dht.hops_p50', percentile(hops, 50), 'hops'),
+      info('dht.hops_p99', percentile(hops, 99), 'hops'),
+      checked('dht.rss_per_node', perNodeMB, 'MB', '<=', 20, 'RSS delta / nodes'),
+    ]
+  } finally {
+    await Promise.allSettled(nodes.map((n) => n.stop()))
+  }
 }

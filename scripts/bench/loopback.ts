@@ -3,7 +3,15 @@ import { createServer, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
 import type { Bwnode } from '../../src/node/bwnode.ts'
-import { connect, makeDataset, provideDataset, startBwnode, stopAll, timedFetch } from './cluster.ts'
+import {
+  connect,
+  makeDataset,
+  provideDataset,
+  startBwnode,
+  stopAll,
+  timedFetch,
+  waitForProviders,
+} from './cluster.ts'
 import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
 
 const BARE_PROTOCOL = '/bwnode/bench/bare/1.0.0'
@@ -104,6 +112,8 @@ export async function loopbackBench(ctx: BenchContext): Promise<BenchResult[]> {
     await serveBare(providers[0] as Bwnode, data)
     const freeCid = await provideDataset(providers, free)
     const paidCid = await provideDataset([charging], paid)
+    await waitForProviders(client, freeCid, 4)
+    await waitForProviders(client, paidCid, 1)
     ctx.log(`loopback: ${totalBytes / 2 ** 20} MiB, ${rounds} round(s)`)
 
     const runs: Record<string, () => Promise<number>> = {
