@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
 import { registerDatasets } from './commands/datasets.ts'
+import { registerExperiment } from './commands/experiment.ts'
 import { registerFetch } from './commands/fetch.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLab } from './commands/lab.ts'
@@ -25,6 +26,7 @@ registerPeers(program)
 registerDatasets(program)
 registerFetch(program)
 registerMarket(program)
+registerExperiment(program)
 registerLab(program)
 
 for (const command of program.commands) command.exitOverride()

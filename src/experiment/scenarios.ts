@@ -133,16 +133,16 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
     'W4-bulk-staging',
   ]
   const datasets: DatasetPlan[] = [
-    // 2048 samples at scale 1: 24 in quick, 96 in full (~2.8 / ~11 MB).
-    { id: 'samples', recipe: 'samples', scale: quick ? 24 / 2048 : 96 / 2048, chunkSizeBytes: MiB },
-    // 4 shards of 128 MiB at scale 1: 1.5 MiB each in quick (6 MiB), 3 MiB in full (12 MiB).
-    { id: 'shards-1m', recipe: 'shards', scale: quick ? 1.5 / 128 : 3 / 128, chunkSizeBytes: MiB },
+    // 2048 samples at scale 1: 24 in quick, 64 in full (~3 / ~7.5 MB).
+    { id: 'samples', recipe: 'samples', scale: quick ? 24 / 2048 : 64 / 2048, chunkSizeBytes: MiB },
+    // 4 shards of 128 MiB at scale 1: 1.5 MiB each in quick (6 MiB), 4 MiB in full (16 MiB), so a 4 MiB chunk is a whole file.
+    { id: 'shards-1m', recipe: 'shards', scale: quick ? 1.5 / 128 : 4 / 128, chunkSizeBytes: MiB },
     { id: 'tokens', recipe: 'tokens', scale: quick ? 1 / 64 : 2 / 64, chunkSizeBytes: W3_CHUNK_BYTES },
   ]
   if (!quick) {
     datasets.push(
-      { id: 'shards-256k', recipe: 'shards', scale: 3 / 128, chunkSizeBytes: 256 * KiB },
-      { id: 'shards-4m', recipe: 'shards', scale: 3 / 128, chunkSizeBytes: 4 * MiB },
+      { id: 'shards-256k', recipe: 'shards', scale: 4 / 128, chunkSizeBytes: 256 * KiB },
+      { id: 'shards-4m', recipe: 'shards', scale: 4 / 128, chunkSizeBytes: 4 * MiB },
     )
   }
   const extras = (w: Workload): Partial<CellPlan> => (w === 'W3-token-stream' ? { itemLimit: w3Items } : {})

@@ -57,6 +57,8 @@ export interface ConsumeMeasure {
 }
 
 interface Slot {
+  /** performance.now() when the item's last byte arrived. */
+  arrivedAt: number
   promise: Promise<void>
   resolve(): void
   reject(err: unknown): void
@@ -71,7 +73,7 @@ function slot(): Slot {
     reject = rej
   })
   promise.catch(() => {})
-  return { promise, resolve, reject, done: false }
+  return { arrivedAt: 0, promise, resolve, reject, done: false }
 }
 
 /** Runs one consumer over `items` and returns what it measured. Rejects on the first failed read. */
@@ -112,6 +114,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
             bytesByKind[lane.kind] += bytes.byteLength
           }),
         )
+        slots[index]!.arrivedAt = performance.now()
         slots[index]!.done = true
         slots[index]!.resolve()
       } catch (err) {
@@ -129,16 +132,17 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
     for (const lane of lanes) if (w < lane.concurrency) workers.push(worker(lane))
   }
 
+  // The consumer's own timeline is kept in virtual time (consumerFree): an item that arrived before
+  // the consumer was free costs no stall, even if the timer that paces consumption woke up late.
   let consumerFree = started
   let stallMs = 0
   let bytes = 0
   for (let i = 0; i < items.length; i++) {
     const s = slots[i]!
     if (!s.done) await s.promise
-    const now = performance.now()
-    if (now > consumerFree) {
-      stallMs += now - consumerFree
-      consumerFree = now
+    if (s.arrivedAt > consumerFree) {
+      stallMs += s.arrivedAt - consumerFree
+      consumerFree = s.arrivedAt
     }
     const item = items[i]!
     bytes += item.bytes
@@ -150,7 +154,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
     consumed = i + 1
     wakeLanes()
   }
-  const ended = Math.max(performance.now(), consumerFree)
+  const ended = options.targetBytesPerSec !== undefined ? consumerFree : performance.now()
   await Promise.allSettled(workers)
   if (failure !== undefined) throw failure
   return {
