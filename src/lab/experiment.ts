@@ -9,9 +9,10 @@ import { errorCode } from '../errors/index.ts'
 export interface QuickExperimentOptions {
   mode: 'quick'
   out: string
-  onProgress?: (progress: unknown) => void
+  onProgress?: (line: string) => void
 }
 
+/** `runExperiment` of src/experiment/runner.ts, as far as the lab uses it. */
 export type RunExperiment = (options: QuickExperimentOptions) => Promise<unknown>
 
 /** The per-workload line the lab prints. */
@@ -27,18 +28,18 @@ export interface ExperimentSummary {
   verdicts: VerdictLine[]
 }
 
-const RUNNER_MODULE = '../experiment/runner.ts'
-
-/** The runner's `runExperiment`, or undefined when this tree has no runner. */
-export async function loadRunExperiment(moduleUrl = RUNNER_MODULE): Promise<RunExperiment | undefined> {
-  let mod: { runExperiment?: unknown }
+/**
+ * The runner's `runExperiment`, or undefined when this tree has no runner
+ * (a trimmed checkout): the lab then says it skipped the experiment.
+ */
+export async function loadRunExperiment(): Promise<RunExperiment | undefined> {
   try {
-    mod = (await import(moduleUrl)) as { runExperiment?: unknown }
+    const { runExperiment } = await import('../experiment/runner.ts')
+    return runExperiment
   } catch (err) {
     if (errorCode(err) === 'ERR_MODULE_NOT_FOUND' && String(err).includes('runner')) return undefined
     throw err
   }
-  return typeof mod.runExperiment === 'function' ? (mod.runExperiment as RunExperiment) : undefined
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
