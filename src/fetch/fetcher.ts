@@ -242,8 +242,9 @@ export class Fetcher {
       resumedChunks,
       providers,
       ranking:
-        'each free request slot goes to the provider whose estimated completion time ' +
-        '(RTT + queued bytes / measured or offered rate) is within 1.5x of the best holder of that chunk',
+        'each request goes to the provider with the earliest estimated completion time ' +
+        '(RTT + queued bytes / measured or offered rate; ties to the lower RTT), ' +
+        'and only to one within 1.5x of the best holder of that chunk',
     }
   }
 }

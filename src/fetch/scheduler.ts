@@ -136,15 +136,23 @@ export class MultiSourceScheduler {
       this.succeed()
       return
     }
+    // Greedy earliest-finish-time: each free request goes to the provider that would finish it
+    // first (ties to the lower RTT), so the nearest provider is ranked first and the others take
+    // only what they can deliver sooner than its queue would.
+    const sample = this.order[0]?.size ?? 1
     let progress = true
     while (progress) {
       progress = false
-      for (const provider of this.providers) {
-        if (!provider.active || provider.inFlight >= provider.window) continue
+      const ranked = this.providers
+        .filter((p) => p.active && p.inFlight < p.window)
+        .map((provider) => ({ provider, estimate: provider.estimateMs(sample) }))
+        .sort((a, b) => a.estimate - b.estimate || (a.provider.rttMs ?? 50) - (b.provider.rttMs ?? 50))
+      for (const { provider } of ranked) {
         const chunk = this.nextFor(provider) ?? this.endgameFor(provider)
         if (chunk === undefined) continue
         this.start(provider, chunk)
         progress = true
+        break
       }
     }
     if (this.assigned.size === 0 && this.pending.size > 0 && !this.discovering) {
