@@ -97,7 +97,10 @@ export function registerMarket(program: Command): void {
     credits
       .command('verify')
       .description('re-verify every stored voucher and that balances equal their sums'),
-  ).action(async (options: DaemonOptions) => {
+  ).action(async (_own: DaemonOptions, command: Command) => {
+    // `credits` declares the same options and commander hands them to the
+    // parent when they follow `verify`: read both.
+    const options = command.optsWithGlobals<DaemonOptions>()
     await run(
       options,
       async () => {

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseConfig } from '../../src/config/load.ts'
+import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { runCli, tempDir } from '../helpers/daemon.ts'
+
+const SOME_CID = 'bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea'
+const SOME_PEER = '12D3KooWGC6TvWhfapngX6wvJHMYvKpDMXPb3ZnCZ6dMoaMtimQ5'
+
+/** Every command, with the arguments it needs. */
+const COMMANDS: string[][] = [
+  ['status'],
+  ['peers'],
+  ['find-peer', SOME_PEER],
+  ['ping', SOME_PEER],
+  ['add', '/tmp'],
+  ['seed', 'tiny'],
+  ['ls'],
+  ['rm', SOME_CID],
+  ['fetch', SOME_CID],
+  ['offers'],
+  ['credits'],
+  ['credits', 'verify'],
+]
+
+function parseError(stdout: string): { code: string; message: string } {
+  const parsed = JSON.parse(stdout) as { error?: { code: unknown; message: unknown } }
+  expect(parsed.error).toEqual({ code: expect.stringMatching(/^ERR_[A-Z_]+$/), message: expect.any(String) })
+  return parsed.error as { code: string; message: string }
+}
+
+describe('CLI --json', () => {
+  it('every command reports a missing daemon as {error: {code, message}}', async () => {
+    const dataDir = await tempDir()
+    const results = await Promise.all(COMMANDS.map((args) => runCli([...args, '--data', dataDir, '--json'])))
+    results.forEach((result, i) => {
+      expect(result.code, `${COMMANDS[i]!.join(' ')}: ${result.stderr}`).toBe(1)
+      expect(parseError(result.stdout).code).toBe('ERR_DAEMON_NOT_RUNNING')
+    })
+  })
+
+  it('usage errors, init and start errors come back as JSON too', async () => {
+    const [unknownOption, missingArg, badInit, badStart] = await Promise.all([
+      runCli(['ls', '--json', '--bogus']),
+      runCli(['ping', '--json']),
+      runCli(['init', '--json', '--data', '/dev/null/x']),
+      runCli(['start', '--json', '--data', await tempDir(), '--api-port', '70000']),
+    ])
+    for (const result of [unknownOption, missingArg, badStart]) {
+      expect(result.code).toBe(2)
+      expect(parseError(result.stdout).code).toBe('ERR_USAGE')
+    }
+    expect(badInit.code).toBe(2)
+    expect(parseError(badInit.stdout).code).toBe('ERR_CONFIG')
+  })
+
+  describe('against a running daemon', () => {
+    let daemon: RunningDaemon
+    let dataDir: string
+    beforeAll(async () => {
+      dataDir = await tempDir()
+      daemon = await startDaemon(parseConfig({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'] }, 'cli test'))
+    })
+    afterAll(async () => {
+      await daemon?.stop()
+    })
+
+    it('prints JSON results, and API errors keep their code', async () => {
+      const json = (args: string[]) => runCli([...args, '--data', dataDir, '--json'])
+      const seeded = await json(['seed', 'tiny'])
+      expect(seeded.code).toBe(0)
+      const dataset = JSON.parse(seeded.stdout) as { cid: string; name: string }
+      expect(dataset.name).toBe('tiny')
+      const reads = await Promise.all([['status'], ['ls'], ['credits', 'verify']].map(json))
+      for (const result of reads) {
+        expect(result.code).toBe(0)
+        expect(() => JSON.parse(result.stdout)).not.toThrow()
+        expect(JSON.parse(result.stdout)).not.toHaveProperty('error')
+      }
+      expect((JSON.parse(reads[1]!.stdout) as Array<{ cid: string }>).map((d) => d.cid)).toEqual([
+        dataset.cid,
+      ])
+
+      const badPeer = await json(['ping', 'not-a-peer'])
+      expect(badPeer.code).toBe(1)
+      expect(parseError(badPeer.stdout).code).toBe('ERR_BAD_PEER_ID')
+    })
+  })
+})
