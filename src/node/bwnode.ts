@@ -350,7 +350,12 @@ export class Bwnode {
         await this.payments.quote(peer, reply.pricePerGiB)
         return reply
       },
-      close: () => session.close(),
+      close: async () => {
+        // A voucher is recorded as spent before it is sent: let the ones being signed go out,
+        // or the payer would have paid for bytes the provider is never credited.
+        await this.payments.settled(peer)
+        await session.close()
+      },
     }
   }
 

@@ -11,6 +11,8 @@ import type { PayerChannel } from '../ledger/payer-channel.ts'
 export class Payments {
   private readonly ledger: Ledger
   private readonly channels = new Map<string, Promise<PayerChannel>>()
+  /** Vouchers being signed, per payee: a session waits for them before it closes. */
+  private readonly signing = new Map<string, Set<Promise<unknown>>>()
 
   constructor(ledger: Ledger) {
     this.ledger = ledger
@@ -37,9 +39,32 @@ export class Payments {
     }
   }
 
-  /** The voucher to send after `bytes` more were received and verified. */
-  async voucherFor(payee: PeerId, bytes: number): Promise<Uint8Array | undefined> {
-    const channel = await this.channels.get(payee.toString())
+  /**
+   * The voucher to send after `bytes` more were received and verified. Returns the tracked
+   * promise itself, so the session's continuation (which sends it) runs before settled() resolves.
+   */
+  voucherFor(payee: PeerId, bytes: number): Promise<Uint8Array | undefined> {
+    const key = payee.toString()
+    const signing = this.sign(key, bytes)
+    const pending = this.signing.get(key) ?? new Set()
+    this.signing.set(key, pending)
+    pending.add(signing)
+    const forget = (): void => {
+      pending.delete(signing)
+      if (pending.size === 0 && this.signing.get(key) === pending) this.signing.delete(key)
+    }
+    signing.then(forget, forget)
+    return signing
+  }
+
+  /** Resolves once every voucher for `payee` started so far is signed (or failed). */
+  async settled(payee: PeerId): Promise<void> {
+    const pending = this.signing.get(payee.toString())
+    if (pending !== undefined) await Promise.allSettled([...pending])
+  }
+
+  private async sign(key: string, bytes: number): Promise<Uint8Array | undefined> {
+    const channel = await this.channels.get(key)
     if (channel === undefined || channel.pricePerGiB === 0) return undefined
     return channel.pay(bytes)
   }
