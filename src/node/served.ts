@@ -118,15 +118,16 @@ export class ServedByDataset {
   }
 
   async #reindex(): Promise<void> {
-    // Chunks recorded while a rebuild runs are handled by the next round.
+    // Chunks recorded while a rebuild runs are handled by the next round,
+    // which rebuilds again only for chunks the new index does not know.
     while (this.#pending.length > 0) {
+      const unknown = this.#attribute(this.#take())
+      if (unknown.length === 0) continue
       // Rate-limited: a peer asking for chunks we hold under no manifest cannot
       // make us rebuild the index for every request.
       const wait = this.#lastReindexAt + this.#reindexIntervalMs - this.#clock()
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref())
       this.#lastReindexAt = this.#clock()
-      const pending = this.#pending
-      this.#pending = []
       try {
         const index = new Map<string, string>()
         for (const { cid, chunks } of await this.#manifests()) {
@@ -136,10 +137,25 @@ export class ServedByDataset {
       } catch {
         // Keep the old index; chunks it cannot place stay unattributed.
       }
-      for (const { chunk, bytes } of pending) {
-        const dataset = this.#index.get(chunk)
-        if (dataset !== undefined) this.#add(dataset, bytes)
-      }
+      // Chunks no manifest lists (removed datasets, strangers' requests) are dropped.
+      this.#attribute(unknown)
     }
+  }
+
+  #take(): Array<{ chunk: string; bytes: number }> {
+    const pending = this.#pending
+    this.#pending = []
+    return pending
+  }
+
+  /** Adds what the index places; returns the rest. */
+  #attribute(served: Array<{ chunk: string; bytes: number }>): Array<{ chunk: string; bytes: number }> {
+    const unknown: Array<{ chunk: string; bytes: number }> = []
+    for (const entry of served) {
+      const dataset = this.#index.get(entry.chunk)
+      if (dataset === undefined) unknown.push(entry)
+      else this.#add(dataset, entry.bytes)
+    }
+    return unknown
   }
 }
