@@ -113,8 +113,7 @@ describe('a fetch killed with SIGKILL resumes', () => {
 
     // The ledgers survived the kill: every voucher verifies and totals add up on both sides.
     for (const d of [a, b2]) {
-      // The daemon is named by BWNODE_DATA: commander hands a --data after `verify` to `credits`.
-      const verify = await runCli(['credits', 'verify'], { env: { BWNODE_DATA: d.dataDir } })
+      const verify = await runCli(['credits', 'verify', '--data', d.dataDir])
       expect(verify.code, verify.stderr).toBe(0)
       expect(verify.stdout).toMatch(/ledger ok/)
     }
