@@ -95,6 +95,10 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
   const began = performance.now()
   const workDir = await mkdtemp(join(tmpdir(), 'bwnode-experiment-'))
   const nodes: Bwnode[] = []
+  // A stream torn down mid-request can leave a rejection nobody awaits inside the protocol stack;
+  // log it instead of letting it end a run of many minutes (the affected run fails and is retried).
+  const onStray = (reason: unknown): void => log(`stray rejection: ${(reason as Error)?.message ?? reason}`)
+  process.on('unhandledRejection', onStray)
   try {
     log(
       `experiment ${options.mode}: seed ${seed}, ${plan.repetitions} repetition(s) per cell, work dir ${workDir}`,
@@ -175,6 +179,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     log(`experiment done in ${((performance.now() - began) / 1000).toFixed(1)} s: ${report.reportPath}`)
     return { results, reportPath: report.reportPath, verdicts: report.verdicts }
   } finally {
+    process.off('unhandledRejection', onStray)
     await stopAll(nodes)
     await rm(workDir, { recursive: true, force: true }).catch(() => {})
   }
@@ -273,7 +278,13 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
   const distanceKm = distanceOf(ctx, p)
   const runs: Run[] = []
   for (let rep = 0; rep < repetitions; rep++) {
-    runs.push(await runOnce(ctx, p, dataset, model, rep))
+    // A connection lost under machine load fails one run, not the whole experiment: retry it once.
+    try {
+      runs.push(await runOnce(ctx, p, dataset, model, rep))
+    } catch (err) {
+      ctx.log(`run ${rep} of ${p.workload} ${p.placement} failed (${(err as Error).message}); retrying`)
+      runs.push(await runOnce(ctx, p, dataset, model, rep))
+    }
   }
   return {
     id: cellId(p, dataset.plan.chunkSizeBytes),
