@@ -24,6 +24,10 @@ export class LabDisplay {
     this.startedAt = this.now()
   }
 
+  get isTerminal(): boolean {
+    return this.tty
+  }
+
   get elapsedSeconds(): number {
     return (this.now() - this.startedAt) / 1000
   }

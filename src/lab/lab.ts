@@ -189,20 +189,22 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
     const monitor = new LabMonitor(nodes)
     let lastRows: LabRow[] = await monitor.sample()
     let sampling = false
-    refresher = setInterval(() => {
-      if (sampling) return
-      sampling = true
-      monitor
-        .sample()
-        .then((rows) => {
-          lastRows = rows
-          display.update(rows)
-        })
-        .catch(() => {})
-        .finally(() => {
-          sampling = false
-        })
-    }, options.refreshMs ?? DEFAULT_REFRESH_MS)
+    const startRefresher = (): NodeJS.Timeout =>
+      setInterval(() => {
+        if (sampling) return
+        sampling = true
+        monitor
+          .sample()
+          .then((rows) => {
+            lastRows = rows
+            display.update(rows)
+          })
+          .catch(() => {})
+          .finally(() => {
+            sampling = false
+          })
+      }, options.refreshMs ?? DEFAULT_REFRESH_MS)
+    refresher = startRefresher()
 
     const seedName = options.seedName ?? DEFAULT_SEED_NAME
     const seedScale = options.seedScale ?? DEFAULT_SEED_SCALE
@@ -285,6 +287,8 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
       display.log('lab: running; dashboards and APIs (Ctrl-C stops the lab):')
       for (const node of nodes) display.log(`  ${node.spec.name.padEnd(16)} ${node.apiUrl}/`)
       display.log(`lab: data dirs kept under ${cluster.root}`)
+      // A terminal keeps its live table; a log would only fill up with idle lines.
+      if (display.isTerminal) refresher = startRefresher()
       await new Promise<void>((done) => {
         if (signal === undefined || signal.aborted) return done()
         signal.addEventListener('abort', () => done(), { once: true })
