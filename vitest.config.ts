@@ -1,14 +1,46 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Tests that compare measured timings with configured ones (link calibration,
+ * RTT geometry, throughput ratios, fairness, the quick experiment) run first,
+ * one file at a time, so the other files do not steal the two cores from them.
+ * Everything else runs afterwards, two files at a time.
+ */
+const TIMING_SENSITIVE = [
+  'tests/integration/net-emulator.test.ts',
+  'tests/integration/ranking-lab.test.ts',
+  'tests/integration/chunk-throughput.test.ts',
+  'tests/integration/experiment-quick.test.ts',
+  'tests/hostile/load.test.ts',
+]
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
-    // Integration tests start real nodes and processes; two cores are all we have.
-    maxWorkers: 2,
     pool: 'forks',
+    maxWorkers: 2,
     // The JSON report is what .ci/run counts; the default reporter is for people.
     reporters: ['default', ['json', { outputFile: 'test-artifacts/vitest-report.json' }]],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'timing',
+          include: TIMING_SENSITIVE,
+          fileParallelism: false,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'main',
+          include: ['tests/**/*.test.ts'],
+          exclude: TIMING_SENSITIVE,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 })

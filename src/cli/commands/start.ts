@@ -69,6 +69,12 @@ export function registerStart(program: Command): void {
         })
         const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
         const daemon = await startDaemon(config)
+        // Last line of defence for "nothing a peer sends may crash the node": a rejection that
+        // escaped every handler is logged, and the node keeps serving.
+        process.on('unhandledRejection', (reason) => {
+          const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)
+          process.stderr.write(`bwnode: unhandled rejection (node keeps running): ${text}\n`)
+        })
         if (!isLoopbackHost(config.api.host)) {
           process.stderr.write(
             `bwnode: warning: the HTTP API listens on ${daemon.api.url}, reachable from other machines; ` +
