@@ -104,21 +104,29 @@ export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
     const provideMs: number[] = []
     const findMs: number[] = []
     const hops: number[] = []
+    let failed = 0
     for (let i = 0; i < lookups; i++) {
       const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`bench-dht-${i}`)))
       const provider = nodes[pick(count)] as DhtNode
-      const started = performance.now()
-      await provider.contentRouting.provide(cid, { signal: AbortSignal.timeout(30_000) })
-      provideMs.push(performance.now() - started)
       let seeker = nodes[pick(count)] as DhtNode
       while (seeker === provider) seeker = nodes[pick(count)] as DhtNode
-      const found = await findFirstProvider(seeker, cid)
-      findMs.push(found.ms)
-      hops.push(found.hops)
+      // On an overloaded machine a walk can time out; count it rather than lose the section.
+      try {
+        const started = performance.now()
+        await provider.contentRouting.provide(cid, { signal: AbortSignal.timeout(30_000) })
+        provideMs.push(performance.now() - started)
+        const found = await findFirstProvider(seeker, cid)
+        findMs.push(found.ms)
+        hops.push(found.hops)
+      } catch (err) {
+        failed++
+        ctx.log(`dht lookup ${i} failed: ${(err as Error).message}`)
+      }
     }
     ctx.log(`dht: ${lookups} provides and lookups done`)
     return [
       info('dht.nodes', count, 'nodes'),
+      checked('dht.lookups_failed', failed, 'of ' + String(lookups), '<=', 0),
       info('dht.provide_p50', percentile(provideMs, 50), 'ms'),
       info('dht.provide_p99', percentile(provideMs, 99), 'ms'),
       info('dht.find_providers_p50', percentile(findMs, 50), 'ms', 'to the first provider'),
