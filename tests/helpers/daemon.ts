@@ -60,7 +60,14 @@ export function startDaemonProcess(
     })
     let stdout = ''
     let stderr = ''
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)))
+    const exited = new Promise<number | null>((done) =>
+      child.on('exit', (code, signal) => {
+        // A daemon ended by a signal it did not handle is worth the evidence in the test log.
+        if (code === null && signal !== 'SIGKILL')
+          console.error(`daemon ended by ${signal}:\n${stdout}\n${stderr}`)
+        done(code)
+      }),
+    )
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`daemon not ready after ${timeoutMs} ms\n${stdout}\n${stderr}`))
