@@ -57,6 +57,42 @@ describe('chunk protocol over libp2p', () => {
     await session.close()
   })
 
+  it('does not send or charge a queued request the client cancelled', async () => {
+    const chunks = await makeChunks(12, () => 64 * 1024)
+    const charged: number[] = []
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let paced = 0
+    await serve(new MapChunkSource(chunks), {
+      beforeServe: (_peer, bytes) => {
+        charged.push(bytes)
+      },
+      // The first chunk waits at the uplink, so the others stay queued long enough to be cancelled.
+      pace: async () => {
+        if (paced++ === 0) await gate
+      },
+    })
+    const session = await ChunkSession.open(client, server.peerId)
+    const controllers = chunks.map(() => new AbortController())
+    const pending = chunks.map((c, i) => session.get(c.cid, { signal: controllers[i]?.signal }))
+    await new Promise((r) => setTimeout(r, 200))
+    expect(charged).toHaveLength(1)
+    for (const controller of controllers.slice(6)) controller.abort(new Error('not needed'))
+    // Let the CANCEL frames reach the server before the first chunk leaves the uplink.
+    await new Promise((r) => setTimeout(r, 100))
+    release()
+    const settled = await Promise.allSettled(pending)
+    expect(settled.slice(0, 6).every((r) => r.status === 'fulfilled')).toBe(true)
+    expect(settled.slice(6).every((r) => r.status === 'rejected')).toBe(true)
+    // Six answered, six withdrawn while queued: only the six were charged and sent.
+    expect(charged).toHaveLength(6)
+    // The session stays usable after the cancellations.
+    expect((await session.get(chunks[0]!.cid)).length).toBe(64 * 1024)
+    await session.close()
+  })
+
   it('queues requests beyond maxInFlight locally and still answers all', async () => {
     const chunks = await makeChunks(20, () => 1024)
     await serve(new MapChunkSource(chunks))

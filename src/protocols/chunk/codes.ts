@@ -19,6 +19,8 @@ export const ChunkErrorCode = {
   PEER_DROPPED: 'ERR_PEER_DROPPED',
   /** The item is larger than a frame can carry. */
   TOO_LARGE: 'ERR_TOO_LARGE',
+  /** The client withdrew the request (CANCEL) before the server started sending it. */
+  CANCELLED: 'ERR_CANCELLED',
   /** The server failed for its own reasons (store error); nothing the client did wrong. */
   INTERNAL: 'ERR_INTERNAL',
   // Local codes: never sent on the wire, raised by the client or the framing layer.

@@ -187,6 +187,10 @@ class ServerStream {
   private readonly abortController = new AbortController()
   private readonly changed = new Notifier()
   private readonly queued: Job[] = []
+  /** Ids of GET/MANIFEST requests accepted and not yet answered (what a CANCEL may name). */
+  private readonly waiting = new Set<number>()
+  /** Ids withdrawn by the client: answered with a short ERR_CANCELLED instead of the bytes. */
+  private readonly cancelled = new Set<number>()
   /** Jobs taken off the queue and not yet fully written (prefetched plus the one being sent). */
   private inService = 0
   private readDone = false
@@ -245,7 +249,14 @@ class ServerStream {
       const frame = await this.reader.next()
       if (frame === undefined) break
       this.requestsSeen++
-      this.queued.push({ request: this.parse(frame.body) })
+      const request = this.parse(frame.body)
+      if (request.type === 'cancel') {
+        // Only requests still waiting here can be withdrawn; late or unknown cancels are ignored.
+        if (this.waiting.has(request.id)) this.cancelled.add(request.id)
+        continue
+      }
+      if (request.type === 'get' || request.type === 'manifest') this.waiting.add(request.id)
+      this.queued.push({ request })
       this.clearIdleTimer()
       this.changed.notify()
     }
@@ -323,6 +334,9 @@ class ServerStream {
     let served: { cid: CID; bytes: number } | undefined
     try {
       switch (request.type) {
+        case 'cancel':
+          // Never queued (handled in the read loop); here only to keep the switch exhaustive.
+          return true
         case 'invalid':
           response = {
             type: 'error',
@@ -347,6 +361,12 @@ class ServerStream {
         }
         case 'get':
         case 'manifest': {
+          this.waiting.delete(request.id)
+          if (this.cancelled.delete(request.id)) {
+            // Withdrawn while queued (another provider delivered it first): neither charged nor sent.
+            response = { type: 'error', id: request.id, code: ChunkErrorCode.CANCELLED, message: 'cancelled' }
+            break
+          }
           const bytes = await this.loaded(job, request.type === 'get' ? 'chunk' : 'manifest')
           await this.guard(this.policy.beforeServe?.(this.peerId, bytes.length))
           await this.guard(this.policy.pace?.(bytes.length, this.abortController.signal))

@@ -13,6 +13,8 @@ export const MessageType = {
   HAVE: 0x02,
   MANIFEST: 0x03,
   PAY: 0x04,
+  /** Withdraws an earlier GET or MANIFEST (same request id); never answered itself. */
+  CANCEL: 0x05,
   CHUNK: 0x81,
   HAVE_REPLY: 0x82,
   MANIFEST_REPLY: 0x83,
@@ -28,6 +30,8 @@ export type Request =
   | { type: 'have'; id: number; cid: CID }
   | { type: 'manifest'; id: number; cid: CID }
   | { type: 'pay'; id: number; voucher: Uint8Array }
+  /** `id` is the id of the request withdrawn. */
+  | { type: 'cancel'; id: number }
 
 export type Response =
   | { type: 'chunk'; id: number; bytes: Uint8Array }
@@ -84,6 +88,8 @@ export function encodeRequest(req: Request): Uint8Array[] {
       return frameParts(MessageType.MANIFEST, req.id, undefined, req.cid.bytes)
     case 'pay':
       return frameParts(MessageType.PAY, req.id, undefined, req.voucher)
+    case 'cancel':
+      return frameParts(MessageType.CANCEL, req.id, undefined, new Uint8Array(0))
   }
 }
 
@@ -177,6 +183,9 @@ export function decodeRequest(body: Uint8Array): Request {
     case MessageType.PAY:
       if (rest.length === 0) throw new ProtocolError(bad, 'empty voucher')
       return { type: 'pay', id, voucher: rest }
+    case MessageType.CANCEL:
+      if (rest.length !== 0) throw new ProtocolError(bad, 'CANCEL carries no body')
+      return { type: 'cancel', id }
     default:
       throw new ProtocolError(bad, `unknown request type 0x${type.toString(16)}`)
   }
