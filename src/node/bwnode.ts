@@ -362,7 +362,11 @@ export class Bwnode {
   /** What is known about a provider before fetching from it: measured RTT, else Vivaldi's estimate. */
   private async providerHint(peer: PeerId) {
     const summary = await this.latency.summary(peer).catch(() => undefined)
-    const offer = this.offers.get(peer)
+    // An unknown provider's offer (its uplink and coordinate) is one DHT get away; worth a
+    // second at most, since the scheduler's first assignments are made from it.
+    const offer =
+      this.offers.get(peer) ??
+      (await this.offers.fetch(peer, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
     const measuredRtt = summary !== undefined && summary.rttMs.samples > 0 ? summary.rttMs.p50 : undefined
     const estimatedRtt = this.estimatedRtt(peer)
     return {
