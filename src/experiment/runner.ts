@@ -203,7 +203,7 @@ function describeCell(cell: Cell): string {
   )
 }
 
-async function versions(): Promise<Record<string, string>> {
+export async function versions(): Promise<Record<string, string>> {
   const out: Record<string, string> = { node: process.version }
   for (const [name, path] of [
     ['bwnode', '../../package.json'],
@@ -332,7 +332,13 @@ async function runOnce(
   } else {
     const { lanes, close } = await sessionLanes(
       ctx.consumer.libp2p,
-      providersOf(ctx, p).map((x) => ({ peerId: x.node.peerId, kind: x.kind, label: x.label })),
+      providersOf(ctx, p).map((x) => ({
+        peerId: x.node.peerId,
+        kind: x.kind,
+        label: x.label,
+        // What the provider would advertise in its offer: its uplink.
+        ...(x.link.uplinkMbps > 0 ? { expectedBytesPerSec: (x.link.uplinkMbps * 1e6) / 8 } : {}),
+      })),
       p.inFlight,
     )
     try {

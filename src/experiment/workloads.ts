@@ -32,6 +32,8 @@ export interface Lane {
   /** 'origin' bytes count as taken off the origin; 'peer' and 'local' bytes do not. */
   kind: 'local' | 'peer' | 'origin'
   concurrency: number
+  /** What the provider offers (its uplink), bytes/s: the lane's rate until it has delivered. */
+  expectedBytesPerSec?: number
   read(key: string): Promise<Uint8Array>
 }
 
@@ -76,6 +78,77 @@ function slot(): Slot {
   return { arrivedAt: 0, promise, resolve, reject, done: false }
 }
 
+/** Within this factor of the best lane's estimated delivery time, a lane may take the next item. */
+const LANE_SLACK = 1.5
+
+/**
+ * What a lane has delivered so far, to estimate when it would deliver one more item. The same
+ * earliest-finish-time rule as the fetcher's scheduler: without it a slow home uplink takes an
+ * item in its turn and the in-order consumer waits for it, however fast the others are.
+ */
+class LaneState {
+  inFlightBytes = 0
+  private readonly priorBytesPerMs: number | undefined
+
+  constructor(expectedBytesPerSec: number | undefined) {
+    this.priorBytesPerMs = expectedBytesPerSec === undefined ? undefined : expectedBytesPerSec / 1000
+  }
+  private doneBytes = 0
+  private firstTakenAt: number | undefined
+  private lastDoneAt = 0
+
+  take(bytes: number): void {
+    this.firstTakenAt ??= performance.now()
+    this.inFlightBytes += bytes
+  }
+
+  private firstDoneAt: number | undefined
+  private firstDoneBytes = 0
+
+  complete(bytes: number, at: number): void {
+    this.inFlightBytes -= bytes
+    this.doneBytes += bytes
+    this.lastDoneAt = at
+    if (this.firstDoneAt === undefined) {
+      this.firstDoneAt = at
+      this.firstDoneBytes = bytes
+    }
+  }
+
+  /**
+   * Delivered bytes per ms. From the gaps between completions once there are two (the first
+   * item's wait includes a round trip and would make a far, fast lane look slow), else from the
+   * first item alone.
+   */
+  rate(): number | undefined {
+    if (this.firstTakenAt === undefined || this.firstDoneAt === undefined) return this.priorBytesPerMs
+    const streaming = this.lastDoneAt - this.firstDoneAt
+    if (streaming > 0) return (this.doneBytes - this.firstDoneBytes) / streaming
+    const first = this.firstDoneAt - this.firstTakenAt
+    return first > 0 ? this.doneBytes / first : undefined
+  }
+
+  /** `fallbackRate` stands in for a lane with no history yet (the fastest rate seen so far). */
+  etaMs(bytes: number, fallbackRate: number): number {
+    return (this.inFlightBytes + bytes) / (this.rate() ?? fallbackRate)
+  }
+}
+
+function worthTaking(state: LaneState, bytes: number, all: Iterable<LaneState>): boolean {
+  const lanes = [...all]
+  let fastest: number | undefined
+  for (const lane of lanes) {
+    const rate = lane.rate()
+    if (rate !== undefined && (fastest === undefined || rate > fastest)) fastest = rate
+  }
+  // Until some lane has delivered, each lane takes one item at a time: that measures the rates.
+  if (fastest === undefined || state.rate() === undefined) return state.inFlightBytes === 0
+  const mine = state.etaMs(bytes, fastest)
+  let best = mine
+  for (const other of lanes) best = Math.min(best, other.etaMs(bytes, fastest))
+  return mine <= best * LANE_SLACK
+}
+
 /** Runs one consumer over `items` and returns what it measured. Rejects on the first failed read. */
 export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> {
   const { items, lanes } = options
@@ -94,15 +167,18 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
 
   const started = performance.now()
   let firstByteAt: number | undefined
+  const states = new Map(lanes.map((lane) => [lane, new LaneState(lane.expectedBytesPerSec)]))
   const worker = async (lane: Lane): Promise<void> => {
+    const state = states.get(lane)!
     while (failure === undefined) {
       if (cursor >= items.length) return
-      if (cursor >= consumed + depth) {
+      if (cursor >= consumed + depth || !worthTaking(state, items[cursor]!.bytes, states.values())) {
         await new Promise<void>((resolve) => progressWaiters.push(resolve))
         continue
       }
       const index = cursor++
       const item = items[index]!
+      state.take(item.bytes)
       try {
         await Promise.all(
           item.keys.map(async (key) => {
@@ -117,6 +193,9 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
         slots[index]!.arrivedAt = performance.now()
         slots[index]!.done = true
         slots[index]!.resolve()
+        state.complete(item.bytes, slots[index]!.arrivedAt)
+        // A finished item changes every lane's estimate: let waiting lanes look again.
+        wakeLanes()
       } catch (err) {
         failure ??= err
         for (const s of slots) if (!s.done) s.reject(err)
@@ -218,7 +297,7 @@ interface Dialer {
 /** Opens one chunk-protocol session per provider; close them with closeLanes(). */
 export async function sessionLanes(
   libp2p: Dialer,
-  providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string }>,
+  providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string; expectedBytesPerSec?: number }>,
   inFlight: number,
 ): Promise<{ lanes: Lane[]; close(): Promise<void> }> {
   const sessions: ChunkSession[] = []
@@ -235,6 +314,7 @@ export async function sessionLanes(
       label: p.label,
       kind: p.kind,
       concurrency: inFlight,
+      ...(p.expectedBytesPerSec === undefined ? {} : { expectedBytesPerSec: p.expectedBytesPerSec }),
       read: (key) => session.get(parseChunkCid(key)),
     }
   })

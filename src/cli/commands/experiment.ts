@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { UsageError } from '../../errors/index.ts'
+import { runLiveExperiment } from '../../experiment/live.ts'
 import { runExperiment } from '../../experiment/runner.ts'
 import type { WorkloadVerdict } from '../../experiment/verdict.ts'
 import { parseInteger } from '../common.ts'
@@ -12,6 +13,10 @@ interface ExperimentCliOptions {
   out: string
   seed?: number
   json?: boolean
+  live?: boolean
+  data?: string
+  api?: string
+  cid?: string
 }
 
 export const DEFAULT_EXPERIMENT_OUT = './experiment-output'
@@ -46,19 +51,40 @@ export function registerExperiment(program: Command): void {
       'seed for sample order and bootstrap intervals',
       parseInteger('--seed', 0, 2 ** 31 - 1),
     )
+    .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
+    .option('--data <dir>', 'data dir of the running daemon (--live)')
+    .option('--api <url>', 'API URL of the running daemon (--live)')
+    .option('--cid <cid>', "dataset to measure with (--live; default: the daemon's largest)")
     .option('--json', 'print the verdicts as JSON on stdout')
     .action(async (options: ExperimentCliOptions) => {
       const json = options.json === true
       try {
-        if (options.quick === true && options.full === true)
-          throw new UsageError('give --quick or --full, not both')
+        const modes = [options.quick, options.full, options.live].filter((flag) => flag === true).length
+        if (modes > 1) throw new UsageError('give one of --quick, --full or --live')
+        if (options.live !== true && (options.data !== undefined || options.api !== undefined)) {
+          throw new UsageError('--data and --api go with --live')
+        }
         const out = resolve(options.out)
-        const outcome = await runExperiment({
-          mode: options.full === true ? 'full' : 'quick',
-          out,
-          ...(options.seed === undefined ? {} : { seed: options.seed }),
-          onProgress: (line) => process.stderr.write(`${line}\n`),
-        })
+        const onProgress = (line: string): void => {
+          process.stderr.write(`${line}\n`)
+        }
+        const seed = options.seed === undefined ? {} : { seed: options.seed }
+        const outcome =
+          options.live === true
+            ? await runLiveExperiment({
+                out,
+                onProgress,
+                ...seed,
+                ...(options.data === undefined ? {} : { data: options.data }),
+                ...(options.api === undefined ? {} : { api: options.api }),
+                ...(options.cid === undefined ? {} : { cid: options.cid }),
+              })
+            : await runExperiment({
+                mode: options.full === true ? 'full' : 'quick',
+                out,
+                onProgress,
+                ...seed,
+              })
         const verdicts = outcome.verdicts.map(verdictSummary)
         emit(
           options,

@@ -1,0 +1,54 @@
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { parseResults } from '../../src/experiment/types.ts'
+import { type DaemonProcess, runCli, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+
+/**
+ * `bwnode experiment --live` against real daemons (separate processes, real TCP, no emulator):
+ * two providers of a dataset, measured from local storage, each provider, and both.
+ */
+describe('bwnode experiment --live', () => {
+  const daemons: DaemonProcess[] = []
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop('SIGKILL')))
+  })
+
+  it('measures local storage vs each real peer vs all of them and writes the report', async () => {
+    const listen = ['--listen', '/ip4/127.0.0.1/tcp/0']
+    const a = await startDaemonProcess(listen, await tempDir())
+    daemons.push(a)
+    const b = await startDaemonProcess([...listen, '--bootstrap', a.listen[0]!], await tempDir())
+    daemons.push(b)
+    const seeded = await runCli(['seed', 'samples', '--scale', '0.02', '--data', a.dataDir, '--json'])
+    expect(seeded.code).toBe(0)
+    const { cid } = JSON.parse(seeded.stdout) as { cid: string }
+    const fetched = await runCli(['fetch', cid, '--data', b.dataDir, '--json'])
+    expect(fetched.code).toBe(0)
+    // B announces the dataset after fetching it; wait until A's DHT walk can find it.
+    await waitFor(async () =>
+      (await runCli(['ls', '--data', b.dataDir])).stdout.includes('advertised') ? true : undefined,
+    )
+
+    const out = join(await tempDir(), 'live')
+    const result = await runCli(['experiment', '--live', '--data', a.dataDir, '--out', out, '--json'], {
+      timeoutMs: 110_000,
+    })
+    expect(result.code, result.stderr).toBe(0)
+    const summary = JSON.parse(result.stdout) as { reportPath: string; verdicts: Array<{ workload: string }> }
+    expect(summary.verdicts.map((v) => v.workload)).toContain('W2-sequential-shards')
+
+    const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')))
+    expect(results.config.mode).toBe('live')
+    expect(results.calibration.rtt.length).toBeGreaterThanOrEqual(2)
+    const w2 = results.cells.filter((c) => c.workload === 'W2-sequential-shards')
+    expect(w2.some((c) => c.placement === 'P0-local-warm')).toBe(true)
+    // One cell per real provider (A and B), and one for both together.
+    expect(w2.filter((c) => c.placement === 'P2-residential-peers' && c.k === 1)).toHaveLength(2)
+    expect(w2.some((c) => c.k === 2)).toBe(true)
+    for (const c of results.cells) for (const run of c.runs) expect(run.bytes).toBeGreaterThan(0)
+    const report = await readFile(summary.reportPath, 'utf8')
+    expect(report).toMatch(/Live run on a real network/)
+    expect((await stat(join(out, 'charts'))).isDirectory()).toBe(true)
+  })
+})
