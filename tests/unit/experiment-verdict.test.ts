@@ -237,6 +237,30 @@ describe('verdict', () => {
     expect(peersLose.comparisons.map((c) => c.label)).toContain('origin vs peers')
   })
 
+  it('does not count origin-plus-peers matching the origin as peers matching it', () => {
+    const local = bulkCell('w2-local', 'P0-local-cold', 2000)
+    const origin = bulkCell('w2-origin', 'P3-origin', 100, {}, { origin: 1000 * MB, peer: 0 })
+    // The origin does all the work in the P4 cell; the peers alone are far slower.
+    const originPlusPeers = bulkCell(
+      'w2-p4',
+      'P4-origin-plus-peers',
+      100,
+      { k: 4, distanceKm: 10 },
+      {
+        origin: 1000 * MB,
+        peer: 0,
+      },
+    )
+    const slowPeers = bulkCell('w2-peers-k4', 'P2-residential-peers', 12, {
+      k: 4,
+      distanceKm: 10,
+      model: { oneWayDelayMs: { propagationMs: 0.07, accessMs: 20 }, rateMbps: 25 },
+    })
+    const v = workloadVerdict(results([local, origin, originPlusPeers, slowPeers]), 'W2-sequential-shards')
+    expect(v.status).not.toBe('fails')
+    expect(v.comparisons.map((c) => c.label)).toContain('origin vs peers')
+  })
+
   it('fails W3 when a peer stream never stalls, though local storage has the lower TTFB', () => {
     const stream = (
       id: string,
