@@ -7,6 +7,7 @@ import { type Database, openDatabase } from '../db/database.ts'
 import { BwnodeError, ConfigError, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
 import { LatencyRecorder } from '../latency/recorder.ts'
+import { type TransferSample, TransferSampler } from '../latency/sampler.ts'
 import { estimateRtt } from '../latency/vivaldi.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
 import { Ledger } from '../ledger/ledger.ts'
@@ -326,16 +327,21 @@ export class Bwnode {
 
   private async openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void) {
     const setupStarted = performance.now()
+    const sampler = new TransferSampler()
+    const record = (sample: TransferSample | undefined): void => {
+      if (sample === undefined) return
+      void this.latency.recordTtfb(peer, sample.ttfbMs).catch(() => {})
+      if (sample.seconds > 0 && sample.bytes > 0) {
+        void this.latency.recordTransfer(peer, sample.bytes, sample.seconds).catch(() => {})
+      }
+    }
     const session = await ChunkSession.open(this.libp2p, peer, {
       signal,
       onChunk: (from, _cid, bytes, timing) => {
         onTiming(timing.ttfbMs)
         this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
         this.metrics.chunkLatency.observe(timing.totalMs / 1000)
-        void this.latency.recordTtfb(from, timing.ttfbMs).catch(() => {})
-        if (timing.totalMs > 0) {
-          void this.latency.recordTransfer(from, bytes.byteLength, timing.totalMs / 1000).catch(() => {})
-        }
+        record(sampler.add(bytes.byteLength, timing.ttfbMs))
       },
       makeVoucher: (payee, bytes) => this.payments.voucherFor(payee, bytes),
     })
@@ -355,6 +361,7 @@ export class Bwnode {
         // or the payer would have paid for bytes the provider is never credited.
         await this.payments.settled(peer)
         await session.close()
+        record(sampler.finish())
       },
     }
   }
