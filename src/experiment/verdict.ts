@@ -296,7 +296,12 @@ export function workloadVerdict(results: Results, workload: Workload): WorkloadV
       )
     }
   }
-  if (bulk && origin !== undefined && peersAlone !== undefined && matchesOrBeats(metric, peersAlone, origin)) {
+  if (
+    bulk &&
+    origin !== undefined &&
+    peersAlone !== undefined &&
+    matchesOrBeats(metric, peersAlone, origin)
+  ) {
     failReasons.push(
       `peers alone match or beat the distant origin: ${describe(peersAlone, metric)} vs ${describe(origin, metric)}`,
     )
