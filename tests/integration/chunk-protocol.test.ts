@@ -77,13 +77,15 @@ describe('chunk protocol over libp2p', () => {
     const session = await ChunkSession.open(client, server.peerId)
     const controllers = chunks.map(() => new AbortController())
     const pending = chunks.map((c, i) => session.get(c.cid, { signal: controllers[i]?.signal }))
+    // Settle-watch them now: the withdrawn ones reject before the test looks at them.
+    const outcomes = Promise.allSettled(pending)
     await new Promise((r) => setTimeout(r, 200))
     expect(charged).toHaveLength(1)
     for (const controller of controllers.slice(6)) controller.abort(new Error('not needed'))
     // Let the CANCEL frames reach the server before the first chunk leaves the uplink.
     await new Promise((r) => setTimeout(r, 100))
     release()
-    const settled = await Promise.allSettled(pending)
+    const settled = await outcomes
     expect(settled.slice(0, 6).every((r) => r.status === 'fulfilled')).toBe(true)
     expect(settled.slice(6).every((r) => r.status === 'rejected')).toBe(true)
     // Six answered, six withdrawn while queued: only the six were charged and sent.
