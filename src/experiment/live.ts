@@ -11,7 +11,7 @@
  * latency and no propagation, and the report says so.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { arch, cpus, platform, tmpdir, totalmem } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -26,7 +26,7 @@ import type { DatasetInfo } from '../store/content-store.ts'
 import type { Manifest } from '../store/manifest.ts'
 import { writeReport } from './report.ts'
 import type { ExperimentOutcome } from './runner.ts'
-import { versions } from './runner.ts'
+import { machineInfo, versions } from './runner.ts'
 import {
   type Cell,
   type LinkModel,
@@ -191,12 +191,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
           daemon: status.peerId,
         },
       },
-      machine: {
-        cpus: cpus().length,
-        memGiB: Number((totalmem() / 2 ** 30).toFixed(2)),
-        platform: `${platform()} ${arch()}`,
-        node: process.version,
-      },
+      machine: machineInfo(),
       versions: await versions(),
       calibration: {
         zeroDelayOverheadRatio: 1,

@@ -165,12 +165,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       schemaVersion: RESULTS_SCHEMA_VERSION,
       startedAt,
       config: { mode: options.mode, seed, repetitions: plan.repetitions, knobs: plan.knobs },
-      machine: {
-        cpus: cpus().length,
-        memGiB: Number((totalmem() / 2 ** 30).toFixed(2)),
-        platform: `${platform()} ${arch()}`,
-        node: process.version,
-      },
+      machine: machineInfo(),
       versions: await versions(),
       calibration,
       cells,
@@ -201,6 +196,16 @@ function describeCell(cell: Cell): string {
     `${cell.workload} ${cell.placement} ${where}: ${run.throughputMBps.toFixed(2)} MB/s, ` +
     `${run.seconds.toFixed(2)} s, TTFB ${run.ttfbMs.toFixed(1)} ms${extra}`
   )
+}
+
+/** The machine a run was measured on, for results.json. */
+export function machineInfo(): Results['machine'] {
+  return {
+    cpus: cpus().length,
+    memGiB: Number((totalmem() / 2 ** 30).toFixed(2)),
+    platform: `${platform()} ${arch()}`,
+    node: process.version,
+  }
 }
 
 export async function versions(): Promise<Record<string, string>> {
