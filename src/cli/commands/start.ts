@@ -58,6 +58,26 @@ export function registerStart(program: Command): void {
     .option('--allow-remote-api', 'allow --api-host to be an address other machines can reach')
     .option('--json', 'print the ready line and errors as JSON')
     .action(async (options: StartOptions) => {
+      // Signals are handled from the first moment: a stop asked for while the node is still
+      // starting is carried out as soon as it is up, instead of killing it mid-start.
+      let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined
+      let stopRequested = false
+      let signals = 0
+      const stopNow = (running: NonNullable<typeof daemon>): void => {
+        running.stop().then(
+          () => process.exit(0),
+          (err: unknown) => process.exit(reportError(err, options.json === true)),
+        )
+      }
+      const shutdown = (signal: string): void => {
+        signals += 1
+        if (signals > 1) process.exit(130)
+        process.stderr.write(`bwnode: ${signal}, shutting down\n`)
+        if (daemon === undefined) stopRequested = true
+        else stopNow(daemon)
+      }
+      process.on('SIGINT', () => shutdown('SIGINT'))
+      process.on('SIGTERM', () => shutdown('SIGTERM'))
       try {
         const loaded = await loadConfig(options.config, {
           ...overridesFromEnv(process.env),
@@ -68,7 +88,7 @@ export function registerStart(program: Command): void {
           ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
         })
         const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
-        const daemon = await startDaemon(config)
+        daemon = await startDaemon(config)
         // Last line of defence for "nothing a peer sends may crash the node": a rejection that
         // escaped every handler is logged, and the node keeps serving.
         process.on('unhandledRejection', (reason) => {
@@ -89,20 +109,12 @@ export function registerStart(program: Command): void {
         } else {
           process.stdout.write(`${daemon.readyLine}\n`)
         }
-        let signals = 0
-        const shutdown = (signal: string): void => {
-          signals += 1
-          if (signals > 1) process.exit(130)
-          process.stderr.write(`bwnode: ${signal}, shutting down\n`)
-          daemon.stop().then(
-            () => process.exit(0),
-            (err: unknown) => process.exit(reportError(err, options.json === true)),
-          )
-        }
-        process.on('SIGINT', () => shutdown('SIGINT'))
-        process.on('SIGTERM', () => shutdown('SIGTERM'))
+        if (stopRequested) stopNow(daemon)
       } catch (err) {
         process.exitCode = reportError(err, options.json === true)
+        // A failed start leaves nothing to stop: let the process end.
+        process.removeAllListeners('SIGINT')
+        process.removeAllListeners('SIGTERM')
       }
     })
 }
