@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import { ApiClient, type DaemonLocation } from '../cli/api-client.ts'
 import { parseConfig } from '../config/load.ts'
@@ -66,6 +67,7 @@ const IN_FLIGHT = 16
 const W1_MIN_FILES = 16
 const W1_TARGET_BYTES_PER_SEC = 8e6
 const DISCOVERY_MS = 10_000
+const DISCOVERY_WALKS = 3
 
 export async function runLiveExperiment(options: LiveExperimentOptions): Promise<ExperimentOutcome> {
   const log = options.onProgress ?? (() => {})
@@ -93,7 +95,13 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
   )
   try {
     await node.start()
-    const providers = await findProviders(node, cid, options.maxProviders ?? 8, log)
+    const providers = await findProviders(
+      node,
+      cid,
+      peerIdFromString(status.peerId),
+      options.maxProviders ?? 8,
+      log,
+    )
     if (providers.length === 0)
       throw new BwnodeError('ERR_NO_PROVIDERS', `no provider of ${dataset.cid} answered`)
     const manifest = await fetchManifest(node, cid, providers)
@@ -231,32 +239,41 @@ async function chooseDataset(api: ApiClient, cid: string | undefined): Promise<D
 async function findProviders(
   node: Bwnode,
   cid: CID,
+  daemon: PeerId,
   max: number,
   log: (line: string) => void,
 ): Promise<LiveProvider[]> {
-  const found: LiveProvider[] = []
+  // The daemon holds the dataset by construction; the others come from the DHT. A single walk can
+  // end before a record has spread, so walk a few times within the discovery window.
+  const candidates = new Map<string, PeerId>([[daemon.toString(), daemon]])
   const deadline = AbortSignal.timeout(DISCOVERY_MS)
-  // Give the DHT a moment to learn about the network before walking it.
-  await new Promise((r) => setTimeout(r, 1000))
-  try {
-    for await (const p of node.libp2p.contentRouting.findProviders(cid, { signal: deadline })) {
-      if (p.id.equals(node.peerId) || found.some((f) => f.peerId.equals(p.id))) continue
-      if (p.multiaddrs.length > 0)
-        await node.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-      try {
-        const pings: number[] = []
-        for (let i = 0; i < 5; i++) pings.push((await node.ping(p.id.toString())).rttMs)
-        pings.sort((a, b) => a - b)
-        const rttMs = Math.max(pings[2] ?? 0, 0.1)
-        found.push({ peerId: p.id, label: `${p.id.toString().slice(-8)} (RTT ${rttMs} ms)`, rttMs })
-        log(`provider ${p.id.toString()}: RTT ${rttMs} ms`)
-      } catch {
-        log(`provider ${p.id.toString()} did not answer pings; skipped`)
+  for (let walk = 0; walk < DISCOVERY_WALKS && !deadline.aborted && candidates.size < max; walk++) {
+    try {
+      for await (const p of node.libp2p.contentRouting.findProviders(cid, { signal: deadline })) {
+        if (p.id.equals(node.peerId)) continue
+        if (p.multiaddrs.length > 0) {
+          await node.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+        }
+        candidates.set(p.id.toString(), p.id)
+        if (candidates.size >= max) break
       }
-      if (found.length >= max) break
+    } catch (err) {
+      if (!deadline.aborted) log(`provider walk failed: ${(err as Error).message}`)
     }
-  } catch (err) {
-    if (!deadline.aborted) throw err
+    if (walk < DISCOVERY_WALKS - 1) await new Promise((r) => setTimeout(r, 1000))
+  }
+  const found: LiveProvider[] = []
+  for (const peerId of candidates.values()) {
+    try {
+      const pings: number[] = []
+      for (let i = 0; i < 5; i++) pings.push((await node.ping(peerId.toString())).rttMs)
+      pings.sort((a, b) => a - b)
+      const rttMs = Math.max(pings[2] ?? 0, 0.1)
+      found.push({ peerId, label: `${peerId.toString().slice(-8)} (RTT ${rttMs} ms)`, rttMs })
+      log(`provider ${peerId.toString()}: RTT ${rttMs} ms`)
+    } catch {
+      log(`provider ${peerId.toString()} did not answer pings; skipped`)
+    }
   }
   return found
 }
