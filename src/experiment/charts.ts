@@ -91,13 +91,31 @@ function throughputVsDistance(rows: Row[]): ChartSpec | undefined {
       throughput: r.stats.throughputMBps!.median,
     }))
   if (values.length === 0) return undefined
-  const title = 'Throughput vs distance per placement'
-  return {
+  return throughputLines({
     file: 'throughput-vs-distance.svg',
-    title,
+    title: 'Throughput vs distance per placement',
+    subtitle: 'median of runs; distance on a log scale',
+    values,
+    x: { field: 'distanceKm', type: 'quantitative', scale: { type: 'log' }, title: 'distance (km, log)' },
+    color: { field: 'series', type: 'nominal', title: 'placement' },
+  })
+}
+
+/** One line chart of median throughput per workload (a facet each), the shape two charts share. */
+function throughputLines(chart: {
+  file: string
+  title: string
+  subtitle: string
+  values: Array<Record<string, unknown>>
+  x: Record<string, unknown>
+  color: Record<string, unknown>
+}): ChartSpec {
+  return {
+    file: chart.file,
+    title: chart.title,
     spec: {
-      title: { text: title, subtitle: 'median of runs; distance on a log scale' },
-      data: { values },
+      title: { text: chart.title, subtitle: chart.subtitle },
+      data: { values: chart.values },
       facet: { column: { field: 'workload', type: 'nominal', title: 'workload' } },
       resolve: { scale: { y: 'independent' } },
       spec: {
@@ -105,17 +123,12 @@ function throughputVsDistance(rows: Row[]): ChartSpec | undefined {
         height: CHART_HEIGHT_PX,
         mark: { type: 'line', point: true },
         encoding: {
-          x: {
-            field: 'distanceKm',
-            type: 'quantitative',
-            scale: { type: 'log' },
-            title: 'distance (km, log)',
-          },
+          x: chart.x,
           y: { field: 'throughput', type: 'quantitative', title: 'throughput (MB/s)' },
-          color: { field: 'series', type: 'nominal', title: 'placement' },
+          color: chart.color,
         },
       },
-    },
+    } as TopLevelSpec,
   }
 }
 
@@ -222,33 +235,20 @@ function kScalingChart(rows: Row[]): ChartSpec | undefined {
       throughput: r.stats.throughputMBps!.median,
     }))
   if (values.length === 0) return undefined
-  const title = 'k-peer scaling of residential peers'
-  return {
+  return throughputLines({
     file: 'k-peer-scaling.svg',
-    title,
-    spec: {
-      title: { text: title, subtitle: 'median throughput with k = 1, 4, 16 peers serving at once' },
-      data: { values },
-      facet: { column: { field: 'workload', type: 'nominal', title: 'workload' } },
-      resolve: { scale: { y: 'independent' } },
-      spec: {
-        width: CHART_WIDTH_PX,
-        height: CHART_HEIGHT_PX,
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: {
-            field: 'k',
-            type: 'quantitative',
-            scale: { type: 'log', base: 2 },
-            axis: { values: [1, 2, 4, 8, 16, 32] },
-            title: 'peers serving (k, log)',
-          },
-          y: { field: 'throughput', type: 'quantitative', title: 'throughput (MB/s)' },
-          color: { field: 'distance', type: 'nominal', title: 'distance' },
-        },
-      },
+    title: 'k-peer scaling of residential peers',
+    subtitle: 'median throughput with k = 1, 4, 16 peers serving at once',
+    values,
+    x: {
+      field: 'k',
+      type: 'quantitative',
+      scale: { type: 'log', base: 2 },
+      axis: { values: [1, 2, 4, 8, 16, 32] },
+      title: 'peers serving (k, log)',
     },
-  }
+    color: { field: 'distance', type: 'nominal', title: 'distance' },
+  })
 }
 
 function peersVsOriginChart(rows: Row[]): ChartSpec | undefined {
