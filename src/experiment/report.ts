@@ -160,26 +160,18 @@ function calibrationSection(results: Results): string {
   )
   if (c.rtt.length > 0) {
     out.push(
-      table(
-        ['configured RTT (ms)', 'measured RTT (ms)', 'error'],
-        c.rtt.map((r) => [
-          num(r.configuredMs),
-          num(r.measuredMs),
-          r.configuredMs > 0 ? pct(r.measuredMs / r.configuredMs - 1) : 'n/a',
-        ]),
+      configuredVsMeasured(
+        'RTT (ms)',
+        c.rtt.map((r) => [r.configuredMs, r.measuredMs]),
       ),
       '',
     )
   }
   if (c.rate.length > 0) {
     out.push(
-      table(
-        ['configured rate (Mbit/s)', 'measured rate (Mbit/s)', 'error'],
-        c.rate.map((r) => [
-          num(r.configuredMbps),
-          num(r.measuredMbps),
-          r.configuredMbps > 0 ? pct(r.measuredMbps / r.configuredMbps - 1) : 'n/a',
-        ]),
+      configuredVsMeasured(
+        'rate (Mbit/s)',
+        c.rate.map((r) => [r.configuredMbps, r.measuredMbps]),
       ),
     )
   }
@@ -498,4 +490,19 @@ export function renderReportMarkdown(
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`
+}
+
+/** A calibration table: configured vs measured values of one quantity, with the relative error. */
+function configuredVsMeasured(
+  quantity: string,
+  pairs: Array<[configured: number, measured: number]>,
+): string {
+  return table(
+    [`configured ${quantity}`, `measured ${quantity}`, 'error'],
+    pairs.map(([configured, measured]) => [
+      num(configured),
+      num(measured),
+      configured > 0 ? pct(measured / configured - 1) : 'n/a',
+    ]),
+  )
 }
