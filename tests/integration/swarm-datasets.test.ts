@@ -67,7 +67,9 @@ describe('datasets across an in-process swarm', () => {
   })
 
   it('completes with correct bytes when one provider corrupts chunks, and drops that provider', async () => {
-    const source = await randomDataset(work, 'tampered', 3, 256 * 1024)
+    // ~1.5 s from the two honest providers: long enough that the liar, however late the DHT
+    // walk finds it, is asked for more chunks than it may corrupt before it is dropped.
+    const source = await randomDataset(work, 'tampered', 3, 1024 * 1024)
     const honest = [providers[0]!, providers[1]!]
     const liar = swarm.nodes[5]!
     const info = await addOnAll([...honest, liar], source, { chunkSize: CHUNK })
