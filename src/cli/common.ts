@@ -30,6 +30,16 @@ export function parseInteger(name: string, min: number, max: number) {
   }
 }
 
+export function parseDecimal(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value)
+    if (value.trim() === '' || !Number.isFinite(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}`)
+    }
+    return parsed
+  }
+}
+
 /**
  * Runs a command body, prints its result for people or programs, and turns
  * errors into a message and exit code (never a stack trace).

@@ -383,6 +383,8 @@ export async function stageWithFetcher(
   const result = await new Fetcher(store, env).fetch(datasetCid, {
     maxWindow: inFlight,
     discoveryTimeoutMs: 1000,
+    // The experiment measures what the links can deliver: every provider kept busy.
+    localityBias: 0,
   })
   let originBytes = 0
   let peerBytes = 0

@@ -28,3 +28,11 @@ export const DEFAULT_MAX_FAILURES = 4
 export const DEFAULT_ASSIGN_SLACK = 1.5
 /** Completions the throughput estimate looks back over. */
 export const RATE_SAMPLE_WINDOW = 16
+/**
+ * Locality bias: a provider's share of the bytes is its measured rate divided by
+ * 1 + bias x (its RTT - the nearest provider's RTT) / the nearest RTT. At 1, a
+ * provider 37% further in round-trip time (1000 km vs 1 km behind residential
+ * access) gets its rate's share divided by 1.37. 0 keeps every provider busy:
+ * fastest, whatever the distance.
+ */
+export const DEFAULT_LOCALITY_BIAS = 1

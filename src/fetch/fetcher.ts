@@ -38,6 +38,8 @@ export interface FetchOptions {
   /** Lower bound of each provider's window (requests in flight). */
   minWindow?: number
   discoveryTimeoutMs?: number
+  /** Keep bytes on near providers at some cost in time (DEFAULT_LOCALITY_BIAS); 0: fastest. */
+  localityBias?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
   onProvider?: (provider: ProviderState) => void
 }
@@ -148,6 +150,7 @@ export class Fetcher {
     const scheduler = new MultiSourceScheduler({
       chunks: wanted,
       signal,
+      ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       // ProviderSession.get resolves only with verified bytes, so the store need not hash again.
       deliver: (chunk, bytes) => this.store.putVerifiedChunk(chunk.cid, bytes),
       onEvent: (event) => {
@@ -232,7 +235,8 @@ export class Fetcher {
     const info = await this.store.markComplete(datasetCid)
     report(true)
     const seconds = (performance.now() - started) / 1000
-    const providers = scheduler.allProviders.map((p) => p.report())
+    const shares = scheduler.localityShares()
+    const providers = scheduler.allProviders.map((p) => p.report(shares.get(p)))
     return {
       cid: datasetCid.toString(),
       name: info.name,
@@ -244,7 +248,11 @@ export class Fetcher {
       ranking:
         'each request goes to the provider with the earliest estimated completion time ' +
         '(RTT + queued bytes / measured or offered rate; ties to the lower RTT), ' +
-        'and only to one within 1.5x of the best holder of that chunk',
+        'and only to one within 1.5x of the best holder of that chunk' +
+        (scheduler.localityBias > 0
+          ? `; locality bias ${scheduler.localityBias}: a provider takes at most its measured rate / ` +
+            '(1 + bias x its RTT above the nearest, relative to it) as a share of the bytes while a nearer one is busy'
+          : '; locality bias 0: every provider is kept busy'),
     }
   }
 }

@@ -10,6 +10,8 @@ import type { ProviderHint, ProviderReport, ProviderSession } from './types.ts'
 interface Completion {
   at: number
   bytes: number
+  /** When the request was sent. */
+  startedAt: number
 }
 
 /**
@@ -23,6 +25,8 @@ export class ProviderState {
   readonly has: Set<number>
   readonly hint: ProviderHint
   inFlight = 0
+  /** Expected bytes of the requests in flight (the scheduler keeps it). */
+  inFlightBytes = 0
   bytes = 0
   chunks = 0
   failures = 0
@@ -30,8 +34,11 @@ export class ProviderState {
   dropped: string | null = null
   window: number
   initialEstimateMs: number | null = null
-  private minRttMs: number | undefined
+  private minTtfbMs: number | undefined
   private readonly completions: Completion[] = []
+  /** Bytes delivered back to back (pipelined) and the ms they took: the provider's pace. */
+  private busyBytes = 0
+  private busyMs = 0
   private readonly maxWindow: number
   private readonly minWindow: number
 
@@ -50,7 +57,6 @@ export class ProviderState {
     this.maxWindow = Math.max(1, maxWindow)
     // The cap wins over the floor: maxWindow 1 means strictly one request at a time.
     this.minWindow = Math.min(this.maxWindow, Math.max(1, minWindow))
-    this.minRttMs = hint.rttMs
     this.window = this.clampWindow(DEFAULT_INITIAL_WINDOW)
   }
 
@@ -62,21 +68,47 @@ export class ProviderState {
     return this.dropped === null
   }
 
-  /** Best known round trip: the lowest of the hint and every time-to-first-byte seen. */
+  /**
+   * Best known round trip: the lower of a measured hint (ping) and the lowest time to first
+   * byte seen; an estimated hint (network coordinate) only until a chunk has arrived. An
+   * estimate must not compete with a measurement: a coordinate that has not warmed up can say
+   * ~0 ms, which would stick and size windows (and rank providers) as if all were next door.
+   */
   get rttMs(): number | undefined {
-    return this.minRttMs
+    const measuredHint = this.hint.rttSource === 'measured' ? this.hint.rttMs : undefined
+    if (this.minTtfbMs === undefined) return this.hint.rttMs
+    return measuredHint === undefined ? this.minTtfbMs : Math.min(measuredHint, this.minTtfbMs)
   }
 
-  /** Bytes/s over the recent completions, or the best prior guess. */
+  /**
+   * Bytes/s over the recent completions while the provider was busy, or the
+   * best prior guess. Each completion counts from the later of the previous
+   * completion and its own request: time the provider sat idle because we
+   * sent it nothing (a locality share, a partial cache) is not held against
+   * its rate, which would otherwise shrink its share further and further.
+   */
   rateBytesPerSec(): number | undefined {
-    const first = this.completions[0]
-    const last = this.completions[this.completions.length - 1]
-    if (first !== undefined && last !== undefined && this.completions.length >= 3 && last.at > first.at) {
+    if (this.completions.length >= 3) {
       let bytes = 0
-      for (let i = 1; i < this.completions.length; i++) bytes += this.completions[i]!.bytes
-      return (bytes * 1000) / (last.at - first.at)
+      let busyMs = 0
+      for (let i = 1; i < this.completions.length; i++) {
+        const done = this.completions[i]!
+        bytes += done.bytes
+        busyMs += done.at - Math.max(this.completions[i - 1]!.at, done.startedAt)
+      }
+      if (busyMs > 0) return (bytes * 1000) / busyMs
     }
     return this.hint.measuredBytesPerSec ?? this.hint.offeredBytesPerSec
+  }
+
+  /**
+   * Bytes/s while busy over the whole fetch so far: steadier than the recent rate, for
+   * splitting bytes between providers (the recent rate swings with bursts of completions).
+   */
+  capacityBytesPerSec(): number | undefined {
+    return this.busyBytes >= 2 * (this.completions[0]?.bytes ?? 1) && this.busyMs > 0
+      ? (this.busyBytes * 1000) / this.busyMs
+      : this.rateBytesPerSec()
   }
 
   /**
@@ -91,13 +123,21 @@ export class ProviderState {
   }
 
   onTtfb(ms: number): void {
-    if (ms > 0 && (this.minRttMs === undefined || ms < this.minRttMs)) this.minRttMs = ms
+    if (ms > 0 && (this.minTtfbMs === undefined || ms < this.minTtfbMs)) this.minTtfbMs = ms
   }
 
-  onComplete(bytes: number, now: number, chunkBytes: number): void {
+  onComplete(bytes: number, now: number, chunkBytes: number, startedAt = Number.NEGATIVE_INFINITY): void {
     this.bytes += bytes
     this.chunks += 1
-    this.completions.push({ at: now, bytes })
+    const previous = this.completions[this.completions.length - 1]
+    // Only a request that reached the provider before it finished the previous one (sent at
+    // least a round trip earlier) measures its own pace; one that found it idle also measures
+    // the round trip and the gap (app-limited), so it is left out.
+    if (previous !== undefined && startedAt + (this.rttMs ?? 0) <= previous.at) {
+      this.busyBytes += bytes
+      this.busyMs += now - previous.at
+    }
+    this.completions.push({ at: now, bytes, startedAt })
     if (this.completions.length > RATE_SAMPLE_WINDOW) this.completions.shift()
     this.resize(chunkBytes)
   }
@@ -117,7 +157,16 @@ export class ProviderState {
     this.window = this.clampWindow(needed)
   }
 
-  report(): ProviderReport {
+  /** Where rttMs comes from: 'ttfb' when the chunks themselves gave the lowest round trip. */
+  private rttSource(): string {
+    const hinted = this.hint.rttSource ?? 'unknown'
+    if (this.minTtfbMs === undefined) return hinted
+    return hinted === 'measured' && (this.hint.rttMs ?? Number.POSITIVE_INFINITY) <= this.minTtfbMs
+      ? 'measured'
+      : 'ttfb'
+  }
+
+  report(locality?: { premium: number; share: number }): ProviderReport {
     const rate = this.rateBytesPerSec()
     return {
       peerId: this.peer.toString(),
@@ -125,13 +174,15 @@ export class ProviderState {
       chunks: this.chunks,
       had: this.has.size,
       rttMs: this.rttMs === undefined ? null : Number(this.rttMs.toFixed(3)),
-      rttSource: this.hint.rttSource ?? 'unknown',
+      rttSource: this.rttSource(),
       rateMBps: rate === undefined ? null : Number((rate / 1e6).toFixed(3)),
       window: this.window,
       failures: this.failures,
       badChunks: this.badChunks,
       dropped: this.dropped,
       initialEstimateMs: this.initialEstimateMs === null ? null : Number(this.initialEstimateMs.toFixed(3)),
+      localityPremium: locality === undefined ? null : Number(locality.premium.toFixed(3)),
+      localityShare: locality === undefined ? null : Number(locality.share.toFixed(3)),
     }
   }
 }

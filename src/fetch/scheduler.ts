@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import {
   DEFAULT_ASSIGN_SLACK,
+  DEFAULT_LOCALITY_BIAS,
   DEFAULT_MAX_BAD_CHUNKS,
   DEFAULT_MAX_FAILURES,
   DEFAULT_MIN_CHUNK_TIMEOUT_MS,
@@ -22,6 +23,8 @@ export interface SchedulerInit {
   signal: AbortSignal
   now?: () => number
   assignSlack?: number
+  /** How strongly to keep bytes on near providers (see DEFAULT_LOCALITY_BIAS); 0: fastest only. */
+  localityBias?: number
   minChunkTimeoutMs?: number
   maxBadChunks?: number
   maxFailures?: number
@@ -36,6 +39,8 @@ interface Assignment {
   provider: ProviderState
   controller: AbortController
   startedAt: number
+  /** What the provider's estimate said this request would take, ms. */
+  expectedMs: number
 }
 
 /**
@@ -50,6 +55,12 @@ interface Assignment {
  * a provider that sends corrupt chunks or keeps failing is dropped. At the tail
  * (nothing left to assign), idle providers duplicate the oldest outstanding
  * requests (endgame); the first verified copy wins and the other is cancelled.
+ *
+ * With a locality bias, each provider's share of the bytes is capped at its
+ * measured rate divided by a distance premium (1 + bias x its extra RTT over
+ * the nearest provider, relative to that RTT). A far provider over its share
+ * waits while a nearer one is busy, so the near one takes most of the bytes
+ * at some cost in time; with bias 0 every provider is kept busy (fastest).
  */
 export class MultiSourceScheduler {
   private readonly init: SchedulerInit
@@ -190,7 +201,47 @@ export class MultiSourceScheduler {
     return mine <= best * (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
   }
 
+  get localityBias(): number {
+    return this.init.localityBias ?? DEFAULT_LOCALITY_BIAS
+  }
+
+  /**
+   * Each active provider's distance premium (1 + bias x its RTT above the nearest one's,
+   * relative to that) and its share of the bytes: measured capacity / premium, normalised.
+   */
+  localityShares(): Map<ProviderState, { premium: number; share: number }> {
+    const active = this.providers.filter((p) => p.active)
+    const rtt = (p: ProviderState): number => p.rttMs ?? UNKNOWN_RTT_MS
+    const nearest = Math.max(Math.min(...active.map(rtt)), MIN_RTT_MS)
+    const rates = active.map((p) => p.capacityBytesPerSec())
+    // Without a rate for everyone, compare them as equals rather than guess.
+    const known = rates.every((r) => r !== undefined && r > 0)
+    const premiums = active.map((p) => 1 + (this.localityBias * Math.max(0, rtt(p) - nearest)) / nearest)
+    const weights = active.map((_, i) => (known ? rates[i]! : 1) / premiums[i]!)
+    const total = weights.reduce((sum, w) => sum + w, 0)
+    return new Map(active.map((p, i) => [p, { premium: premiums[i]!, share: weights[i]! / total }]))
+  }
+
+  /**
+   * Is this provider within its locality share of the bytes handed out so far?
+   * Only a provider further than the nearest, and only while another provider is
+   * busy (and so will call pump() again), is ever held back: nothing waits on an idle peer.
+   */
+  private withinLocalShare(provider: ProviderState, nextBytes: number): boolean {
+    if (this.localityBias <= 0) return true
+    if (!this.providers.some((p) => p !== provider && p.active && p.inFlight > 0)) return true
+    const shares = this.localityShares()
+    const mine = shares.get(provider)
+    // The nearest providers (premium 1) are never held back: only distance costs a share.
+    if (mine === undefined || mine.premium <= 1) return true
+    let handed = nextBytes
+    for (const p of shares.keys()) handed += p.bytes + p.inFlightBytes
+    // Measured against the total after this chunk: about one chunk of leeway.
+    return provider.bytes + provider.inFlightBytes <= mine.share * handed
+  }
+
   private nextFor(provider: ProviderState): WantedChunk | undefined {
+    if (!this.withinLocalShare(provider, this.order[0]?.size ?? 1)) return undefined
     for (let i = 0; i < this.retry.length; i++) {
       const key = this.retry[i]!
       const index = this.indexOf(key)
@@ -216,13 +267,21 @@ export class MultiSourceScheduler {
     return undefined
   }
 
-  /** Nothing left to hand out: race the oldest outstanding request held by someone else. */
+  /**
+   * Nothing left to hand out: race the oldest outstanding request held by someone else.
+   * A provider past its locality share races only overdue requests (older than
+   * ENDGAME_OVERDUE x their expected time): a stalled peer is still raced, but a near
+   * peer's healthy queue is not handed to a far one at the tail.
+   */
   private endgameFor(provider: ProviderState): WantedChunk | undefined {
     if (this.pending.size > 0 || provider.inFlight >= 2) return undefined
+    const overdueOnly = !this.withinLocalShare(provider, this.order[0]?.size ?? 1)
+    const now = this.now()
     let oldest: { key: string; startedAt: number } | undefined
     for (const [key, list] of this.assigned) {
       if (list.length !== 1 || list[0]!.provider === provider) continue
       if (!provider.has.has(this.indexOf(key))) continue
+      if (overdueOnly && now - list[0]!.startedAt < ENDGAME_OVERDUE * list[0]!.expectedMs) continue
       if (oldest === undefined || list[0]!.startedAt < oldest.startedAt)
         oldest = { key, startedAt: list[0]!.startedAt }
     }
@@ -232,11 +291,17 @@ export class MultiSourceScheduler {
   private start(provider: ProviderState, chunk: WantedChunk): void {
     this.pending.delete(chunk.key)
     const controller = new AbortController()
-    const assignment: Assignment = { provider, controller, startedAt: this.now() }
+    const assignment: Assignment = {
+      provider,
+      controller,
+      startedAt: this.now(),
+      expectedMs: provider.estimateMs(chunk.size),
+    }
     const list = this.assigned.get(chunk.key) ?? []
     list.push(assignment)
     this.assigned.set(chunk.key, list)
     provider.inFlight += 1
+    provider.inFlightBytes += chunk.size
     const timeoutMs = Math.max(
       this.init.minChunkTimeoutMs ?? DEFAULT_MIN_CHUNK_TIMEOUT_MS,
       4 * provider.estimateMs(chunk.size),
@@ -256,6 +321,7 @@ export class MultiSourceScheduler {
       .finally(() => {
         clearTimeout(timer)
         provider.inFlight -= 1
+        provider.inFlightBytes -= chunk.size
         this.detach(chunk.key, assignment)
         this.pump()
       })
@@ -284,7 +350,7 @@ export class MultiSourceScheduler {
       this.fail(err instanceof Error ? err : new Error(String(err)))
       return
     }
-    assignment.provider.onComplete(bytes.byteLength, this.now(), chunk.size)
+    assignment.provider.onComplete(bytes.byteLength, this.now(), chunk.size, assignment.startedAt)
     this.doneBytes += bytes.byteLength
     this.doneChunks += 1
     this.init.onEvent?.({
@@ -347,6 +413,16 @@ export class MultiSourceScheduler {
     void Promise.resolve(provider.session.close()).catch(() => {})
   }
 }
+
+/** A request this many times older than its expected time is overdue (see endgameFor). */
+const ENDGAME_OVERDUE = 2
+/** RTT assumed for a provider nobody has measured yet, ms. */
+const UNKNOWN_RTT_MS = 50
+/**
+ * Floor under the nearest RTT, ms: a few ms of difference is scheduling noise or one metro
+ * area, not distance, and relative to a sub-millisecond loopback RTT it would look enormous.
+ */
+const MIN_RTT_MS = 10
 
 function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new BwnodeError('ERR_ABORTED', 'fetch cancelled')

@@ -45,6 +45,7 @@ export interface ProviderReport {
   /** Chunks this provider had of the ones still needed. */
   had: number
   rttMs: number | null
+  /** 'measured' (ping), 'ttfb' (the chunks' own lowest time to first byte), 'estimated' (coordinates) or 'unknown'. */
   rttSource: string
   rateMBps: number | null
   window: number
@@ -53,6 +54,10 @@ export interface ProviderReport {
   dropped: string | null
   /** Estimated seconds per chunk at the start (lower is better): why it was preferred. */
   initialEstimateMs: number | null
+  /** 1 + bias x RTT above the nearest provider's, relative to it; null once dropped. */
+  localityPremium: number | null
+  /** Share of the bytes the locality bias allotted it at the end (rate / premium, normalised). */
+  localityShare: number | null
 }
 
 export interface FetchProgress {

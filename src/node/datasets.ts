@@ -28,6 +28,8 @@ export interface StartFetchOptions {
   /** Provide the dataset after fetching (default true). */
   seed?: boolean
   maxProviders?: number
+  /** See DEFAULT_LOCALITY_BIAS; 0 keeps every provider busy (fastest). */
+  localityBias?: number
 }
 
 /**
@@ -179,6 +181,7 @@ export class DatasetService {
           info.progress = progress
         },
         ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
+        ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       }
       const result = await this.fetcher.fetch(cid, fetchOptions)
       if (options.out !== undefined) await this.store.exportDataset(cid, options.out)

@@ -214,4 +214,81 @@ describe('MultiSourceScheduler', () => {
     await scheduler.run()
     expect(provider.window).toBeGreaterThan(8)
   })
+
+  describe('locality bias', () => {
+    /**
+     * A provider behind a paced link: requests are served one after another, `serviceMs` each,
+     * and each answer arrives `rttMs` after its request at the earliest.
+     */
+    function pacedSession(bytes: Map<string, Uint8Array>, serviceMs: number, rttMs: number) {
+      let busyUntil = 0
+      const session = {
+        served: 0,
+        async get(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
+          const now = performance.now()
+          busyUntil = Math.max(now + rttMs / 2, busyUntil) + serviceMs
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, busyUntil + rttMs / 2 - now)
+            opts?.signal?.addEventListener('abort', () => {
+              clearTimeout(timer)
+              reject(opts.signal?.reason)
+            })
+          })
+          session.served++
+          return bytes.get(cid.toString())!
+        },
+        async have() {
+          return { bitfield: new Uint8Array(0), pricePerGiB: 1 }
+        },
+        async manifest(): Promise<Uint8Array> {
+          throw new Error('unused')
+        },
+        close() {},
+      }
+      return session
+    }
+
+    async function nearAndFar(localityBias: number, nearHas = all(240)) {
+      const { wanted, bytes } = await makeChunks(240)
+      const scheduler = new MultiSourceScheduler({
+        chunks: wanted,
+        signal: new AbortController().signal,
+        deliver: async () => {},
+        localityBias,
+      })
+      // Equal pace (one chunk per 4 ms each); the far one's round trip is twice the near one's.
+      // Both windows (8) cover their round trips, so at bias 0 both are kept busy.
+      const near = pacedSession(bytes, 4, 10)
+      const far = pacedSession(bytes, 4, 20)
+      const nearState = new ProviderState(await peer(), near, nearHas, { rttMs: 10, rttSource: 'measured' })
+      const farState = new ProviderState(await peer(), far, all(240), { rttMs: 20, rttSource: 'measured' })
+      scheduler.addProvider(nearState)
+      scheduler.addProvider(farState)
+      scheduler.discoveryFinished()
+      await scheduler.run()
+      return { near: near.served, far: far.served, shares: scheduler.localityShares(), nearState, farState }
+    }
+
+    it('keeps most bytes on the nearer of two equal providers, and splits evenly at bias 0', async () => {
+      // Premium 1 + (20 - 10) / 10 = 2 for the far one: its share is 1 / (1 + 2) of the bytes.
+      const biased = await nearAndFar(1)
+      expect(biased.near + biased.far).toBe(240)
+      expect(biased.near / 240).toBeGreaterThan(0.58)
+      expect(biased.near / 240).toBeLessThan(0.75)
+      expect(biased.shares.get(biased.farState)?.premium).toBeCloseTo(2, 5)
+      expect(biased.shares.get(biased.nearState)?.premium).toBe(1)
+
+      const fastest = await nearAndFar(0)
+      expect(fastest.near / 240).toBeGreaterThan(0.4)
+      expect(fastest.near / 240).toBeLessThan(0.6)
+    })
+
+    it('never holds a far provider back from chunks the near one lacks', async () => {
+      const evens = new Set(Array.from({ length: 120 }, (_, i) => i * 2))
+      const partial = await nearAndFar(4, evens)
+      expect(partial.near + partial.far).toBe(240)
+      // Every odd chunk had to come from the far one, whatever its share.
+      expect(partial.far).toBeGreaterThanOrEqual(120)
+    })
+  })
 })

@@ -23,6 +23,7 @@ const fetchBody = z.strictObject({
   out: z.string().min(1).refine(isAbsolute, 'out must be absolute').optional(),
   seed: z.boolean().optional(),
   maxProviders: z.number().int().min(1).max(64).optional(),
+  localityBias: z.number().min(0).max(100).optional(),
 })
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -84,6 +85,7 @@ export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void 
       ...(body.out === undefined ? {} : { out: body.out }),
       ...(body.seed === undefined ? {} : { seed: body.seed }),
       ...(body.maxProviders === undefined ? {} : { maxProviders: body.maxProviders }),
+      ...(body.localityBias === undefined ? {} : { localityBias: body.localityBias }),
     })
   })
 

@@ -3,7 +3,7 @@ import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { BwnodeError } from '../../errors/index.ts'
 import type { TransferInfo } from '../../node/datasets.ts'
-import { client, type DaemonOptions, daemonCommand, parseInteger } from '../common.ts'
+import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
 import { formatBytes, formatRate } from '../format.ts'
 import { emit, reportError, table } from '../output.ts'
 
@@ -11,6 +11,7 @@ interface FetchCliOptions extends DaemonOptions {
   out?: string
   seed: boolean
   maxProviders?: number
+  localityBias?: number
 }
 
 export function registerFetch(program: Command): void {
@@ -21,10 +22,11 @@ export function registerFetch(program: Command): void {
       .description('fetch a dataset from its providers, verified, several at once; resumable')
       .option('--out <path>', 'write the dataset files here (must not exist)')
       .option('--no-seed', 'do not advertise the dataset after fetching it')
+      .option('--max-providers <n>', 'providers to pull from at once', parseInteger('--max-providers', 1, 64))
       .option(
-        '--max-providers <n>',
-        'providers to pull from at once',
-        parseInteger('--max-providers', 1, 64),
+        '--locality-bias <x>',
+        'keep bytes on near providers at some cost in time (0 = fastest; default 1)',
+        parseDecimal('--locality-bias', 0, 100),
       ),
   ).action(async (cid: string, options: FetchCliOptions) => {
     const json = options.json === true
@@ -35,6 +37,7 @@ export function registerFetch(program: Command): void {
         seed: options.seed,
         ...(options.out === undefined ? {} : { out: resolve(options.out) }),
         ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
+        ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       })
       // Ctrl-C cancels the transfer; verified chunks stay, so a rerun resumes.
       let interrupted = false
