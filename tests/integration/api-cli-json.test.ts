@@ -39,16 +39,18 @@ describe('CLI --json', () => {
   })
 
   it('usage errors, init and start errors come back as JSON too', async () => {
-    const [unknownOption, missingArg, badInit, badStart] = await Promise.all([
+    const [unknownOption, missingArg, badInit, badStart, badBias] = await Promise.all([
       runCli(['ls', '--json', '--bogus']),
       runCli(['ping', '--json']),
       runCli(['init', '--json', '--data', '/dev/null/x']),
       runCli(['start', '--json', '--data', await tempDir(), '--api-port', '70000']),
+      runCli(['fetch', 'bafy', '--json', '--locality-bias', 'near']),
     ])
-    for (const result of [unknownOption, missingArg, badStart]) {
+    for (const result of [unknownOption, missingArg, badStart, badBias]) {
       expect(result.code).toBe(2)
       expect(parseError(result.stdout).code).toBe('ERR_USAGE')
     }
+    expect(parseError(badBias.stdout).message).toMatch(/--locality-bias must be a number from 0 to 100/)
     expect(badInit.code).toBe(2)
     expect(parseError(badInit.stdout).code).toBe('ERR_CONFIG')
   })

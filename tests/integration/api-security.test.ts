@@ -91,6 +91,24 @@ describe('HTTP API access', () => {
     expect(((await (await fetch(`${url}/api/datasets`)).json()) as unknown[]).length).toBe(1)
   })
 
+  it('refuses a fetch with out-of-range options before starting it', async () => {
+    for (const body of [{ localityBias: -1 }, { localityBias: 'near' }, { maxProviders: 0 }]) {
+      const response = await fetch(`${url}/api/fetch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${daemon.api.token}` },
+        body: JSON.stringify({
+          cid: 'bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea',
+          ...body,
+        }),
+      })
+      expect(response.status, JSON.stringify(body)).toBe(400)
+      const { error } = (await response.json()) as { error: { code: string; message: string } }
+      expect(error.code).toBe('ERR_BAD_REQUEST')
+      expect(error.message).toMatch(/localityBias|maxProviders/)
+    }
+    expect(await (await fetch(`${url}/api/transfers`)).json()).toEqual([])
+  })
+
   it('answers a CORS preflight with no allow headers', async () => {
     const response = await fetch(`${url}/api/fetch`, {
       method: 'OPTIONS',
