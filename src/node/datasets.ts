@@ -23,6 +23,9 @@ export interface TransferInfo {
   error: { code: string; message: string } | null
 }
 
+/** Finished transfers the registry remembers for the API and dashboard (the newest). */
+export const MAX_FINISHED_TRANSFERS = 100
+
 export interface StartFetchOptions {
   out?: string
   /** Provide the dataset after fetching (default true). */
@@ -192,6 +195,24 @@ export class DatasetService {
       info.state = signal.aborted ? 'cancelled' : 'failed'
       const code = err instanceof BwnodeError ? err.code : signal.aborted ? 'ERR_CANCELLED' : 'ERR_FETCH'
       info.error = { code, message: errorMessage(err) }
+    } finally {
+      this.forgetOldTransfers()
+    }
+  }
+
+  /**
+   * A node runs for weeks: keep every running transfer but only the newest
+   * MAX_FINISHED_TRANSFERS finished ones, so the registry cannot grow without bound.
+   */
+  private forgetOldTransfers(): void {
+    let finished = 0
+    for (const { info } of this.transfers.values()) if (info.state !== 'running') finished++
+    // Map iteration is insertion order: the oldest transfers come first.
+    for (const [id, { info }] of this.transfers) {
+      if (finished <= MAX_FINISHED_TRANSFERS) break
+      if (info.state === 'running') continue
+      this.transfers.delete(id)
+      finished--
     }
   }
 
