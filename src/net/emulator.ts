@@ -9,7 +9,7 @@ import {
   resolveLink,
 } from './link.ts'
 import { exchangePreamble } from './preamble.ts'
-import { ShapedMessageStream, type ShaperOptions } from './shaped-stream.ts'
+import { ShapedMessageStream, type ShaperOptions, SharedUplink } from './shaped-stream.ts'
 
 const log = logger('bwnode:net')
 
@@ -35,7 +35,10 @@ export interface LinkEmulatorInit extends Omit<ShaperOptions, 'delayMs' | 'rateM
  *
  * Both ends exchange their links in a short preamble (so nodes in other processes work the same),
  * then each end delays and paces only what it sends, by the path local -> remote from
- * `linkBetween`; the two directions together make up the full round trip.
+ * `linkBetween`; the two directions together make up the full round trip. The node's uplink is
+ * one clock shared by all its connections, so together they never send faster than it; a
+ * receiver's downlink is enforced per connection (each sender paces to it), since senders in
+ * other processes cannot share a clock.
  *
  * The preamble is always exchanged once the emulator is installed, even when both links are
  * zero: a node cannot know the peer's link without it, and skipping it on one end only would
@@ -53,6 +56,8 @@ export function createLinkEmulator(
 ): () => ConnectionProtector {
   const local = resolveLink(localLink)
   const { preambleTimeoutMs, onPath, ...shaperDefaults } = init
+  // One uplink per node, however many connections it has.
+  const uplink = Number.isFinite(local.uplinkMbps) ? new SharedUplink(local.uplinkMbps) : undefined
   return () => ({
     async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
       const remote = await exchangePreamble(connection, local, { ...options, timeoutMs: preambleTimeoutMs })
@@ -65,6 +70,7 @@ export function createLinkEmulator(
         ...shaperDefaults,
         delayMs: outbound.oneWayDelayMs,
         rateMbps: outbound.rateMbps,
+        ...(uplink === undefined ? {} : { uplink }),
       })
       deliverInFlightBytesBeforeClose(connection, stream)
       return stream

@@ -14,11 +14,34 @@ import {
   MIN_PACING_PIECE_BYTES,
 } from './constants.ts'
 
+/**
+ * One node's uplink, shared by all its shaped connections: a virtual clock that says until when
+ * the uplink is busy. Every piece any connection sends reserves its serialisation time on it, so
+ * the node's connections together never send faster than its uplink.
+ */
+export class SharedUplink {
+  readonly bytesPerMs: number
+  /** When the uplink finishes what has been reserved so far (performance.now() ms). */
+  freeAt = Number.NEGATIVE_INFINITY
+
+  constructor(rateMbps: number) {
+    this.bytesPerMs = (rateMbps * 1e6) / 8 / 1000
+  }
+
+  /** Reserve `bytes` starting no earlier than `earliestStart`; returns when they are serialised. */
+  reserve(bytes: number, earliestStart: number): number {
+    this.freeAt = Math.max(earliestStart, this.freeAt) + bytes / this.bytesPerMs
+    return this.freeAt
+  }
+}
+
 export interface ShaperOptions {
   /** Added to every byte sent, ms. */
   delayMs: number
-  /** Mbit/s; Infinity for no pacing. */
+  /** Mbit/s; Infinity for no pacing. This path's own limit (e.g. the receiver's downlink). */
   rateMbps: number
+  /** The sending node's uplink, shared with its other connections (absent: not shared). */
+  uplink?: SharedUplink
   /** Bottleneck buffer on top of the bandwidth-delay product, bytes. */
   queueBufferBytes?: number
   /** Bottleneck buffer on top of the bandwidth-delay product, ms at the link rate. */
@@ -64,6 +87,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
   /** Bytes the queue may hold before send() reports backpressure. */
   readonly queueLimitBytes: number
   private readonly bytesPerMs: number
+  private readonly uplink: SharedUplink | undefined
   private readonly pieceBytes: number
   private readonly toleranceMs: number
   private readonly now: () => number
@@ -99,6 +123,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
     this.spinMs = options.spinMs ?? DEFAULT_SPIN_MS
     this.burstMs = options.burstMs ?? DEFAULT_BURST_MS
     this.bytesPerMs = (options.rateMbps * 1e6) / 8 / 1000
+    this.uplink = options.uplink
     const limited = Number.isFinite(this.bytesPerMs)
     this.pieceBytes = limited
       ? Math.max(
@@ -148,6 +173,9 @@ export class ShapedMessageStream extends AbstractMessageStream {
       for (let offset = 0; offset < buf.byteLength; offset += this.pieceBytes) {
         const piece = this.pieceBytes >= buf.byteLength ? buf : buf.subarray(offset, offset + this.pieceBytes)
         this.linkFreeAt = Math.max(earliestStart, this.linkFreeAt) + piece.byteLength / this.bytesPerMs
+        // the node's other connections may hold the uplink: the piece also waits its turn there
+        if (this.uplink !== undefined)
+          this.linkFreeAt = Math.max(this.linkFreeAt, this.uplink.reserve(piece.byteLength, earliestStart))
         this.queue.push({ data: piece, dueAt: Math.max(now, this.linkFreeAt) + this.delayMs })
         this.queuedBytes += piece.byteLength
       }

@@ -182,6 +182,31 @@ describe('link emulator on real libp2p nodes', () => {
     expect(plain.status).toBe('started')
   })
 
+  it("shares one uplink among a node's connections", async () => {
+    // A sender with a 20 Mbit/s uplink and two receivers with unlimited downlinks, 2 ms RTT.
+    const sender = await node({ link: { ...linkForRtt(2), uplinkMbps: 20 }, streamWindowBytes: 1024 * 1024 })
+    const one = await node({ link: linkForRtt(2), streamWindowBytes: 1024 * 1024 })
+    const two = await node({ link: linkForRtt(2), streamWindowBytes: 1024 * 1024 })
+    await measureThroughputMbps(sender, one, 256 * 1024) // warm-up: connections, windows
+    await measureThroughputMbps(sender, two, 256 * 1024)
+    const alone = await measureThroughputMbps(sender, one, 2_500_000)
+    const started = performance.now()
+    const both = await Promise.all([
+      measureThroughputMbps(sender, one, 2_500_000),
+      measureThroughputMbps(sender, two, 2_500_000),
+    ])
+    const aggregate = (2 * 2_500_000 * 8) / ((performance.now() - started) / 1000) / 1e6
+    console.info(
+      `uplink 20 Mbit/s: one receiver ${alone.toFixed(1)}, two at once ${both.map((m) => m.toFixed(1)).join(' + ')} (aggregate ${aggregate.toFixed(1)})`,
+    )
+    expect(alone).toBeGreaterThan(18)
+    expect(alone).toBeLessThan(22)
+    // Per-connection pacing would give each receiver the whole uplink (~40 in all).
+    expect(aggregate).toBeLessThan(22)
+    expect(aggregate).toBeGreaterThan(16)
+    for (const rate of both) expect(rate).toBeLessThan(13)
+  })
+
   it('closing a connection right after a write still delivers the bytes in flight', async () => {
     const a = await node({ link: linkForRtt(40, 50) })
     const b = await node({ link: linkForRtt(40, 50) })
