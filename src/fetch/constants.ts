@@ -36,3 +36,5 @@ export const RATE_SAMPLE_WINDOW = 16
  * fastest, whatever the distance.
  */
 export const DEFAULT_LOCALITY_BIAS = 1
+/** Pings per provider at join; the lowest is its network round trip (locality bias). */
+export const RTT_PROBES = 2

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_PROVIDERS,
   DEFAULT_MAX_WINDOW,
   DEFAULT_MIN_WINDOW,
+  RTT_PROBES,
 } from './constants.ts'
 import { ProviderState } from './provider.ts'
 import { MultiSourceScheduler, type WantedChunk } from './scheduler.ts'
@@ -86,6 +87,19 @@ export class Fetcher {
       options.signal?.removeEventListener('abort', abortFromCaller)
       controller.abort(new BwnodeError('ERR_FETCH_DONE', 'fetch finished'))
       await Promise.allSettled([...sessions.values()].map(({ session }) => session.close()))
+    }
+  }
+
+  /** The lowest of a few pings: the provider's network round trip, for the locality bias. */
+  private async probe(provider: ProviderState, signal: AbortSignal): Promise<void> {
+    if (this.env.probeRtt === undefined) return
+    for (let i = 0; i < RTT_PROBES && !signal.aborted; i++) {
+      try {
+        provider.onNetworkRtt(await this.env.probeRtt(provider.peer, signal))
+      } catch (err) {
+        log('rtt probe of %p failed: %s', provider.peer, errorMessage(err))
+        return
+      }
     }
   }
 
@@ -207,6 +221,8 @@ export class Fetcher {
           states.set(peer.toString(), provider)
           options.onProvider?.(provider)
           scheduler.addProvider(provider)
+          // Probed alongside the first requests, not before them: the fetch does not wait.
+          void this.probe(provider, signal)
         } catch (err) {
           if (errorCode(err) === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
           log('provider %p unusable: %s', peer, errorMessage(err))

@@ -35,6 +35,8 @@ export class ProviderState {
   window: number
   initialEstimateMs: number | null = null
   private minTtfbMs: number | undefined
+  /** Lowest network round trip measured by ping (the hint's, or the fetcher's probes), ms. */
+  private minNetworkRttMs: number | undefined
   private readonly completions: Completion[] = []
   /** Bytes delivered back to back (pipelined) and the ms they took: the provider's pace. */
   private busyBytes = 0
@@ -58,6 +60,7 @@ export class ProviderState {
     // The cap wins over the floor: maxWindow 1 means strictly one request at a time.
     this.minWindow = Math.min(this.maxWindow, Math.max(1, minWindow))
     this.window = this.clampWindow(DEFAULT_INITIAL_WINDOW)
+    if (hint.rttSource === 'measured') this.minNetworkRttMs = hint.rttMs
   }
 
   private clampWindow(requests: number): number {
@@ -120,6 +123,19 @@ export class ProviderState {
     const rate = this.rateBytesPerSec()
     const perChunkMs = rate === undefined || rate <= 0 ? 20 : (chunkBytes * 1000) / rate
     return rtt + (this.inFlight + 1) * perChunkMs + this.failures * perChunkMs
+  }
+
+  /**
+   * Network round trip by ping: no provider queue or chunk work in it, so providers can be
+   * compared by distance (the locality bias); undefined until one is measured.
+   */
+  get networkRttMs(): number | undefined {
+    return this.minNetworkRttMs
+  }
+
+  onNetworkRtt(ms: number): void {
+    if (ms >= 0 && Number.isFinite(ms) && (this.minNetworkRttMs === undefined || ms < this.minNetworkRttMs))
+      this.minNetworkRttMs = ms
   }
 
   onTtfb(ms: number): void {

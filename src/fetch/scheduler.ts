@@ -211,13 +211,16 @@ export class MultiSourceScheduler {
    */
   localityShares(): Map<ProviderState, { premium: number; share: number }> {
     const active = this.providers.filter((p) => p.active)
-    const rtt = (p: ProviderState): number => p.rttMs ?? UNKNOWN_RTT_MS
-    const nearest = Math.max(Math.min(...active.map(rtt)), MIN_RTT_MS)
+    // Distance is judged by pings only: a provider nobody has pinged yet pays no premium.
+    const known = active.map((p) => p.networkRttMs).filter((ms) => ms !== undefined)
+    const nearest = Math.max(Math.min(...known), MIN_RTT_MS)
+    const excess = (p: ProviderState): number =>
+      p.networkRttMs === undefined ? 0 : Math.max(0, p.networkRttMs - nearest)
     const rates = active.map((p) => p.capacityBytesPerSec())
     // Without a rate for everyone, compare them as equals rather than guess.
-    const known = rates.every((r) => r !== undefined && r > 0)
-    const premiums = active.map((p) => 1 + (this.localityBias * Math.max(0, rtt(p) - nearest)) / nearest)
-    const weights = active.map((_, i) => (known ? rates[i]! : 1) / premiums[i]!)
+    const ratesKnown = rates.every((r) => r !== undefined && r > 0)
+    const premiums = active.map((p) => 1 + (this.localityBias * excess(p)) / nearest)
+    const weights = active.map((_, i) => (ratesKnown ? rates[i]! : 1) / premiums[i]!)
     const total = weights.reduce((sum, w) => sum + w, 0)
     return new Map(active.map((p, i) => [p, { premium: premiums[i]!, share: weights[i]! / total }]))
   }
@@ -416,8 +419,6 @@ export class MultiSourceScheduler {
 
 /** A request this many times older than its expected time is overdue (see endgameFor). */
 const ENDGAME_OVERDUE = 2
-/** RTT assumed for a provider nobody has measured yet, ms. */
-const UNKNOWN_RTT_MS = 50
 /**
  * Floor under the nearest RTT, ms: a few ms of difference is scheduling noise or one metro
  * area, not distance, and relative to a sub-millisecond loopback RTT it would look enormous.

@@ -33,6 +33,11 @@ export interface FetchEnvironment {
   /** `onTiming` receives each verified chunk's time to first byte (ms): the RTT estimate. */
   openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void): Promise<ProviderSession>
   hint(peer: PeerId): Promise<ProviderHint>
+  /**
+   * One network round trip to the peer (a ping), ms. A chunk's time to first byte also counts
+   * the provider's queue and both ends' CPU, so the locality bias compares providers by this.
+   */
+  probeRtt?(peer: PeerId, signal: AbortSignal): Promise<number>
   /** Throws (ERR_INSUFFICIENT_CREDITS) when `bytes` at the provider's price cannot be paid for. */
   afford?(bytes: number, pricePerGiB: number): void
   self: PeerId

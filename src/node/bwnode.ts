@@ -28,6 +28,9 @@ import { NodeMetrics } from './metrics.ts'
 import { Payments } from './payments.ts'
 import { ServedByDataset } from './served.ts'
 
+/** A locality probe (one ping) that takes longer than this is abandoned, ms. */
+const PROBE_TIMEOUT_MS = 5_000
+
 export interface NodeStatus {
   peerId: string
   multiaddrs: string[]
@@ -169,6 +172,9 @@ export class Bwnode {
         findProviders: providersFromDht(this.libp2p),
         openSession: (peer, signal, onTiming) => this.openSession(peer, signal, onTiming),
         hint: (peer) => this.providerHint(peer),
+        probeRtt: async (peer, signal) =>
+          (await this.ping(peer.toString(), AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)])))
+            .rttMs,
         afford: (bytes, pricePerGiB) => this.payments.assertAffordable(bytes, pricePerGiB),
       },
     })
