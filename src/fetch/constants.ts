@@ -38,3 +38,9 @@ export const RATE_SAMPLE_WINDOW = 16
 export const DEFAULT_LOCALITY_BIAS = 1
 /** Pings per provider at join; the lowest is its network round trip (locality bias). */
 export const RTT_PROBES = 2
+/** Pings per provider after the join ones, one every this many ms while the fetch runs. */
+export const RTT_PROBE_INTERVAL_MS = 5_000
+/** Event-loop utilisation above which this node counts as CPU-bound (locality bias suspended). */
+export const SATURATED_ELU = 0.9
+/** Event-loop utilisation is measured over windows of at least this many ms. */
+export const CPU_SAMPLE_MS = 500

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
@@ -11,6 +12,7 @@ import {
   DEFAULT_MAX_PROVIDERS,
   DEFAULT_MAX_WINDOW,
   DEFAULT_MIN_WINDOW,
+  RTT_PROBE_INTERVAL_MS,
   RTT_PROBES,
 } from './constants.ts'
 import { ProviderState } from './provider.ts'
@@ -90,14 +92,20 @@ export class Fetcher {
     }
   }
 
-  /** The lowest of a few pings: the provider's network round trip, for the locality bias. */
+  /**
+   * The provider's network round trip for the locality bias: a few pings when it joins, then
+   * one every RTT_PROBE_INTERVAL_MS while the fetch runs; the lowest counts, so a ping slowed by
+   * a busy moment (ours or the provider's) is outvoted by a later quiet one.
+   */
   private async probe(provider: ProviderState, signal: AbortSignal): Promise<void> {
-    if (this.env.probeRtt === undefined) return
-    for (let i = 0; i < RTT_PROBES && !signal.aborted; i++) {
+    const probeRtt = this.env.probeRtt
+    if (probeRtt === undefined) return
+    for (let i = 0; !signal.aborted && provider.active; i++) {
       try {
-        provider.onNetworkRtt(await this.env.probeRtt(provider.peer, signal))
+        if (i >= RTT_PROBES) await sleep(RTT_PROBE_INTERVAL_MS, undefined, { signal })
+        provider.onNetworkRtt(await probeRtt(provider.peer, signal))
       } catch (err) {
-        log('rtt probe of %p failed: %s', provider.peer, errorMessage(err))
+        if (!signal.aborted) log('rtt probe of %p failed: %s', provider.peer, errorMessage(err))
         return
       }
     }
@@ -261,13 +269,19 @@ export class Fetcher {
       seconds: Number(seconds.toFixed(3)),
       resumedChunks,
       providers,
+      localityBias: scheduler.localityBias,
+      localitySuspended:
+        scheduler.localityChecks === 0
+          ? 0
+          : Number((scheduler.localitySuspended / scheduler.localityChecks).toFixed(3)),
       ranking:
         'each request goes to the provider with the earliest estimated completion time ' +
         '(RTT + queued bytes / measured or offered rate; ties to the lower RTT), ' +
         'and only to one within 1.5x of the best holder of that chunk' +
         (scheduler.localityBias > 0
           ? `; locality bias ${scheduler.localityBias}: a provider takes at most its measured rate / ` +
-            '(1 + bias x its RTT above the nearest, relative to it) as a share of the bytes while a nearer one is busy'
+            '(1 + bias x its RTT above the nearest, relative to it) as a share of the bytes while a nearer one is busy, ' +
+            "RTTs by ping; suspended while this node's event loop is saturated (pings then measure its CPU)"
           : '; locality bias 0: every provider is kept busy'),
     }
   }

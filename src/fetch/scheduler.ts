@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_FAILURES,
   DEFAULT_MIN_CHUNK_TIMEOUT_MS,
 } from './constants.ts'
+import { type CpuGauge, EventLoopGauge } from './cpu.ts'
 import type { ProviderState } from './provider.ts'
 
 export interface WantedChunk {
@@ -25,6 +26,8 @@ export interface SchedulerInit {
   assignSlack?: number
   /** How strongly to keep bytes on near providers (see DEFAULT_LOCALITY_BIAS); 0: fastest only. */
   localityBias?: number
+  /** Whether this node's CPU is saturated (default: event-loop utilisation); injectable for tests. */
+  cpu?: CpuGauge
   minChunkTimeoutMs?: number
   maxBadChunks?: number
   maxFailures?: number
@@ -80,10 +83,19 @@ export class MultiSourceScheduler {
   private readonly finished: Promise<void>
   doneBytes = 0
   doneChunks = 0
+  /**
+   * While this node's event loop is saturated, round trips measure its own CPU, not distance:
+   * the locality bias is suspended then (it would hold back providers on noise).
+   */
+  readonly cpu: CpuGauge
+  /** Locality decisions taken, and how many of them were skipped because the CPU was saturated. */
+  localityChecks = 0
+  localitySuspended = 0
 
   constructor(init: SchedulerInit) {
     this.init = init
     this.now = init.now ?? performance.now.bind(performance)
+    this.cpu = init.cpu ?? new EventLoopGauge()
     this.order = init.chunks
     init.chunks.forEach((chunk, index) => {
       this.byKey.set(chunk.key, chunk)
@@ -232,6 +244,11 @@ export class MultiSourceScheduler {
    */
   private withinLocalShare(provider: ProviderState, nextBytes: number): boolean {
     if (this.localityBias <= 0) return true
+    this.localityChecks++
+    if (this.cpu.saturated()) {
+      this.localitySuspended++
+      return true
+    }
     if (!this.providers.some((p) => p !== provider && p.active && p.inFlight > 0)) return true
     const shares = this.localityShares()
     const mine = shares.get(provider)

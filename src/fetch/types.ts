@@ -88,4 +88,11 @@ export interface FetchResult {
   resumedChunks: number
   providers: ProviderReport[]
   ranking: string
+  /** The locality bias used (0: none). */
+  localityBias: number
+  /**
+   * Share of locality decisions skipped because this node's event loop was saturated (its pings
+   * then measure its own CPU, so the premiums are not trusted); 0 when the bias always applied.
+   */
+  localitySuspended: number
 }

@@ -248,13 +248,14 @@ describe('MultiSourceScheduler', () => {
       return session
     }
 
-    async function nearAndFar(localityBias: number, nearHas = all(240)) {
+    async function nearAndFar(localityBias: number, nearHas = all(240), cpuSaturated = false) {
       const { wanted, bytes } = await makeChunks(240)
       const scheduler = new MultiSourceScheduler({
         chunks: wanted,
         signal: new AbortController().signal,
         deliver: async () => {},
         localityBias,
+        cpu: { saturated: () => cpuSaturated },
       })
       // Equal pace (one chunk per 4 ms each); the far one's round trip is twice the near one's.
       // Both windows (8) cover their round trips, so at bias 0 both are kept busy.
@@ -281,6 +282,12 @@ describe('MultiSourceScheduler', () => {
       const fastest = await nearAndFar(0)
       expect(fastest.near / 240).toBeGreaterThan(0.4)
       expect(fastest.near / 240).toBeLessThan(0.6)
+    })
+
+    it('suspends the bias while this node is CPU-bound (its pings measure its own queue then)', async () => {
+      const saturated = await nearAndFar(1, all(240), true)
+      expect(saturated.near / 240).toBeGreaterThan(0.4)
+      expect(saturated.near / 240).toBeLessThan(0.6)
     })
 
     it('never holds a far provider back from chunks the near one lacks', async () => {

@@ -152,6 +152,8 @@ describe('lab monitor helpers', () => {
           { peerId: 'c', bytes: 0 } as never,
         ],
         ranking: '',
+        localityBias: 1,
+        localitySuspended: 0,
         out: null,
       },
     })

@@ -89,6 +89,8 @@ export function registerFetch(program: Command): void {
           out: result.out,
           providers: result.providers,
           ranking: result.ranking,
+          localityBias: result.localityBias,
+          localitySuspended: result.localitySuspended,
         },
         (r) =>
           [
@@ -98,13 +100,16 @@ export function registerFetch(program: Command): void {
             r.providers.length === 0
               ? ''
               : table([
-                  ['PROVIDER', 'BYTES', 'RTT ms', 'MB/s', 'WINDOW', 'NOTE'],
+                  ['PROVIDER', 'BYTES', 'RTT ms', 'MB/s', 'WINDOW', 'SHARE', 'NOTE'],
                   ...r.providers.map((p) => [
                     p.peerId,
                     formatBytes(p.bytes),
                     p.rttMs === null ? '-' : p.rttMs.toFixed(1),
                     p.rateMBps === null ? '-' : p.rateMBps.toFixed(1),
                     String(p.window),
+                    p.localityShare === null || r.localityBias === 0
+                      ? '-'
+                      : `${(p.localityShare * 100).toFixed(0)}% (x${p.localityPremium?.toFixed(2)})`,
                     p.dropped ?? '',
                   ]),
                 ]),
