@@ -15,12 +15,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import { ApiClient, type DaemonLocation } from '../cli/api-client.ts'
 import { parseConfig } from '../config/load.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { seededRandom } from '../latency/random.ts'
-import { Bwnode, type NodeStatus } from '../node/bwnode.ts'
+import { Bwnode, type NodeStatus, type PeerEntry } from '../node/bwnode.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import type { DatasetInfo } from '../store/content-store.ts'
@@ -68,6 +69,8 @@ const W1_MIN_FILES = 16
 const W1_TARGET_BYTES_PER_SEC = 8e6
 const DISCOVERY_MS = 10_000
 const DISCOVERY_WALKS = 3
+/** A daemon's connected peer asked directly (HAVE) must answer within this many ms. */
+const HAVE_PROBE_TIMEOUT_MS = 3_000
 
 export async function runLiveExperiment(options: LiveExperimentOptions): Promise<ExperimentOutcome> {
   const log = options.onProgress ?? (() => {})
@@ -101,6 +104,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
       peerIdFromString(status.peerId),
       options.maxProviders ?? 8,
       log,
+      () => api.get<PeerEntry[]>('/api/peers'),
     )
     if (providers.length === 0)
       throw new BwnodeError('ERR_NO_PROVIDERS', `no provider of ${dataset.cid} answered`)
@@ -242,6 +246,7 @@ async function findProviders(
   daemon: PeerId,
   max: number,
   log: (line: string) => void,
+  daemonPeers: () => Promise<PeerEntry[]>,
 ): Promise<LiveProvider[]> {
   // The daemon holds the dataset by construction; the others come from the DHT. A single walk can
   // end before a record has spread, so walk a few times within the discovery window.
@@ -262,6 +267,19 @@ async function findProviders(
     }
     if (walk < DISCOVERY_WALKS - 1) await new Promise((r) => setTimeout(r, 1000))
   }
+  // A provider record can take longer to spread than the walks allow on a busy or tiny network;
+  // the daemon's own connected peers are asked directly whether they hold the dataset.
+  if (candidates.size < max) {
+    for (const peer of await daemonPeers().catch(() => [])) {
+      if (candidates.size >= max) break
+      if (!peer.connected || candidates.has(peer.peerId) || peer.peerId === node.peerId.toString()) continue
+      const peerId = peerIdFromString(peer.peerId)
+      if (await holdsSomeOf(node, peerId, peer.addrs, cid)) {
+        candidates.set(peer.peerId, peerId)
+        log(`provider ${peer.peerId}: found among the daemon's connected peers`)
+      }
+    }
+  }
   const found: LiveProvider[] = []
   for (const peerId of candidates.values()) {
     try {
@@ -276,6 +294,25 @@ async function findProviders(
     }
   }
   return found
+}
+
+/** Does the peer hold any chunk of the dataset? One HAVE on the chunk protocol, bounded in time. */
+async function holdsSomeOf(node: Bwnode, peerId: PeerId, addrs: string[], cid: CID): Promise<boolean> {
+  try {
+    if (addrs.length > 0) {
+      await node.libp2p.peerStore.merge(peerId, { multiaddrs: addrs.map((a) => multiaddr(a)) })
+    }
+    const signal = AbortSignal.timeout(HAVE_PROBE_TIMEOUT_MS)
+    const session = await ChunkSession.open(node.libp2p, peerId, { signal })
+    try {
+      const { bitfield } = await session.have(cid, { signal })
+      return bitfield.some((byte) => byte !== 0)
+    } finally {
+      await session.close()
+    }
+  } catch {
+    return false
+  }
 }
 
 async function fetchManifest(node: Bwnode, cid: CID, providers: LiveProvider[]): Promise<Manifest> {
