@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
+import { BwnodeError, ConfigError, errorCode, errorMessage, explainDiskFull } from '../errors/index.ts'
 
 /**
  * The local HTTP API used by the CLI and the dashboard. Reads are open to
@@ -37,6 +37,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_OUT_EXISTS: 409,
   ERR_INSUFFICIENT_CREDITS: 402,
   ERR_NO_PROVIDERS: 404,
+  ERR_DISK_FULL: 507,
 }
 
 export function newApiToken(): string {
@@ -60,7 +61,8 @@ export function createApiApp(token: string): FastifyInstance {
         .send({ error: { code: 'ERR_UNAUTHORIZED', message: 'this call changes state: send the API token' } })
     }
   })
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler(async (caught, _request, reply) => {
+    const error = explainDiskFull(caught) as typeof caught
     const code = error instanceof BwnodeError ? error.code : errorCode(error)
     const validation = (error as { validation?: unknown }).validation !== undefined
     const status = validation

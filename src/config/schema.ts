@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { DEFAULT_MIN_FREE_BYTES } from '../store/constants.ts'
 
 /**
  * The node's configuration. Every field has a default, so `{}` is a valid
@@ -71,6 +72,8 @@ export const configSchema = z.strictObject({
         .max(4 * 1024 * 1024)
         .default(1024 * 1024),
       reprovideIntervalMs: z.number().int().min(1000).default(3_600_000),
+      /** Free space kept on the data dir's disk for the database; chunk writes stop short of it. */
+      minFreeBytes: z.number().int().min(0).default(DEFAULT_MIN_FREE_BYTES),
     })
     .prefault({}),
   offer: z

@@ -45,3 +45,34 @@ export function errorCode(err: unknown): string {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code
   return 'ERR_INTERNAL'
 }
+
+/**
+ * Does this error (or one it wraps) say the disk is full? Node's fs reports ENOSPC; LevelDB
+ * reports an IO error whose text carries the operating system's "No space left on device".
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === 'ENOSPC' || /no space left on device/i.test(e.message)) return true
+  }
+  return false
+}
+
+/** The disk holding the data dir is full: nothing was corrupted, but nothing more can be stored. */
+export class DiskFullError extends BwnodeError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(
+      'ERR_DISK_FULL',
+      `no space left on the disk holding the data dir (${detail}); ` +
+        'free some space (or remove datasets) and retry: what was stored so far is kept',
+      options,
+    )
+    this.name = 'DiskFullError'
+  }
+}
+
+/** A full disk said plainly; any other error as it is. */
+export function explainDiskFull(err: unknown): unknown {
+  return err instanceof DiskFullError || !isDiskFull(err)
+    ? err
+    : new DiskFullError(errorMessage(err), { cause: err })
+}

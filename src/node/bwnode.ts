@@ -117,6 +117,7 @@ export class Bwnode {
       dataDir: this.dataDir,
       db: this.db,
       chunkSize: this.config.store.chunkSizeBytes,
+      minFreeBytes: this.config.store.minFreeBytes,
     })
     this.latency = new LatencyRecorder({ db: this.db })
     this.served = new ServedByDataset({

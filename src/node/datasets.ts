@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import { BwnodeError, errorMessage } from '../errors/index.ts'
+import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchProgress, FetchResult } from '../fetch/types.ts'
 import { parseDatasetCid } from '../store/cid.ts'
@@ -191,7 +191,8 @@ export class DatasetService {
       info.result = { ...result, out: options.out ?? null }
       info.state = 'done'
       if (options.seed !== false) void this.provide(cid)
-    } catch (err) {
+    } catch (caught) {
+      const err = explainDiskFull(caught)
       info.state = signal.aborted ? 'cancelled' : 'failed'
       const code = err instanceof BwnodeError ? err.code : signal.aborted ? 'ERR_CANCELLED' : 'ERR_FETCH'
       info.error = { code, message: errorMessage(err) }

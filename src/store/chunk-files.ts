@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import type { DiskGuard } from './disk-guard.ts'
 
 /** A chunk CID, or its canonical base32 string as produced by chunkKey(). */
 export type ChunkRef = CID | string
@@ -34,9 +35,12 @@ export class ChunkFiles {
   readonly tempDir: string
   private readonly madeDirs = new Set<string>()
 
-  constructor(root: string) {
+  private readonly guard: DiskGuard | undefined
+
+  constructor(root: string, guard?: DiskGuard) {
     this.root = root
     this.tempDir = join(root, 'tmp')
+    this.guard = guard
   }
 
   /** Path of a chunk, given its CID or its canonical CID string (see chunkKey). */
@@ -58,15 +62,18 @@ export class ChunkFiles {
   /** Writes bytes (already verified against cid by the caller) under a temp name, then renames. */
   async write(cid: ChunkRef, bytes: Uint8Array): Promise<void> {
     const finalPath = this.pathOf(cid)
-    await this.ensureDir(this.tempDir)
-    await this.ensureDir(join(finalPath, '..'))
+    const release = await this.guard?.reserve(bytes.byteLength)
     const tempPath = join(this.tempDir, `${String(cid)}.${randomBytes(6).toString('hex')}`)
     try {
+      await this.ensureDir(this.tempDir)
+      await this.ensureDir(join(finalPath, '..'))
       await writeWhole(tempPath, bytes)
       await rename(tempPath, finalPath)
     } catch (err) {
       await rm(tempPath, { force: true })
       throw err
+    } finally {
+      release?.()
     }
   }
 

@@ -14,3 +14,9 @@ export const MAX_NAME_LENGTH = 255
 export const MAX_PATH_LENGTH = 4096
 /** Chunk files addPath writes concurrently (count): overlaps disk writes with reading and hashing. */
 export const DEFAULT_IMPORT_WRITE_CONCURRENCY = 4
+
+/** Free space kept on the data dir's disk for the database, bytes (config store.minFreeBytes). */
+export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
+
+/** Free disk space is re-read at most this often while chunks are written, ms. */
+export const DISK_CHECK_INTERVAL_MS = 1_000

@@ -9,10 +9,12 @@ import { chunkCid, chunkKey, manifestCid, parseChunkCid, parseDatasetCid } from 
 import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_IMPORT_WRITE_CONCURRENCY,
+  DEFAULT_MIN_FREE_BYTES,
   MANIFEST_VERSION,
   MAX_CHUNK_SIZE,
   MAX_NAME_LENGTH,
 } from './constants.ts'
+import { DiskGuard } from './disk-guard.ts'
 import {
   checkChunkSize,
   decodeManifest,
@@ -78,6 +80,8 @@ export interface ContentStoreInit {
   now?: () => number
   /** chunk files addPath writes at once (count) */
   importWriteConcurrency?: number
+  /** free space kept on the disk for the database, bytes; 0 turns the check off */
+  minFreeBytes?: number
 }
 
 /** What the chunk index keeps per present chunk. */
@@ -114,7 +118,10 @@ export class ContentStore {
 
   constructor(init: ContentStoreInit) {
     this.dataDir = init.dataDir
-    this.files = new ChunkFiles(join(init.dataDir, 'chunks'))
+    this.files = new ChunkFiles(
+      join(init.dataDir, 'chunks'),
+      new DiskGuard(init.dataDir, init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES),
+    )
     this.root = init.db.sublevel('store')
     this.manifests = this.root.sublevel<string, Uint8Array>('manifests', { valueEncoding: 'view' })
     this.datasets = this.root.sublevel<string, DatasetRecord>('datasets', { valueEncoding: 'json' })

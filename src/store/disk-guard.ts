@@ -1,0 +1,68 @@
+import { statfs } from 'node:fs/promises'
+import { DiskFullError } from '../errors/index.ts'
+import { DISK_CHECK_INTERVAL_MS } from './constants.ts'
+
+/**
+ * Keeps `minFreeBytes` free on the disk holding the data dir by refusing chunk writes that would
+ * eat into it. The reserve is for LevelDB: a database write that fails for lack of space can
+ * leave a torn record in its log, and later writes appended behind it are dropped when the log is
+ * replayed at the next start. Chunk files are what fills a disk, so they stop first, with
+ * ERR_DISK_FULL, while the database still has room.
+ *
+ * Free space is read with statfs after each write, or at most every DISK_CHECK_INTERVAL_MS while
+ * writes overlap; writes under way are subtracted from the reading, so concurrent writers cannot
+ * together overshoot the reserve.
+ */
+export class DiskGuard {
+  private readonly path: string
+  private readonly minFreeBytes: number
+  private freeBytes: number | undefined
+  private checkedAt = Number.NEGATIVE_INFINITY
+  /** Bytes reserved by writes still under way: statfs does not count them yet. */
+  private pendingBytes = 0
+
+  constructor(path: string, minFreeBytes: number) {
+    this.path = path
+    this.minFreeBytes = minFreeBytes
+  }
+
+  /**
+   * Reserves room for a write of `bytes`, or throws DiskFullError when it would leave less than
+   * the reserve free. Call the returned function once the write has finished (or failed).
+   */
+  async reserve(bytes: number): Promise<() => void> {
+    if (this.minFreeBytes <= 0) return () => {}
+    const now = performance.now()
+    const stale = now - this.checkedAt > DISK_CHECK_INTERVAL_MS
+    if (stale || this.freeBytes === undefined || this.available() - bytes < 2 * this.minFreeBytes) {
+      const stats = await statfs(this.path)
+      this.freeBytes = stats.bavail * stats.bsize
+      this.checkedAt = now
+    }
+    // Synchronous from here: concurrent writers see each other's reservations.
+    const available = this.available()
+    if (available - bytes < this.minFreeBytes) {
+      throw new DiskFullError(
+        `${mib(available)} free, a ${mib(bytes)} chunk would leave less than the ` +
+          `${mib(this.minFreeBytes)} kept for the database (store.minFreeBytes)`,
+      )
+    }
+    this.pendingBytes += bytes
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.pendingBytes -= bytes
+      // The bytes are on disk now (or were never written): the next reading will tell.
+      this.freeBytes = undefined
+    }
+  }
+
+  private available(): number {
+    return (this.freeBytes ?? 0) - this.pendingBytes
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`
+}
