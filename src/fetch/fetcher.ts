@@ -150,7 +150,8 @@ export class Fetcher {
           'ERR_NO_PROVIDERS',
           tried.length === 0
             ? `no providers found for ${datasetCid} on the DHT`
-            : `none of ${tried.length} provider(s) of ${datasetCid} sent a valid manifest`,
+            : `none of the ${tried.length} peer(s) asked (DHT providers, then connected peers) ` +
+                `sent a valid manifest for ${datasetCid}`,
         )
       }
     }

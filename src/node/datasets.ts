@@ -6,6 +6,7 @@ import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchProgress, FetchResult } from '../fetch/types.ts'
+import { CHUNK_PROTOCOL } from '../protocols/chunk/constants.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import type { ContentStore, DatasetInfo } from '../store/content-store.ts'
 import type { BwnodeLibp2p } from './libp2p.ts'
@@ -22,6 +23,9 @@ export interface TransferInfo {
   result: (FetchResult & { out: string | null }) | null
   error: { code: string; message: string } | null
 }
+
+/** Connected peers a fetch asks directly (HAVE) after the DHT walk, at most. */
+export const MAX_CONNECTED_PEERS_ASKED = 16
 
 /** Finished transfers the registry remembers for the API and dashboard (the newest). */
 export const MAX_FINISHED_TRANSFERS = 100
@@ -248,11 +252,26 @@ function assertOutFree(out: string): void {
 /** The libp2p side of a fetch: DHT provider walk and chunk-protocol sessions. */
 export function providersFromDht(libp2p: BwnodeLibp2p) {
   return async function* findProviders(cid: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
+    const yielded = new Set<string>()
     for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) {
       if (provider.multiaddrs.length > 0) {
         await libp2p.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
       }
+      yielded.add(provider.id.toString())
       yield provider.id
+    }
+    // Then the peers we are already connected to that speak the chunk protocol: a provider
+    // record can still be spreading (a small or busy network, a peer that just fetched it), and
+    // the fetcher's HAVE tells at once whether one holds any of it. After the DHT's, so its
+    // providers come first.
+    let asked = 0
+    for (const peer of libp2p.getPeers()) {
+      if (signal.aborted || asked >= MAX_CONNECTED_PEERS_ASKED) return
+      if (yielded.has(peer.toString())) continue
+      const known = await libp2p.peerStore.get(peer).catch(() => undefined)
+      if (known === undefined || !known.protocols.includes(CHUNK_PROTOCOL)) continue
+      asked++
+      yield peer
     }
   }
 }

@@ -131,6 +131,20 @@ describe('datasets across an in-process swarm', () => {
     expect(infoA.bytes).toBeGreaterThan(0)
   })
 
+  it('finds a connected peer that holds the dataset before its provider record is out', async () => {
+    // Stored on node 1 without announcing it: no provider record exists on the DHT at all.
+    const holder = providers[0]!
+    const source = await randomDataset(work, 'unannounced', 2, 256 * 1024)
+    const info = await holder.store.addPath(source, { chunkSize: CHUNK })
+    expect(holder.datasets.providedCount).toBeLessThan((await holder.datasets.list()).length)
+    await fetcher.libp2p.dial(holder.libp2p.getMultiaddrs()[0]!)
+    const out = join(work, 'unannounced-out')
+    const done = await settleTransfer(fetcher, fetcher.datasets.startFetch(info.cid, { out, seed: false }).id)
+    expect(done.error).toBeNull()
+    expect(done.result!.providers.map((p) => p.peerId)).toContain(holder.peerId.toString())
+    expect(await readTree(out)).toEqual(await readTree(source))
+  })
+
   it('reports a clear error for a CID nobody provides', async () => {
     const unknown = manifestCid(new TextEncoder().encode(`nobody has this ${Date.now()}`)).toString()
     const out = join(work, 'unknown-out')
