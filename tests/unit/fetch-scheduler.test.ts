@@ -33,7 +33,13 @@ async function makeChunks(
 }
 
 interface FakeOptions {
+  /** Each answer arrives this long after its request (with serviceMs: at the earliest; the round trip). */
   delayMs: number
+  /**
+   * A paced link: requests are served one after another, this long each, so answers queue
+   * behind each other (absent: every request takes delayMs, however many are in flight).
+   */
+  serviceMs?: number
   corruptEvery?: number
   failAfter?: number
 }
@@ -43,13 +49,20 @@ function fakeSession(
   options: FakeOptions,
 ): ProviderSession & { served: number } {
   let calls = 0
+  let busyUntil = 0
   const session = {
     served: 0,
     async get(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
       calls++
       const n = calls
+      let waitMs = options.delayMs
+      if (options.serviceMs !== undefined) {
+        const now = performance.now()
+        busyUntil = Math.max(now + options.delayMs / 2, busyUntil) + options.serviceMs
+        waitMs = busyUntil + options.delayMs / 2 - now
+      }
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, options.delayMs)
+        const timer = setTimeout(resolve, waitMs)
         opts?.signal?.addEventListener('abort', () => {
           clearTimeout(timer)
           reject(opts.signal?.reason)
@@ -216,38 +229,6 @@ describe('MultiSourceScheduler', () => {
   })
 
   describe('locality bias', () => {
-    /**
-     * A provider behind a paced link: requests are served one after another, `serviceMs` each,
-     * and each answer arrives `rttMs` after its request at the earliest.
-     */
-    function pacedSession(bytes: Map<string, Uint8Array>, serviceMs: number, rttMs: number) {
-      let busyUntil = 0
-      const session = {
-        served: 0,
-        async get(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array> {
-          const now = performance.now()
-          busyUntil = Math.max(now + rttMs / 2, busyUntil) + serviceMs
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(resolve, busyUntil + rttMs / 2 - now)
-            opts?.signal?.addEventListener('abort', () => {
-              clearTimeout(timer)
-              reject(opts.signal?.reason)
-            })
-          })
-          session.served++
-          return bytes.get(cid.toString())!
-        },
-        async have() {
-          return { bitfield: new Uint8Array(0), pricePerGiB: 1 }
-        },
-        async manifest(): Promise<Uint8Array> {
-          throw new Error('unused')
-        },
-        close() {},
-      }
-      return session
-    }
-
     async function nearAndFar(localityBias: number, nearHas = all(240), cpuSaturated = false) {
       const { wanted, bytes } = await makeChunks(240)
       const scheduler = new MultiSourceScheduler({
@@ -259,8 +240,8 @@ describe('MultiSourceScheduler', () => {
       })
       // Equal pace (one chunk per 4 ms each); the far one's round trip is twice the near one's.
       // Both windows (8) cover their round trips, so at bias 0 both are kept busy.
-      const near = pacedSession(bytes, 4, 10)
-      const far = pacedSession(bytes, 4, 20)
+      const near = fakeSession(bytes, { delayMs: 10, serviceMs: 4 })
+      const far = fakeSession(bytes, { delayMs: 20, serviceMs: 4 })
       const nearState = new ProviderState(await peer(), near, nearHas, { rttMs: 10, rttSource: 'measured' })
       const farState = new ProviderState(await peer(), far, all(240), { rttMs: 20, rttSource: 'measured' })
       scheduler.addProvider(nearState)
