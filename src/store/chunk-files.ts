@@ -69,11 +69,11 @@ export class ChunkFiles {
       await this.ensureDir(join(finalPath, '..'))
       await writeWhole(tempPath, bytes)
       await rename(tempPath, finalPath)
+      release?.(true)
     } catch (err) {
       await rm(tempPath, { force: true })
+      release?.(false)
       throw err
-    } finally {
-      release?.()
     }
   }
 

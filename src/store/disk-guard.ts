@@ -9,9 +9,10 @@ import { DISK_CHECK_INTERVAL_MS } from './constants.ts'
  * replayed at the next start. Chunk files are what fills a disk, so they stop first, with
  * ERR_DISK_FULL, while the database still has room.
  *
- * Free space is read with statfs after each write, or at most every DISK_CHECK_INTERVAL_MS while
- * writes overlap; writes under way are subtracted from the reading, so concurrent writers cannot
- * together overshoot the reserve.
+ * Free space is read with statfs at most every DISK_CHECK_INTERVAL_MS, and on every write once
+ * the estimate is within twice the reserve; in between, writes under way and written are
+ * subtracted from the last reading, so concurrent writers cannot together overshoot the reserve
+ * and the hot path costs no syscall.
  */
 export class DiskGuard {
   private readonly path: string
@@ -28,9 +29,10 @@ export class DiskGuard {
 
   /**
    * Reserves room for a write of `bytes`, or throws DiskFullError when it would leave less than
-   * the reserve free. Call the returned function once the write has finished (or failed).
+   * the reserve free. Call the returned function once the write has finished, saying whether the
+   * bytes are now on disk.
    */
-  async reserve(bytes: number): Promise<() => void> {
+  async reserve(bytes: number): Promise<(written: boolean) => void> {
     if (this.minFreeBytes <= 0) return () => {}
     const now = performance.now()
     const stale = now - this.checkedAt > DISK_CHECK_INTERVAL_MS
@@ -49,12 +51,13 @@ export class DiskGuard {
     }
     this.pendingBytes += bytes
     let released = false
-    return () => {
+    return (written) => {
       if (released) return
       released = true
       this.pendingBytes -= bytes
-      // The bytes are on disk now (or were never written): the next reading will tell.
-      this.freeBytes = undefined
+      // On disk now, so no longer free; a reading taken meanwhile may count them twice, which
+      // only refuses a little early until the next reading.
+      if (written && this.freeBytes !== undefined) this.freeBytes -= bytes
     }
   }
 
