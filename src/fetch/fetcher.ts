@@ -271,10 +271,7 @@ export class Fetcher {
       resumedChunks,
       providers,
       localityBias: scheduler.localityBias,
-      localitySuspended:
-        scheduler.localityChecks === 0
-          ? 0
-          : Number((scheduler.localitySuspended / scheduler.localityChecks).toFixed(3)),
+      localitySuspended: Number(scheduler.localitySuspended.toFixed(3)),
       ranking:
         'each request goes to the provider with the earliest estimated completion time ' +
         '(RTT + queued bytes / measured or offered rate; ties to the lower RTT), ' +

@@ -89,8 +89,8 @@ export class MultiSourceScheduler {
    */
   readonly cpu: CpuGauge
   /** Locality decisions taken, and how many of them were skipped because the CPU was saturated. */
-  localityChecks = 0
-  localitySuspended = 0
+  private localityChecks = 0
+  private localitySkipped = 0
 
   constructor(init: SchedulerInit) {
     this.init = init
@@ -217,6 +217,11 @@ export class MultiSourceScheduler {
     return this.init.localityBias ?? DEFAULT_LOCALITY_BIAS
   }
 
+  /** Share of locality decisions skipped because the CPU was saturated (0 when none were). */
+  get localitySuspended(): number {
+    return this.localityChecks === 0 ? 0 : this.localitySkipped / this.localityChecks
+  }
+
   /**
    * Each active provider's distance premium (1 + bias x its RTT above the nearest one's,
    * relative to that) and its share of the bytes: measured capacity / premium, normalised.
@@ -246,7 +251,7 @@ export class MultiSourceScheduler {
     if (this.localityBias <= 0) return true
     this.localityChecks++
     if (this.cpu.saturated()) {
-      this.localitySuspended++
+      this.localitySkipped++
       return true
     }
     if (!this.providers.some((p) => p !== provider && p.active && p.inFlight > 0)) return true
