@@ -1,29 +1,61 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BwnodeError, ConfigError } from '../errors/index.ts'
-import { API_FILE, type ApiFile } from '../node/daemon.ts'
+import { BwnodeError, ConfigError, UsageError } from '../errors/index.ts'
+import { API_FILE, type ApiFile } from '../node/api-file.ts'
 
-/** Where a CLI command finds the daemon: --api URL, or --data DIR (its api.json). */
+/**
+ * Where a CLI command finds the daemon: --api URL, or --data DIR (its api.json).
+ * The token for calls that change state: --token, else (with --api) BWNODE_API_TOKEN, else (with
+ * --data) the one in api.json, else BWNODE_API_TOKEN.
+ */
 export interface DaemonLocation {
   api?: string
   data?: string
   token?: string
+  /** Give up on each request after this long (--timeout). */
+  timeoutMs?: number
 }
 
 export const DEFAULT_DATA_DIR = '.bwnode'
 
+/** Parses --api: an http(s) URL, or a usage error that says so (not "is it running?"). */
+export function parseApiUrl(text: string): string {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') {
+    const what = url === undefined ? 'a URL' : 'an http:// or https:// URL'
+    throw new UsageError(
+      `--api ${text} is not ${what}: give the daemon's API URL, e.g. --api http://127.0.0.1:4020`,
+    )
+  }
+  return text.replace(/\/$/, '')
+}
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`
+
 export class ApiClient {
   readonly url: string
   private readonly token: string | undefined
+  private readonly timeoutMs: number | undefined
 
-  constructor(url: string, token?: string) {
+  constructor(url: string, token?: string, timeoutMs?: number) {
     this.url = url.replace(/\/$/, '')
     this.token = token
+    this.timeoutMs = timeoutMs
+  }
+
+  get hasToken(): boolean {
+    return this.token !== undefined && this.token !== ''
   }
 
   static async locate(location: DaemonLocation): Promise<ApiClient> {
+    const envToken = process.env.BWNODE_API_TOKEN === '' ? undefined : process.env.BWNODE_API_TOKEN
     if (location.api !== undefined)
-      return new ApiClient(location.api, location.token ?? process.env.BWNODE_API_TOKEN)
+      return new ApiClient(parseApiUrl(location.api), location.token ?? envToken, location.timeoutMs)
     const dataDir = location.data ?? process.env.BWNODE_DATA ?? DEFAULT_DATA_DIR
     const path = join(dataDir, API_FILE)
     let text: string
@@ -41,7 +73,8 @@ export class ApiClient {
     } catch {
       throw new ConfigError(`${path}: invalid JSON`)
     }
-    return new ApiClient(file.url, location.token ?? file.token)
+    if (typeof file.url !== 'string') throw new ConfigError(`${path}: no "url"`)
+    return new ApiClient(file.url, location.token ?? file.token ?? envToken, location.timeoutMs)
   }
 
   async get<T>(path: string, signal?: AbortSignal): Promise<T> {
@@ -52,31 +85,48 @@ export class ApiClient {
     return this.request<T>('POST', path, body, signal)
   }
 
-  async delete<T>(path: string): Promise<T> {
-    return this.request<T>('DELETE', path, undefined)
+  async delete<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('DELETE', path, undefined, signal)
   }
 
   async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {}
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    if (this.hasToken) headers.authorization = `Bearer ${this.token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
+    const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs)
+    const signals = [signal, timeout].filter((s): s is AbortSignal => s !== undefined)
+    const combined = signals.length === 0 ? undefined : AbortSignal.any(signals)
+    const timedOut = (err: unknown): BwnodeError =>
+      new BwnodeError(
+        'ERR_TIMEOUT',
+        `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
+        { cause: err },
+      )
     let response: Response
+    let text: string
     try {
       response = await fetch(`${this.url}${path}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(signal === undefined ? {} : { signal }),
+        ...(combined === undefined ? {} : { signal: combined }),
       })
     } catch (err) {
       if (signal?.aborted) throw err
+      if (timeout?.aborted) throw timedOut(err)
       throw new BwnodeError(
         'ERR_DAEMON_NOT_RUNNING',
         `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
         { cause: err },
       )
     }
-    const text = await response.text()
+    try {
+      text = await response.text()
+    } catch (err) {
+      if (signal?.aborted) throw err
+      if (timeout?.aborted) throw timedOut(err)
+      throw new BwnodeError('ERR_API', `the daemon at ${this.url} broke off its reply`, { cause: err })
+    }
     let data: unknown
     try {
       data = text.length > 0 ? JSON.parse(text) : undefined
@@ -85,7 +135,14 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error
-      throw new BwnodeError(error?.code ?? 'ERR_API', error?.message ?? `daemon replied ${response.status}`)
+      const code = error?.code ?? 'ERR_API'
+      let message = error?.message ?? `daemon replied ${response.status}`
+      if (code === 'ERR_UNAUTHORIZED') {
+        message += this.hasToken
+          ? ' (the token given was refused: it changes when the daemon restarts; see <data>/api.json)'
+          : ' (pass --token TOKEN or set BWNODE_API_TOKEN; the token is in <data>/api.json on the daemon machine)'
+      }
+      throw new BwnodeError(code, message)
     }
     return data as T
   }

@@ -23,3 +23,8 @@ export function parseSize(text: string): number {
   const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1
   return Math.round(value * factor)
 }
+
+/** "1 peer", "2 peers", "0 peers". */
+export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : pluralNoun}`
+}

@@ -9,13 +9,14 @@ import { registerMarket } from './commands/market.ts'
 import { registerPeers, registerStatus } from './commands/peers.ts'
 import { registerStart } from './commands/start.ts'
 import { reportError } from './output.ts'
+import { packageVersion } from './version.ts'
 
 const program = new Command()
   .name('bwnode')
   .description(
     'A peer-to-peer bandwidth and data-sharing node, and a lab that measures it against local storage.',
   )
-  .version('0.1.0')
+  .version(packageVersion())
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { z } from 'zod'
 import { ConfigError } from '../errors/index.ts'
+import { isLoopbackHost } from './loopback.ts'
 import { type BwnodeConfig, type ConfigInput, configSchema } from './schema.ts'
 
 /**
@@ -90,9 +91,7 @@ export function parseConfig(input: unknown, source: string, overrides: ConfigOve
   return config
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.')
-}
+export { isLoopbackHost }
 
 export async function loadConfig(
   file: string | undefined,

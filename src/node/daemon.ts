@@ -6,16 +6,10 @@ import { registerMarketRoutes } from '../api/routes/market.ts'
 import { registerNodeRoutes } from '../api/routes/node.ts'
 import { type ApiServer, createApiApp, listenApi, newApiToken } from '../api/server.ts'
 import type { BwnodeConfig } from '../config/schema.ts'
+import { API_FILE, type ApiFile } from './api-file.ts'
 import { Bwnode } from './bwnode.ts'
 
-/** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
-export const API_FILE = 'api.json'
-
-export interface ApiFile {
-  url: string
-  token: string
-  peerId: string
-}
+export { API_FILE, type ApiFile } from './api-file.ts'
 
 export interface RunningDaemon {
   node: Bwnode

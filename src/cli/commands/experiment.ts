@@ -1,8 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { UsageError } from '../../errors/index.ts'
-import { runLiveExperiment } from '../../experiment/live.ts'
-import { runExperiment } from '../../experiment/runner.ts'
 import type { WorkloadVerdict } from '../../experiment/verdict.ts'
 import { parseInteger } from '../common.ts'
 import { emit, reportError, table } from '../output.ts'
@@ -71,7 +69,7 @@ export function registerExperiment(program: Command): void {
         const seed = options.seed === undefined ? {} : { seed: options.seed }
         const outcome =
           options.live === true
-            ? await runLiveExperiment({
+            ? await (await import('../../experiment/live.ts')).runLiveExperiment({
                 out,
                 onProgress,
                 ...seed,
@@ -79,7 +77,7 @@ export function registerExperiment(program: Command): void {
                 ...(options.api === undefined ? {} : { api: options.api }),
                 ...(options.cid === undefined ? {} : { cid: options.cid }),
               })
-            : await runExperiment({
+            : await (await import('../../experiment/runner.ts')).runExperiment({
                 mode: options.full === true ? 'full' : 'quick',
                 out,
                 onProgress,

@@ -1,11 +1,34 @@
 import { resolve } from 'node:path'
-import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import { BwnodeError } from '../../errors/index.ts'
+import type { NodeStatus } from '../../node/bwnode.ts'
 import type { TransferInfo } from '../../node/datasets.ts'
+import type { DatasetInfo } from '../../store/content-store.ts'
+import type { ApiClient } from '../api-client.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
-import { formatBytes, formatRate } from '../format.ts'
+import { formatBytes, formatRate, plural } from '../format.ts'
 import { emit, reportError, table } from '../output.ts'
+
+/** Exit code of a command stopped by Ctrl-C (128 + SIGINT), the shell's convention. */
+export const EXIT_SIGINT = 130
+
+/**
+ * With no peer connected a fetch can only finish from what is stored here: say so at once
+ * instead of letting the DHT walk run into its timeout.
+ */
+async function refuseWithoutPeers(api: ApiClient, cid: string): Promise<void> {
+  // A mistyped CID is said as such (the daemon's own check), not as a lack of peers.
+  ;(await import('../../store/cid.ts')).parseDatasetCid(cid)
+  const status = await api.get<NodeStatus>('/api/status')
+  if (status.connectedPeers > 0) return
+  const datasets = await api.get<DatasetInfo[]>('/api/datasets')
+  if (datasets.some((d) => d.cid === cid && d.complete)) return
+  throw new BwnodeError(
+    'ERR_NO_PEERS',
+    `0 peers connected, so no provider of ${cid} can be found; ` +
+      'start the daemon with --bootstrap /ip4/.../tcp/.../p2p/<id> (or BWNODE_BOOTSTRAP, or mdns on a LAN) and retry',
+  )
+}
 
 interface FetchCliOptions extends DaemonOptions {
   out?: string
@@ -30,8 +53,11 @@ export function registerFetch(program: Command): void {
       ),
   ).action(async (cid: string, options: FetchCliOptions) => {
     const json = options.json === true
+    let interrupted = false
     try {
       const api = await client(options)
+      const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout * 1000
+      await refuseWithoutPeers(api, cid)
       const transfer = await api.post<TransferInfo>('/api/fetch', {
         cid,
         seed: options.seed,
@@ -40,23 +66,34 @@ export function registerFetch(program: Command): void {
         ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       })
       // Ctrl-C cancels the transfer; verified chunks stay, so a rerun resumes.
-      let interrupted = false
+      const cancel = (): Promise<unknown> => api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
       const onSigint = (): void => {
         interrupted = true
-        void api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
+        void cancel()
       }
       process.once('SIGINT', onSigint)
+      // The bar's library loads only where a bar is drawn.
       const bar =
         process.stderr.isTTY && !json
-          ? new SingleBar({
-              format: ' {bar} {percentage}% | {done}/{total} | {rate} | ETA {eta_formatted} | {peers} peers',
+          ? new (await import('cli-progress')).SingleBar({
+              format: ' {bar} {percentage}% | {done}/{total} | {rate} | ETA {eta_formatted} | {peers}',
               hideCursor: true,
               stream: process.stderr,
             })
           : undefined
       let info = transfer
-      bar?.start(1, 0, { done: '0 B', total: '?', rate: '-', peers: 0 })
+      bar?.start(1, 0, { done: '0 B', total: '?', rate: '-', peers: plural(0, 'peer') })
       while (info.state === 'running') {
+        if (deadline !== undefined && Date.now() >= deadline) {
+          await cancel()
+          bar?.stop()
+          process.removeListener('SIGINT', onSigint)
+          throw new BwnodeError(
+            'ERR_TIMEOUT',
+            `fetch of ${cid} did not finish within ${options.timeout} s (--timeout) and was cancelled; ` +
+              'the verified chunks are kept, so a rerun resumes',
+          )
+        }
         await new Promise((r) => setTimeout(r, 200))
         info = await api.get<TransferInfo>(`/api/transfers/${transfer.id}`)
         const p = info.progress
@@ -66,7 +103,7 @@ export function registerFetch(program: Command): void {
             done: formatBytes(p.doneBytes),
             total: formatBytes(p.totalBytes),
             rate: formatRate(p.bytesPerSec),
-            peers: p.activeProviders,
+            peers: plural(p.activeProviders, 'peer'),
           })
         }
       }
@@ -118,7 +155,8 @@ export function registerFetch(program: Command): void {
             .join('\n'),
       )
     } catch (err) {
-      process.exitCode = reportError(err, json)
+      const code = reportError(err, json)
+      process.exitCode = interrupted ? EXIT_SIGINT : code
     }
   })
 }

@@ -1,9 +1,6 @@
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Command } from 'commander'
-import { openDatabase } from '../../db/database.ts'
-import { loadOrCreateIdentity } from '../../node/identity.ts'
 import { DEFAULT_DATA_DIR } from '../api-client.ts'
-import { run } from '../common.ts'
+import { explainDataDirInUse, run } from '../common.ts'
 
 export function registerInit(program: Command): void {
   program
@@ -15,8 +12,13 @@ export function registerInit(program: Command): void {
       await run(
         options,
         async () => {
+          const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+          const { openDatabase } = await import('../../db/database.ts')
+          const { loadOrCreateIdentity } = await import('../../node/identity.ts')
           const { privateKey, created } = await loadOrCreateIdentity(options.data)
-          const db = await openDatabase(options.data)
+          const db = await openDatabase(options.data).catch(async (err: unknown) => {
+            throw await explainDataDirInUse(err, options.data)
+          })
           await db.close()
           return { peerId: peerIdFromPrivateKey(privateKey).toString(), dataDir: options.data, created }
         },

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { runLab } from '../../lab/lab.ts'
 import { reportError } from '../output.ts'
 
 interface LabCommandOptions {
@@ -37,6 +36,7 @@ export function registerLab(program: Command): void {
       process.on('SIGINT', onSignal)
       process.on('SIGTERM', onSignal)
       try {
+        const { runLab } = await import('../../lab/lab.ts')
         const summary = await runLab({
           nodesDir: options.nodesDir,
           out: options.out,

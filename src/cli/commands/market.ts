@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { BwnodeError } from '../../errors/index.ts'
+import type { NodeStatus } from '../../node/bwnode.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-import { formatBytes } from '../format.ts'
+import { formatBytes, plural } from '../format.ts'
 import { table } from '../output.ts'
 
 interface OfferRow {
@@ -27,12 +28,21 @@ export function registerMarket(program: Command): void {
   daemonCommand(
     program.command('offers').description('bandwidth offers found on the DHT, nearest (estimated RTT) first'),
   ).action(async (options: DaemonOptions) => {
+    let connectedPeers = 0
     await run(
       options,
-      async () => (await client(options)).get<OfferRow[]>('/api/offers'),
+      async () => {
+        const api = await client(options)
+        // With no peer connected a DHT walk cannot find anything: list what is known already
+        // (refresh=false) instead of waiting for the walk to time out.
+        connectedPeers = (await api.get<NodeStatus>('/api/status')).connectedPeers
+        return api.get<OfferRow[]>(connectedPeers === 0 ? '/api/offers?refresh=false' : '/api/offers')
+      },
       (offers) =>
         offers.length === 0
-          ? 'no offers found yet'
+          ? connectedPeers === 0
+            ? 'no offers: 0 peers connected, so the DHT cannot be searched (start the daemon with --bootstrap)'
+            : `no offers found yet (asked through ${plural(connectedPeers, 'connected peer')})`
           : table([
               ['PEER', 'EST RTT ms', 'UPLINK Mbit/s', 'SLOTS', 'PRICE /GiB'],
               ...offers.map((o) => [

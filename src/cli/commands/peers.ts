@@ -1,7 +1,46 @@
 import type { Command } from 'commander'
+import { BwnodeError, errorCode, errorMessage } from '../../errors/index.ts'
 import type { NodeStatus, PeerEntry } from '../../node/bwnode.ts'
+import type { ApiClient } from '../api-client.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
+import { plural } from '../format.ts'
 import { table } from '../output.ts'
+
+/** Errors of our own making (the CLI's, the API's): passed on as they are. */
+const OWN_ERRORS = new Set(['ERR_BAD_PEER_ID', 'ERR_DAEMON_NOT_RUNNING', 'ERR_TIMEOUT', 'ERR_USAGE'])
+
+interface PeerContext {
+  status: NodeStatus
+  known: PeerEntry | undefined
+}
+
+/**
+ * What the node knows of a peer before it is asked to reach it: a peer it has no address for,
+ * with no peer connected to look it up through, is said plainly and at once (libp2p would
+ * spend its whole dial or query timeout on it and then print its own text).
+ */
+async function peerContext(api: ApiClient, peerId: string, what: string): Promise<PeerContext> {
+  // Checked here as the daemon would (same code, same message), before the shortcut below.
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  try {
+    peerIdFromString(peerId)
+  } catch {
+    throw new BwnodeError('ERR_BAD_PEER_ID', `not a peer id: ${peerId}`)
+  }
+  const [status, peers] = await Promise.all([
+    api.get<NodeStatus>('/api/status'),
+    api.get<PeerEntry[]>('/api/peers'),
+  ])
+  if (peerId === status.peerId) throw new BwnodeError('ERR_SELF', `${peerId} is this node`)
+  const known = peers.find((p) => p.peerId === peerId)
+  if ((known === undefined || known.addrs.length === 0) && status.connectedPeers === 0) {
+    throw new BwnodeError(
+      'ERR_PEER_UNKNOWN',
+      `cannot ${what} ${peerId}: this node has no address for it and 0 peers connected to look it up through`,
+    )
+  }
+  return { status, known }
+}
 
 export function registerStatus(program: Command): void {
   daemonCommand(
@@ -14,8 +53,8 @@ export function registerStatus(program: Command): void {
         [
           `peer id     ${s.peerId}`,
           `addresses   ${s.multiaddrs.join('\n            ')}`,
-          `peers       ${s.connectedPeers} connected`,
-          `DHT         ${s.dhtMode} mode, ${s.dhtRoutingTableSize} peers in routing table`,
+          `peers       ${plural(s.connectedPeers, 'peer')} connected`,
+          `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table`,
           `data dir    ${s.dataDir}`,
         ].join('\n'),
     )
@@ -43,10 +82,21 @@ export function registerPeers(program: Command): void {
   ).action(async (peerId: string, options: DaemonOptions) => {
     await run(
       options,
-      async () =>
-        (await client(options)).get<{ peerId: string; addrs: string[] }>(
-          `/api/peers/${encodeURIComponent(peerId)}/find`,
-        ),
+      async () => {
+        const api = await client(options)
+        const { status } = await peerContext(api, peerId, 'look up')
+        try {
+          return await api.get<{ peerId: string; addrs: string[] }>(
+            `/api/peers/${encodeURIComponent(peerId)}/find`,
+          )
+        } catch (err) {
+          if (OWN_ERRORS.has(errorCode(err))) throw err
+          throw new BwnodeError(
+            'ERR_PEER_NOT_FOUND',
+            `${peerId} was not found through the DHT (asked via ${plural(status.connectedPeers, 'connected peer')}: ${errorMessage(err)})`,
+          )
+        }
+      },
       (found) => `${found.peerId}\n  ${found.addrs.join('\n  ')}`,
     )
   })
@@ -55,10 +105,25 @@ export function registerPeers(program: Command): void {
   ).action(async (peerId: string, options: DaemonOptions) => {
     await run(
       options,
-      async () =>
-        (await client(options)).get<{ peerId: string; rttMs: number }>(
-          `/api/peers/${encodeURIComponent(peerId)}/ping`,
-        ),
+      async () => {
+        const api = await client(options)
+        const { known } = await peerContext(api, peerId, 'ping')
+        try {
+          return await api.get<{ peerId: string; rttMs: number }>(
+            `/api/peers/${encodeURIComponent(peerId)}/ping`,
+          )
+        } catch (err) {
+          if (OWN_ERRORS.has(errorCode(err))) throw err
+          const why =
+            known === undefined || known.addrs.length === 0
+              ? 'no address is known for it and none was found through the DHT'
+              : `it did not answer at ${known.addrs.join(', ')}`
+          throw new BwnodeError(
+            'ERR_PEER_UNREACHABLE',
+            `cannot ping ${peerId}: ${why} (${errorMessage(err)})`,
+          )
+        }
+      },
       (result) => `${result.peerId}: ${result.rttMs.toFixed(2)} ms`,
     )
   })

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
-import { isLoopbackHost, loadConfig, overridesFromEnv } from '../../config/load.ts'
+import { isLoopbackHost } from '../../config/loopback.ts'
 import type { BwnodeConfig } from '../../config/schema.ts'
 import { UsageError } from '../../errors/index.ts'
-import { startDaemon } from '../../node/daemon.ts'
-import { collect, parseInteger } from '../common.ts'
+import type { RunningDaemon } from '../../node/daemon.ts'
+import { collect, explainDataDirInUse, parseInteger } from '../common.ts'
 import { reportError } from '../output.ts'
 
 interface StartOptions {
@@ -60,25 +60,33 @@ export function registerStart(program: Command): void {
     .action(async (options: StartOptions) => {
       // Signals are handled from the first moment: a stop asked for while the node is still
       // starting is carried out as soon as it is up, instead of killing it mid-start.
-      let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined
+      // A clean stop exits 0 on SIGTERM (service managers) and 130 on SIGINT (the shell's
+      // convention for Ctrl-C).
+      let daemon: RunningDaemon | undefined
       let stopRequested = false
+      let exitCode = 0
       let signals = 0
-      const stopNow = (running: NonNullable<typeof daemon>): void => {
+      const stopNow = (running: RunningDaemon): void => {
         running.stop().then(
-          () => process.exit(0),
+          () => process.exit(exitCode),
           (err: unknown) => process.exit(reportError(err, options.json === true)),
         )
       }
       const shutdown = (signal: string): void => {
         signals += 1
         if (signals > 1) process.exit(130)
+        if (signal === 'SIGINT') exitCode = 130
         process.stderr.write(`bwnode: ${signal}, shutting down\n`)
         if (daemon === undefined) stopRequested = true
         else stopNow(daemon)
       }
       process.on('SIGINT', () => shutdown('SIGINT'))
       process.on('SIGTERM', () => shutdown('SIGTERM'))
+      let dataDir: string | undefined
       try {
+        // Loaded here, not at the top: `bwnode --help` and the API commands never need the node.
+        const { loadConfig, overridesFromEnv } = await import('../../config/load.ts')
+        const { startDaemon } = await import('../../node/daemon.ts')
         const loaded = await loadConfig(options.config, {
           ...overridesFromEnv(process.env),
           ...(options.data === undefined ? {} : { dataDir: options.data }),
@@ -88,6 +96,7 @@ export function registerStart(program: Command): void {
           ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
         })
         const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
+        dataDir = config.dataDir
         daemon = await startDaemon(config)
         // Last line of defence for "nothing a peer sends may crash the node": a rejection that
         // escaped every handler is logged, and the node keeps serving.
@@ -111,7 +120,8 @@ export function registerStart(program: Command): void {
         }
         if (stopRequested) stopNow(daemon)
       } catch (err) {
-        process.exitCode = reportError(err, options.json === true)
+        const explained = dataDir === undefined ? err : await explainDataDirInUse(err, dataDir)
+        process.exitCode = reportError(explained, options.json === true)
         // A failed start leaves nothing to stop: let the process end.
         process.removeAllListeners('SIGINT')
         process.removeAllListeners('SIGTERM')
