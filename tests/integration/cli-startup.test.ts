@@ -66,8 +66,14 @@ describe('CLI start-up loads only what a command uses', () => {
       const what = cases[i]!.join(' ')
       expect(result.code, what).toBe(0)
       // The hook saw the CLI itself, so an empty list cannot pass for a light one.
-      expect(result.modules.some((url) => url.endsWith('/src/cli/main.ts')), what).toBe(true)
-      expect(result.modules.filter((url) => HEAVY.test(url)), what).toEqual([])
+      expect(
+        result.modules.some((url) => url.endsWith('/src/cli/main.ts')),
+        what,
+      ).toBe(true)
+      expect(
+        result.modules.filter((url) => HEAVY.test(url)),
+        what,
+      ).toEqual([])
       // Before this was lazy, --help loaded ~1,500 modules.
       expect(result.modules.length, what).toBeLessThan(100)
     })
