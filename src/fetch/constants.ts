@@ -44,3 +44,22 @@ export const RTT_PROBE_INTERVAL_MS = 5_000
 export const SATURATED_ELU = 0.9
 /** Event-loop utilisation is measured over windows of at least this many ms. */
 export const CPU_SAMPLE_MS = 500
+/**
+ * Manifest hedging: the manifest is asked of one provider; if no verified answer came after
+ * this many ms, the next provider is asked as well (and so on), the first verified answer wins
+ * and the other requests are withdrawn. A silent provider record costs a fetch this, not a
+ * whole response timeout.
+ */
+export const DEFAULT_MANIFEST_HEDGE_MS = 1_000
+/** Manifest requests in flight at once (count); a new one waits for one to end past this. */
+export const MAX_MANIFEST_ATTEMPTS_IN_FLIGHT = 8
+/**
+ * Connected peers (HAVE) are offered after the DHT walk ends, or this many ms after it started
+ * if the walk has found no provider by then (an empty routing table waits out the whole
+ * discovery timeout).
+ */
+export const DEFAULT_CONNECTED_PEERS_AFTER_MS = 1_000
+/** Peers whose past failures a node remembers (count); the oldest is forgotten first. */
+export const MAX_REMEMBERED_FAILURES = 1_024
+/** A remembered failure counts half as much after this many ms (exponential decay). */
+export const FAILURE_HALF_LIFE_MS = 10 * 60_000

@@ -3,19 +3,23 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
+import { Notifier } from '../protocols/chunk/notifier.ts'
 import { getBit } from '../store/bitfield.ts'
 import { parseChunkCid } from '../store/cid.ts'
 import type { DatasetInfo } from '../store/content-store.ts'
 import { chunkLengthAt, type Manifest } from '../store/manifest.ts'
 import {
+  DEFAULT_CONNECTED_PEERS_AFTER_MS,
   DEFAULT_DISCOVERY_TIMEOUT_MS,
+  DEFAULT_MANIFEST_HEDGE_MS,
   DEFAULT_MAX_PROVIDERS,
   DEFAULT_MAX_WINDOW,
   DEFAULT_MIN_WINDOW,
+  MAX_MANIFEST_ATTEMPTS_IN_FLIGHT,
   RTT_PROBE_INTERVAL_MS,
   RTT_PROBES,
 } from './constants.ts'
-import { ProviderState } from './provider.ts'
+import { ProviderFailures, ProviderState } from './provider.ts'
 import { MultiSourceScheduler, type WantedChunk } from './scheduler.ts'
 import type { FetchEnvironment, FetchProgress, FetchResult, ProviderSession } from './types.ts'
 
@@ -41,6 +45,10 @@ export interface FetchOptions {
   /** Lower bound of each provider's window (requests in flight). */
   minWindow?: number
   discoveryTimeoutMs?: number
+  /** Ask the next provider for the manifest when none answered within this many ms. */
+  manifestHedgeMs?: number
+  /** Offer connected peers this many ms into a DHT walk that has found nobody. */
+  connectedPeersAfterMs?: number
   /** Keep bytes on near providers at some cost in time (DEFAULT_LOCALITY_BIAS); 0: fastest. */
   localityBias?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
@@ -71,24 +79,34 @@ function manifestOrder(manifest: Manifest): string[] {
 export class Fetcher {
   private readonly store: FetchStore
   private readonly env: FetchEnvironment
+  /** Providers that failed earlier fetches of this node: asked last, ranked lower. */
+  readonly failures: ProviderFailures
 
-  constructor(store: FetchStore, env: FetchEnvironment) {
+  constructor(store: FetchStore, env: FetchEnvironment, failures = new ProviderFailures()) {
     this.store = store
     this.env = env
+    this.failures = failures
   }
 
   async fetch(datasetCid: CID, options: FetchOptions = {}): Promise<FetchResult> {
     const controller = new AbortController()
     const abortFromCaller = (): void => controller.abort(options.signal?.reason)
     options.signal?.addEventListener('abort', abortFromCaller, { once: true })
-    const sessions = new Map<string, { peer: PeerId; session: ProviderSession }>()
+    const sessions = new Map<string, OpenSession>()
     const started = performance.now()
     try {
       return await this.run(datasetCid, options, controller.signal, sessions, started)
     } finally {
       options.signal?.removeEventListener('abort', abortFromCaller)
       controller.abort(new BwnodeError('ERR_FETCH_DONE', 'fetch finished'))
-      await Promise.allSettled([...sessions.values()].map(({ session }) => session.close()))
+      await Promise.allSettled(
+        [...sessions.values()].map(({ session, joined }) =>
+          // A peer that never became a provider and still owes an answer is likely silent: a
+          // graceful close would wait a whole response timeout for it. Providers close
+          // gracefully, so the vouchers being signed go out.
+          !joined && session.pending > 0 && session.abort !== undefined ? session.abort() : session.close(),
+        ),
+      )
     }
   }
 
@@ -115,42 +133,52 @@ export class Fetcher {
     datasetCid: CID,
     options: FetchOptions,
     signal: AbortSignal,
-    sessions: Map<string, { peer: PeerId; session: ProviderSession }>,
+    sessions: Map<string, OpenSession>,
     started: number,
   ): Promise<FetchResult> {
-    const discovered = new ProviderFeed(this.env, datasetCid, signal, options.discoveryTimeoutMs)
+    const discovered = new ProviderFeed(
+      this.env,
+      datasetCid,
+      signal,
+      options.discoveryTimeoutMs,
+      options.connectedPeersAfterMs,
+    )
     const states = new Map<string, ProviderState>()
-    const open = async (peer: PeerId): Promise<ProviderSession> => {
-      const known = sessions.get(peer.toString())
-      if (known !== undefined) return known.session
-      const session = await this.env.openSession(peer, signal, (ttfbMs) =>
-        states.get(peer.toString())?.onTtfb(ttfbMs),
-      )
-      sessions.set(peer.toString(), { peer, session })
-      return session
+    const opening = new Map<string, Promise<ProviderSession>>()
+    const open = (peer: PeerId): Promise<ProviderSession> => {
+      const key = peer.toString()
+      const known = opening.get(key)
+      if (known !== undefined) return known
+      const opened = this.env
+        .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs))
+        .then((inner) => {
+          const session = new CountingSession(inner)
+          sessions.set(key, { peer, session, joined: false })
+          return session
+        })
+      opening.set(key, opened)
+      // A failed open is retried by the next caller.
+      opened.catch(() => opening.delete(key))
+      return opened
     }
 
     let manifest = await this.store.getManifest(datasetCid)
-    const tried: PeerId[] = []
     if (manifest === undefined) {
-      for await (const peer of discovered.peers()) {
-        tried.push(peer)
-        try {
-          const session = await open(peer)
-          await this.store.putManifest(await session.manifest(datasetCid, { signal }), datasetCid)
-          manifest = await this.store.getManifest(datasetCid)
-          break
-        } catch (err) {
-          log('manifest from %p failed: %s', peer, errorMessage(err))
-        }
-      }
+      const raced = await this.raceManifest(
+        datasetCid,
+        discovered,
+        open,
+        signal,
+        options.manifestHedgeMs ?? DEFAULT_MANIFEST_HEDGE_MS,
+      )
+      manifest = raced.manifest
       if (manifest === undefined) {
         signal.throwIfAborted()
         throw new BwnodeError(
           'ERR_NO_PROVIDERS',
-          tried.length === 0
-            ? `no providers found for ${datasetCid} on the DHT`
-            : `none of the ${tried.length} peer(s) asked (DHT providers, then connected peers) ` +
+          raced.asked === 0
+            ? `no providers found for ${datasetCid} on the DHT or among connected peers`
+            : `none of the ${raced.asked} peer(s) asked (DHT providers, then connected peers) ` +
                 `sent a valid manifest for ${datasetCid}`,
         )
       }
@@ -219,21 +247,26 @@ export class Fetcher {
           let neededBytes = 0
           for (const index of has) neededBytes += wanted[index]?.size ?? 0
           this.env.afford?.(neededBytes, have.pricePerGiB)
+          const pastFailures = this.failures.score(peer)
           const provider = new ProviderState(
             peer,
             session,
             has,
-            await this.env.hint(peer),
+            { ...(await this.env.hint(peer)), ...(pastFailures > 0 ? { pastFailures } : {}) },
             options.maxWindow ?? DEFAULT_MAX_WINDOW,
             options.minWindow ?? DEFAULT_MIN_WINDOW,
           )
           states.set(peer.toString(), provider)
+          const entry = sessions.get(peer.toString())
+          if (entry !== undefined) entry.joined = true
           options.onProvider?.(provider)
           scheduler.addProvider(provider)
           // Probed alongside the first requests, not before them: the fetch does not wait.
           void this.probe(provider, signal)
         } catch (err) {
-          if (errorCode(err) === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
+          const code = errorCode(err)
+          if (code === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
+          else if (code !== 'ERR_NOT_FOUND' && !signal.aborted) this.failures.failed(peer)
           log('provider %p unusable: %s', peer, errorMessage(err))
         }
       }
@@ -254,6 +287,12 @@ export class Fetcher {
         // Providers existed but this node could not pay any of them: say so, not "no providers".
         if (budgetError !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') throw budgetError
         throw err
+      } finally {
+        // Remembered for the next fetch: dropped providers are asked last and ranked lower.
+        for (const provider of scheduler.allProviders) {
+          if (provider.dropped !== null) this.failures.failed(provider.peer)
+          else if (provider.chunks > 0) this.failures.succeeded(provider.peer)
+        }
       }
     }
 
@@ -283,46 +322,246 @@ export class Fetcher {
           : '; locality bias 0: every provider is kept busy'),
     }
   }
+  /**
+   * Asks providers for the manifest, hedged: the first candidate at once, the next one when no
+   * verified answer came within `hedgeMs` (or at once when every request so far has failed),
+   * up to MAX_MANIFEST_ATTEMPTS_IN_FLIGHT at a time. The first manifest that hashes to the CID
+   * wins and the other requests are withdrawn (CANCEL). Candidates that failed this node before
+   * are asked after the others, and only one hedge delay later: someone better may turn up.
+   * A candidate asked before the winner that had not answered counts a failure.
+   */
+  private async raceManifest(
+    datasetCid: CID,
+    feed: ProviderFeed,
+    open: (peer: PeerId) => Promise<ProviderSession>,
+    signal: AbortSignal,
+    hedgeMs: number,
+  ): Promise<{ manifest: Manifest | undefined; asked: number }> {
+    const race = new AbortController()
+    const raceSignal = AbortSignal.any([signal, race.signal])
+    const tried = new Set<string>()
+    const running = new Map<string, { peer: PeerId; startedAt: number }>()
+    const changed = new Notifier()
+    let manifest: Manifest | undefined
+    let winnerStartedAt = Number.POSITIVE_INFINITY
+    let verifying: Promise<void> = Promise.resolve()
+    let lastStart = performance.now()
+
+    const attempt = (peer: PeerId): void => {
+      const key = peer.toString()
+      const startedAt = performance.now()
+      tried.add(key)
+      running.set(key, { peer, startedAt })
+      lastStart = startedAt
+      void (async () => {
+        try {
+          const session = await open(peer)
+          const bytes = await session.manifest(datasetCid, { signal: raceSignal })
+          // One verification at a time: the first manifest that verifies wins.
+          const verified = verifying.then(async () => {
+            if (manifest !== undefined) return
+            await this.store.putManifest(bytes, datasetCid)
+            manifest = await this.store.getManifest(datasetCid)
+            winnerStartedAt = startedAt
+          })
+          verifying = verified.catch(() => {})
+          await verified
+          this.failures.succeeded(peer)
+        } catch (err) {
+          // Withdrawn because another won, or the fetch ended: not this peer's fault. "Not held
+          // here" is an honest answer (a connected peer asked on the off chance).
+          if (manifest === undefined && !signal.aborted && errorCode(err) !== 'ERR_NOT_FOUND') {
+            this.failures.failed(peer)
+          }
+          log('manifest from %p failed: %s', peer, errorMessage(err))
+        } finally {
+          running.delete(key)
+          changed.notify()
+        }
+      })()
+    }
+
+    /** The untried candidate with the fewest past failures (then the first found), if it is due. */
+    const pick = (now: number): { peer: PeerId | undefined; untried: number } => {
+      let best: PeerId | undefined
+      let bestScore = Number.POSITIVE_INFINITY
+      let untried = 0
+      for (const peer of feed.known) {
+        if (tried.has(peer.toString())) continue
+        untried++
+        const score = this.failures.score(peer)
+        if (score < bestScore) {
+          best = peer
+          bestScore = score
+        }
+      }
+      const held = bestScore > 0 && !feed.finished && now - lastStart < hedgeMs
+      return { peer: held ? undefined : best, untried }
+    }
+
+    while (manifest === undefined && !signal.aborted) {
+      const now = performance.now()
+      const due = running.size === 0 || now - lastStart >= hedgeMs
+      let untried = 0
+      if (due && running.size < MAX_MANIFEST_ATTEMPTS_IN_FLIGHT) {
+        const next = pick(now)
+        untried = next.untried
+        if (next.peer !== undefined) {
+          attempt(next.peer)
+          continue
+        }
+        // Everyone found so far was asked and the hedge is due: the connected peers now.
+        if (untried === 0 && tried.size > 0) feed.wantMore()
+      }
+      if (running.size === 0 && untried === 0 && feed.finished) break
+      const wake = new AbortController()
+      const waitMs = Math.max(0, lastStart + hedgeMs - now)
+      await Promise.race([
+        changed.wait(),
+        feed.next(),
+        delay(waitMs > 0 ? waitMs : hedgeMs, AbortSignal.any([raceSignal, wake.signal])),
+      ])
+      wake.abort()
+    }
+    await verifying
+    if (manifest !== undefined) {
+      for (const { peer, startedAt } of running.values()) {
+        if (startedAt < winnerStartedAt) this.failures.failed(peer)
+      }
+    }
+    race.abort(new BwnodeError('ERR_ABORTED', 'another provider sent the manifest first'))
+    return { manifest, asked: tried.size }
+  }
+}
+
+/** A fetch's session with one peer, and whether the peer became one of its providers. */
+interface OpenSession {
+  peer: PeerId
+  session: CountingSession
+  joined: boolean
+}
+
+/** A session that counts its unanswered requests (a silent peer is aborted, not closed). */
+class CountingSession implements ProviderSession {
+  pending = 0
+  private readonly inner: ProviderSession
+
+  constructor(inner: ProviderSession) {
+    this.inner = inner
+  }
+
+  private async counted<T>(work: () => Promise<T>): Promise<T> {
+    this.pending++
+    try {
+      return await work()
+    } finally {
+      this.pending--
+    }
+  }
+
+  get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    return this.counted(() => this.inner.get(cid, options))
+  }
+
+  have(datasetCid: CID, options?: { signal?: AbortSignal }) {
+    return this.counted(() => this.inner.have(datasetCid, options))
+  }
+
+  manifest(datasetCid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
+    return this.counted(() => this.inner.manifest(datasetCid, options))
+  }
+
+  close(): Promise<void> | void {
+    return this.inner.close()
+  }
+
+  get abort(): (() => void) | undefined {
+    const inner = this.inner
+    return inner.abort === undefined ? undefined : () => inner.abort?.()
+  }
 }
 
 /**
- * DHT provider discovery shared by the manifest step and the scheduler: one
- * walk, replayed to each reader, so peers found early are not looked up twice.
+ * Provider discovery shared by the manifest step and the scheduler: one DHT walk, replayed to
+ * each reader, so peers found early are not looked up twice; then the connected peers
+ * (env.connectedPeers), offered when the walk ends however it ends (found all, failed, timed
+ * out), or earlier: when the walk has found nobody after `connectedAfterMs`, or when a reader
+ * has asked everyone found so far (`wantMore`). An empty routing table makes the walk wait out
+ * its whole timeout, and a connected peer may hold the dataset all along.
  */
 class ProviderFeed {
   private readonly found: PeerId[] = []
+  private readonly seen = new Set<string>()
+  private dhtFound = 0
   private done = false
-  private waiters: (() => void)[] = []
+  private readonly changed = new Notifier()
+  private readonly more = Promise.withResolvers<void>()
 
   constructor(
     env: FetchEnvironment,
     cid: CID,
     signal: AbortSignal,
     timeoutMs = DEFAULT_DISCOVERY_TIMEOUT_MS,
+    connectedAfterMs = DEFAULT_CONNECTED_PEERS_AFTER_MS,
   ) {
+    this.seen.add(env.self.toString())
     const walkSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
-    void (async () => {
-      const seen = new Set<string>([env.self.toString()])
+    const walk = (async () => {
       try {
         for await (const peer of env.findProviders(cid, walkSignal)) {
-          if (seen.has(peer.toString())) continue
-          seen.add(peer.toString())
-          this.found.push(peer)
-          this.wake()
+          if (this.add(peer)) this.dhtFound++
         }
       } catch (err) {
         log('provider discovery ended: %s', errorMessage(err))
-      } finally {
-        this.done = true
-        this.wake()
       }
     })()
+    const connected = (async () => {
+      const connectedPeers = env.connectedPeers
+      if (connectedPeers === undefined) return
+      const early = (async () => {
+        await delay(connectedAfterMs, signal)
+        // Providers from the DHT come first while the walk is finding some.
+        if (this.dhtFound > 0) await walk
+      })()
+      await Promise.race([walk, early, this.more.promise])
+      if (signal.aborted) return
+      try {
+        for (const peer of await connectedPeers(signal, this.seen)) this.add(peer)
+      } catch (err) {
+        log('listing connected peers failed: %s', errorMessage(err))
+      }
+    })()
+    void Promise.allSettled([walk, connected]).then(() => {
+      this.done = true
+      this.changed.notify()
+    })
   }
 
-  private wake(): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const wake of waiters) wake()
+  private add(peer: PeerId): boolean {
+    if (this.seen.has(peer.toString())) return false
+    this.seen.add(peer.toString())
+    this.found.push(peer)
+    this.changed.notify()
+    return true
+  }
+
+  /** Peers found so far, in the order found. */
+  get known(): readonly PeerId[] {
+    return this.found
+  }
+
+  get finished(): boolean {
+    return this.done
+  }
+
+  /** Resolves when a peer is found or discovery ends. */
+  next(): Promise<void> {
+    return this.changed.wait()
+  }
+
+  /** A reader has asked every peer found so far: offer the connected peers now. */
+  wantMore(): void {
+    this.more.resolve()
   }
 
   async *peers(): AsyncGenerator<PeerId> {
@@ -333,7 +572,23 @@ class ProviderFeed {
         continue
       }
       if (this.done) return
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      await this.changed.wait()
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; never rejects. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }

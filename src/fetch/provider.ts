@@ -3,6 +3,8 @@ import {
   DEFAULT_INITIAL_WINDOW,
   DEFAULT_MAX_WINDOW,
   DEFAULT_MIN_WINDOW,
+  FAILURE_HALF_LIFE_MS,
+  MAX_REMEMBERED_FAILURES,
   RATE_SAMPLE_WINDOW,
 } from './constants.ts'
 import type { ProviderHint, ProviderReport, ProviderSession } from './types.ts'
@@ -122,7 +124,11 @@ export class ProviderState {
     const rtt = this.rttMs ?? 50
     const rate = this.rateBytesPerSec()
     const perChunkMs = rate === undefined || rate <= 0 ? 20 : (chunkBytes * 1000) / rate
-    return rtt + (this.inFlight + 1) * perChunkMs + this.failures * perChunkMs
+    // Failures in earlier fetches count like this fetch's own: a provider that failed before is
+    // ranked below an equal one that did not.
+    return (
+      rtt + (this.inFlight + 1) * perChunkMs + (this.failures + (this.hint.pastFailures ?? 0)) * perChunkMs
+    )
   }
 
   /**
@@ -200,5 +206,51 @@ export class ProviderState {
       localityPremium: locality === undefined ? null : Number(locality.premium.toFixed(3)),
       localityShare: locality === undefined ? null : Number(locality.share.toFixed(3)),
     }
+  }
+}
+
+/**
+ * Providers that failed this node before (no answer, a bad manifest, a dropped session), kept
+ * across fetches so the next fetch asks them last. A failure's weight halves every
+ * FAILURE_HALF_LIFE_MS and a success clears it, so a provider that recovers is not shunned for
+ * long. Bounded: the peer recorded least recently is forgotten first.
+ */
+export class ProviderFailures {
+  private readonly entries = new Map<string, { score: number; at: number }>()
+  private readonly now: () => number
+  private readonly halfLifeMs: number
+  private readonly maxPeers: number
+
+  constructor(init: { now?: () => number; halfLifeMs?: number; maxPeers?: number } = {}) {
+    this.now = init.now ?? Date.now
+    this.halfLifeMs = init.halfLifeMs ?? FAILURE_HALF_LIFE_MS
+    this.maxPeers = init.maxPeers ?? MAX_REMEMBERED_FAILURES
+  }
+
+  /** Decayed failure count of `peer` (0: never failed, or forgiven). */
+  score(peer: PeerId | string): number {
+    const entry = this.entries.get(peer.toString())
+    if (entry === undefined) return 0
+    return entry.score * 0.5 ** ((this.now() - entry.at) / this.halfLifeMs)
+  }
+
+  failed(peer: PeerId | string): void {
+    const key = peer.toString()
+    const score = this.score(key) + 1
+    this.entries.delete(key)
+    this.entries.set(key, { score, at: this.now() })
+    while (this.entries.size > this.maxPeers) {
+      const oldest = this.entries.keys().next().value
+      if (oldest === undefined) break
+      this.entries.delete(oldest)
+    }
+  }
+
+  succeeded(peer: PeerId | string): void {
+    this.entries.delete(peer.toString())
+  }
+
+  get size(): number {
+    return this.entries.size
   }
 }

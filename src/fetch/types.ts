@@ -10,7 +10,13 @@ export interface ProviderSession {
     options?: { signal?: AbortSignal },
   ): Promise<{ bitfield: Uint8Array; pricePerGiB: number }>
   manifest(datasetCid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+  /** Ends the session gracefully (outstanding answers and vouchers first). */
   close(): Promise<void> | void
+  /**
+   * Ends the session at once. Used for a peer that never became a provider of the fetch (a
+   * silent one would hold a graceful close for a whole response timeout).
+   */
+  abort?(): void
 }
 
 /** What is known about a provider before the first byte: used to rank it. */
@@ -23,13 +29,20 @@ export interface ProviderHint {
   offeredBytesPerSec?: number
   /** Throughput measured on earlier transfers, bytes/s. */
   measuredBytesPerSec?: number
-  /** Past failures with this provider (bad chunks, timeouts). */
+  /** Past failures with this provider in earlier fetches (decayed count; no answer, bad data, drops). */
   pastFailures?: number
 }
 
 export interface FetchEnvironment {
   /** Providers of the dataset, as found (DHT); may yield more while the fetch runs. */
   findProviders(cid: CID, signal: AbortSignal): AsyncIterable<PeerId>
+  /**
+   * Peers already connected that may hold the dataset (they speak the chunk protocol), asked
+   * with HAVE: a provider record can still be spreading. Offered after the DHT walk ends (also
+   * when it fails or times out), or early if the walk has found nobody after a short while.
+   * `known`: peer ids already found (the DHT's providers, this node), to leave out.
+   */
+  connectedPeers?(signal: AbortSignal, known: ReadonlySet<string>): Promise<PeerId[]>
   /** `onTiming` receives each verified chunk's time to first byte (ms): the RTT estimate. */
   openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void): Promise<ProviderSession>
   hint(peer: PeerId): Promise<ProviderHint>

@@ -14,13 +14,13 @@ import { Ledger } from '../ledger/ledger.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
-import { type ChunkServer, registerChunkProtocol } from '../protocols/chunk/handler.ts'
+import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
 import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
 import { OfferBook, type RankedOffer } from '../protocols/offer/book.ts'
 import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
 import { ContentStore } from '../store/content-store.ts'
-import { DatasetService, providersFromDht } from './datasets.ts'
+import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
@@ -87,6 +87,8 @@ export class Bwnode {
   readonly served: ServedByDataset
   private readonly payments: Payments
   chunkServer: ChunkServer | undefined
+  /** Timeouts and limits of the chunk server; a lab running in dilated time stretches them. */
+  chunkServerInit: ChunkServerInit = {}
   private pinger: Pinger | undefined
   private startedAt = 0
 
@@ -171,6 +173,7 @@ export class Bwnode {
       fetchEnvironment: {
         self: this.peerId,
         findProviders: providersFromDht(this.libp2p),
+        connectedPeers: connectedChunkPeers(this.libp2p),
         openSession: (peer, signal, onTiming) => this.openSession(peer, signal, onTiming),
         hint: (peer) => this.providerHint(peer),
         probeRtt: async (peer, signal) =>
@@ -235,7 +238,12 @@ export class Bwnode {
     await this.ledger.open()
     await this.latency.ready()
     await this.served.open()
-    this.chunkServer = await registerChunkProtocol(this.libp2p, this.chunkSource(), this.servePolicy())
+    this.chunkServer = await registerChunkProtocol(
+      this.libp2p,
+      this.chunkSource(),
+      this.servePolicy(),
+      this.chunkServerInit,
+    )
     this.datasets.start()
     this.pinger = this.latency.startPinging(this.rttObserved(), this.config.latency.pingIntervalMs, {
       coordinateOf: (peer) => this.offers.coordinateOf(peer),
@@ -363,6 +371,7 @@ export class Bwnode {
         await this.payments.quote(peer, reply.pricePerGiB)
         return reply
       },
+      abort: () => session.abort(),
       close: async () => {
         // A voucher is recorded as spent before it is sent: let the ones being signed go out,
         // or the payer would have paid for bytes the provider is never credited.

@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
+import type { ProviderFailures } from '../fetch/provider.ts'
 import type { FetchEnvironment, FetchProgress, FetchResult } from '../fetch/types.ts'
 import { CHUNK_PROTOCOL } from '../protocols/chunk/constants.ts'
 import { parseDatasetCid } from '../store/cid.ts'
@@ -24,7 +25,7 @@ export interface TransferInfo {
   error: { code: string; message: string } | null
 }
 
-/** Connected peers a fetch asks directly (HAVE) after the DHT walk, at most. */
+/** Connected peers a fetch asks directly (HAVE) besides the DHT's providers, at most. */
 export const MAX_CONNECTED_PEERS_ASKED = 16
 
 /** Finished transfers the registry remembers for the API and dashboard (the newest). */
@@ -145,6 +146,11 @@ export class DatasetService {
     }
   }
 
+  /** Peers that failed this node's fetches (no answer, bad data): later fetches ask them last. */
+  get providerFailures(): ProviderFailures {
+    return this.fetcher.failures
+  }
+
   /** Starts a fetch in the background and returns its transfer record at once. */
   startFetch(cidText: string, options: StartFetchOptions = {}): TransferInfo {
     const cid = parseDatasetCid(cidText)
@@ -249,29 +255,35 @@ function assertOutFree(out: string): void {
   }
 }
 
-/** The libp2p side of a fetch: DHT provider walk and chunk-protocol sessions. */
+/** The libp2p side of a fetch: the DHT provider walk. */
 export function providersFromDht(libp2p: BwnodeLibp2p) {
   return async function* findProviders(cid: CID, signal: AbortSignal): AsyncGenerator<PeerId> {
-    const yielded = new Set<string>()
     for await (const provider of libp2p.contentRouting.findProviders(cid, { signal })) {
       if (provider.multiaddrs.length > 0) {
         await libp2p.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
       }
-      yielded.add(provider.id.toString())
       yield provider.id
     }
-    // Then the peers we are already connected to that speak the chunk protocol: a provider
-    // record can still be spreading (a small or busy network, a peer that just fetched it), and
-    // the fetcher's HAVE tells at once whether one holds any of it. After the DHT's, so its
-    // providers come first.
-    let asked = 0
+  }
+}
+
+/**
+ * The peers this node is connected to that speak the chunk protocol, at most
+ * MAX_CONNECTED_PEERS_ASKED: a provider record can still be spreading (a small or busy network,
+ * a peer that just fetched it, a routing table too poor for the walk to finish), and the
+ * fetcher's HAVE tells at once whether one holds any of it. The fetcher offers them after the
+ * DHT's providers (ProviderFeed).
+ */
+export function connectedChunkPeers(libp2p: BwnodeLibp2p) {
+  return async function connectedPeers(signal: AbortSignal, found: ReadonlySet<string>): Promise<PeerId[]> {
+    const peers: PeerId[] = []
     for (const peer of libp2p.getPeers()) {
-      if (signal.aborted || asked >= MAX_CONNECTED_PEERS_ASKED) return
-      if (yielded.has(peer.toString())) continue
+      if (signal.aborted || peers.length >= MAX_CONNECTED_PEERS_ASKED) break
+      if (found.has(peer.toString())) continue
       const known = await libp2p.peerStore.get(peer).catch(() => undefined)
       if (known === undefined || !known.protocols.includes(CHUNK_PROTOCOL)) continue
-      asked++
-      yield peer
+      peers.push(peer)
     }
+    return peers
   }
 }
