@@ -2,16 +2,21 @@
  * Calibration of the link emulator, run before any cell: if the emulator does not reproduce what
  * it is configured with, no measurement through it supports a conclusion (the report refuses).
  *
- * Three checks over real bwnode nodes on 127.0.0.1:
- * - zero-delay overhead: chunk throughput between two nodes whose emulated links are zero vs two
- *   nodes with no emulator at all, interleaved round by round so both see the same machine load;
- * - RTT: libp2p ping from a zero-link node to nodes whose access latency makes the configured RTT;
- * - rate: chunk goodput from nodes whose uplink is capped.
+ * Checks over real bwnode nodes on 127.0.0.1:
+ * - zero-delay overhead: chunk throughput between two nodes whose connections go through the
+ *   shaper with zero delay and no rate cap vs two nodes with no emulator at all, interleaved round
+ *   by round so both see the same machine load (the no-emulator figure is also this machine's
+ *   ceiling for in-process chunk traffic, which sizes the dilation);
+ * - every (rate, RTT) pair the run's cells use, at the dilation those cells start with: libp2p ping
+ *   (the minimum of several) against the configured RTT, and steady-state chunk goodput (after the
+ *   first chunk) against the configured rate.
  */
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
+import { TimeDilation } from '../net/dilation.ts'
 import type { Bwnode } from '../node/bwnode.ts'
 import { connect, startNode, stopAll, type Template } from './nodes.ts'
+import type { SourcePath } from './scenarios.ts'
 import type { Calibration } from './types.ts'
 import { consume, type ReadItem, sequentialItems, sessionLanes } from './workloads.ts'
 
@@ -29,8 +34,10 @@ export interface CalibrateOptions {
   template: Template
   /** Dataset (from the template) whose chunks are transferred. */
   datasetId: string
-  rttsMs?: number[]
-  ratesMbps?: number[]
+  /** The (rate, RTT) pairs to check: every distinct source path of the run. */
+  pairs: SourcePath[]
+  /** The dilation a pair's cells start with, given this machine's measured ceiling (MB/s). */
+  dilationFor: (pair: SourcePath, machineMBps: number) => number
   zeroRounds?: number
   onProgress?: (line: string) => void
 }
@@ -48,18 +55,33 @@ function zeroLink(overrides: Partial<LinkConfig> = {}): LinkConfig {
   }
 }
 
-async function transferMBps(consumer: Bwnode, server: Bwnode, items: ReadItem[]): Promise<number> {
+async function transferMBps(
+  consumer: Bwnode,
+  server: Bwnode,
+  items: ReadItem[],
+  which: 'total' | 'steady' = 'total',
+  timeScale = 1,
+): Promise<number> {
   const { lanes, close } = await sessionLanes(
     consumer.libp2p,
     [{ peerId: server.peerId, kind: 'peer', label: 'server' }],
     CALIBRATION_IN_FLIGHT,
+    timeScale,
   )
   try {
     const m = await consume({ items, lanes })
+    if (which === 'steady' && m.steadyBytesPerSec !== undefined) return m.steadyBytesPerSec / 1e6
     return m.bytes / m.seconds / 1e6
   } finally {
     await close()
   }
+}
+
+/** Distinct (rate, RTT) pairs, rounded so that equal links count once. */
+export function distinctPairs(paths: SourcePath[]): SourcePath[] {
+  const seen = new Map<string, SourcePath>()
+  for (const p of paths) seen.set(`${Math.round(p.rateBytesPerSec)}@${p.rttMs.toFixed(2)}`, p)
+  return [...seen.values()].sort((a, b) => a.rateBytesPerSec - b.rateBytesPerSec || a.rttMs - b.rttMs)
 }
 
 /**
@@ -86,11 +108,14 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
   const items = sequentialItems(dataset.manifest)
   const dir = (name: string) => join(options.workDir, 'calibration', name)
   const nodes: Bwnode[] = []
+  const dilation = new TimeDilation(1)
   const start = async (name: string, link: LinkConfig | undefined, withData: boolean) => {
     const node = await startNode({
       dataDir: dir(name),
       link,
       ...(withData ? { template: options.template } : {}),
+      // alwaysShape: a zero link still goes through the shaper, so its cost is what is measured
+      ...(link === undefined ? {} : { emulator: { dilation, alwaysShape: true } }),
     })
     nodes.push(node)
     return node
@@ -133,57 +158,66 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
         `zero-delay overhead ratio ${zeroDelayOverheadRatio.toFixed(3)} outside 1 +- ${ZERO_OVERHEAD_TOLERANCE}`,
       )
 
-    // RTT: the server's access latency is added once each way; the zero-link client adds nothing.
+    // Every (rate, RTT) pair of the run, at its starting dilation: the server's access latency is
+    // added once each way (the zero-link client adds nothing), its uplink is the pair's rate.
     const rtt: Calibration['rtt'] = []
-    for (const configuredMs of options.rttsMs ?? [1, 20, 100]) {
-      const server = await start(
-        `rtt-${configuredMs}`,
-        zeroLink({ accessLatencyMs: configuredMs / 2 }),
-        false,
-      )
-      await connect(zeroClient, server, 1)
-      const measuredMs = await minimumPingMs(zeroClient, server, configuredMs >= 50 ? 5 : 9)
-      rtt.push({ configuredMs, measuredMs })
-      log(`calibration: RTT configured ${configuredMs} ms, measured ${measuredMs.toFixed(2)} ms`)
-      const tolerance = Math.max(RTT_TOLERANCE_MS, configuredMs * RTT_TOLERANCE_SHARE)
-      if (Math.abs(measuredMs - configuredMs) > tolerance) {
-        notes.push(`RTT ${configuredMs} ms measured ${measuredMs.toFixed(2)} ms (tolerance ${tolerance} ms)`)
-      }
-      await server.stop()
-      nodes.splice(nodes.indexOf(server), 1)
-    }
-
-    // Rate: goodput of chunk transfers from a capped uplink.
     const rate: Calibration['rate'] = []
-    for (const configuredMbps of options.ratesMbps ?? [25, 100]) {
-      const server = await start(`rate-${configuredMbps}`, zeroLink({ uplinkMbps: configuredMbps }), true)
-      await connect(zeroClient, server, 1)
-      // At least ~1 s of transfer so the token bucket's burst does not dominate.
-      const wanted = (configuredMbps * 1e6) / 8
-      const slice: ReadItem[] = []
-      let bytes = 0
-      for (let i = 0; bytes < wanted; i++) {
-        const item = items[i % items.length]!
-        slice.push(item)
-        bytes += item.bytes
-      }
-      await transferMBps(zeroClient, server, items.slice(0, 1))
-      const measuredMbps = (await transferMBps(zeroClient, server, slice)) * 8
-      rate.push({ configuredMbps, measuredMbps })
-      log(`calibration: rate configured ${configuredMbps} Mbit/s, measured ${measuredMbps.toFixed(1)} Mbit/s`)
-      const ratio = measuredMbps / configuredMbps
-      if (ratio < RATE_MIN_RATIO || ratio > RATE_MAX_RATIO) {
-        notes.push(
-          `rate ${configuredMbps} Mbit/s measured ${measuredMbps.toFixed(1)} (ratio ${ratio.toFixed(3)})`,
+    for (const [i, pair] of distinctPairs(options.pairs).entries()) {
+      const k = options.dilationFor(pair, plainMedian)
+      const configuredMbps = (pair.rateBytesPerSec * 8) / 1e6
+      const server = await start(
+        `pair-${i}`,
+        zeroLink({ accessLatencyMs: pair.rttMs / 2, uplinkMbps: configuredMbps }),
+        true,
+      )
+      try {
+        // connect in real time (libp2p's handshake timers are not dilated), then slow the links
+        await connect(zeroClient, server, 1)
+        dilation.factor = k
+        const measuredMs = (await minimumPingMs(zeroClient, server, pair.rttMs >= 50 ? 5 : 9)) / k
+        rtt.push({ configuredMs: pair.rttMs, measuredMs, dilation: k })
+        const tolerance = Math.max(RTT_TOLERANCE_MS, pair.rttMs * RTT_TOLERANCE_SHARE)
+        if (Math.abs(measuredMs - pair.rttMs) > tolerance) {
+          notes.push(
+            `RTT ${pair.rttMs.toFixed(2)} ms at K=${k} measured ${measuredMs.toFixed(2)} ms (tolerance ${tolerance.toFixed(2)} ms)`,
+          )
+        }
+        // Steady-state goodput over at least 2 s of link time and 10 bandwidth-delay products.
+        const wanted = Math.min(
+          128 * 2 ** 20,
+          Math.max(2 * pair.rateBytesPerSec, 10 * pair.rateBytesPerSec * (pair.rttMs / 1000), 8 * 2 ** 20),
         )
+        const slice: ReadItem[] = []
+        let bytes = 0
+        for (let j = 0; bytes < wanted; j++) {
+          const item = items[j % items.length]!
+          slice.push(item)
+          bytes += item.bytes
+        }
+        await transferMBps(zeroClient, server, items.slice(0, 1), 'total', k)
+        const measuredMbps = (await transferMBps(zeroClient, server, slice, 'steady', k)) * 8 * k
+        rate.push({ configuredMbps, measuredMbps, rttMs: pair.rttMs, dilation: k })
+        log(
+          `calibration: ${configuredMbps} Mbit/s x ${pair.rttMs.toFixed(2)} ms at K=${k}: ` +
+            `measured ${measuredMbps.toFixed(1)} Mbit/s, RTT ${measuredMs.toFixed(2)} ms`,
+        )
+        const ratio = measuredMbps / configuredMbps
+        if (ratio < RATE_MIN_RATIO || ratio > RATE_MAX_RATIO) {
+          notes.push(
+            `rate ${configuredMbps} Mbit/s x ${pair.rttMs.toFixed(2)} ms at K=${k} measured ${measuredMbps.toFixed(1)} (ratio ${ratio.toFixed(3)})`,
+          )
+        }
+      } finally {
+        dilation.factor = 1
+        await server.stop()
+        nodes.splice(nodes.indexOf(server), 1)
       }
-      await server.stop()
-      nodes.splice(nodes.indexOf(server), 1)
     }
 
     const passed = notes.length === 0
     return {
       zeroDelayOverheadRatio,
+      machineMBps: plainMedian,
       rtt,
       rate,
       passed,
@@ -191,7 +225,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
         ? `Tolerances: zero-delay ratio within 1 +- ${ZERO_OVERHEAD_TOLERANCE}; RTT within max(${RTT_TOLERANCE_MS} ms, ` +
           `${RTT_TOLERANCE_SHARE * 100}%); goodput ${RATE_MIN_RATIO}-${RATE_MAX_RATIO}x the configured rate. ` +
           `Zero-delay ratio is the median of ${rounds} rounds in which both pairs moved ${(bulk.reduce((n, i) => n + i.bytes, 0) / 1e6).toFixed(1)} MB; RTT is the minimum of several libp2p pings (other load only adds delay); ` +
-          'rate is chunk-protocol goodput through noise and yamux.'
+          "rate is steady-state chunk-protocol goodput through noise and yamux; every (rate, RTT) pair of the run's cells is checked at the dilation its cells start with."
         : notes.join('; '),
     }
   } finally {

@@ -1,23 +1,21 @@
 /**
- * Latency decomposition of a cell: where the time of a median run went. The claim blames distance; at
- * 1-100 km propagation is well under a millisecond per round trip, so the report has to show each
- * part's share, not only the total.
+ * Latency decomposition of a cell: where the time of its median run went. The claim blames
+ * distance; at 1-100 km propagation is well under a millisecond per round trip, so the report has
+ * to show each part's share, not only the total.
  *
- * Model (per median run, milliseconds):
- * - round trips: the protocol needs `requests = ceil(bytes / chunkSize)` requests and keeps `inFlight`
- *   of them outstanding, so it waits for `rounds = ceil(requests / inFlight)` round trips in sequence;
- * - propagation = rounds x 2 x distance x routeInflation x 4.9 us/km (fibre, one way, both directions).
- *   Without a distance (e.g. an origin configured by RTT) the model's own propagation delay is used;
- * - access = rounds x 2 x model access delay (last mile, both ends summed one way, counted each way);
- * - queueing = rounds x per-request queueing: the emulator's measured queueingMs when present, else the
- *   merged p50 chunk latency minus the unloaded expectation (RTT + one chunk serialised at the link
- *   rate), floored at 0;
- * - protocol = rounds x measured per-request protocol overhead (0 when the client did not measure it);
- * - transfer = bytes serialised at the modelled rate of all serving links (k links for k peers): the
- *   uplink cap. 0 when the link is not rate limited (local storage);
- * - other = the part of the measured run time no modelled part explains, floored at 0.
- * Pipelining overlaps transfer with round trips, so the parts can sum to more than the run time; the
- * total used for shares is the sum of the parts, which makes the shares an attribution, not a timeline.
+ * A timeline that adds up to the median run time T (ms), each part marked measured or modelled:
+ * - propagation (modelled): one round trip of fibre, 2 x distance x route inflation x 4.9 us/km,
+ *   within the measured time to first byte;
+ * - access (modelled): one round trip of last mile, 2 x both access latencies, within it too;
+ * - startup (measured): the rest of the time to first byte: protocol, queueing and CPU before the
+ *   first byte (median TTFB minus the unloaded round trip, floored at 0);
+ * - transfer (modelled): the bytes at the binding rate, bytes / min(configured rate of all serving
+ *   links, the consumer's target), capped at what is left of T after the first byte;
+ * - other (measured): what is left: the run was slower than the links and its start-up explain
+ *   (further round trips of a small request window, stalls, the machine).
+ * For local storage the links add nothing: its time is startup (to the first byte) and other.
+ * Gap between two cells: each part's difference over the difference in T, so the shares of a gap
+ * add up to 100% too (a part can be negative: the faster cell spent more on it).
  */
 import type { CellStats } from './stats.ts'
 import type { Cell } from './types.ts'
@@ -27,14 +25,15 @@ export const FIBRE_PROPAGATION_US_PER_KM = 4.9
 /** Fibre path over straight-line distance; real routes are ~1.3x to ~2.1x. */
 export const DEFAULT_ROUTE_INFLATION = 1.5
 
-export const DECOMPOSITION_PARTS = [
-  'propagation',
-  'access',
-  'queueing',
-  'protocol',
-  'transfer',
-  'other',
-] as const
+export const DECOMPOSITION_PARTS = ['propagation', 'access', 'startup', 'transfer', 'other'] as const
+/** How each part is known: from the configured links (modelled) or from the runs (measured). */
+export const PART_SOURCE: Record<(typeof DECOMPOSITION_PARTS)[number], 'modelled' | 'measured'> = {
+  propagation: 'modelled',
+  access: 'modelled',
+  startup: 'measured',
+  transfer: 'modelled',
+  other: 'measured',
+}
 export type DecompositionPart = (typeof DECOMPOSITION_PARTS)[number]
 export type PartValues = Record<DecompositionPart, number>
 
@@ -42,13 +41,9 @@ export interface Decomposition {
   cellId: string
   /** Unloaded round-trip time and its two parts, ms. */
   rttMs: { propagation: number; access: number; unloaded: number }
-  requests: number
-  /** Sequential protocol round trips per run: requests needed / in flight. */
-  protocolRoundTrips: number
-  /** protocolRoundTrips x unloaded RTT: time spent waiting on round trips alone. */
-  roundTripWaitMs: number
-  queueingSource: 'measured' | 'inferred-from-p50' | 'unknown'
-  /** Median measured run time, ms. */
+  /** Median measured time to first byte, ms. */
+  ttfbMs: number
+  /** Median measured run time, ms: what the parts add up to. */
   measuredMs: number
   partsMs: PartValues
   totalMs: number
@@ -60,7 +55,7 @@ export interface DecomposeOptions {
 }
 
 function zeroParts(): PartValues {
-  return { propagation: 0, access: 0, queueing: 0, protocol: 0, transfer: 0, other: 0 }
+  return { propagation: 0, access: 0, startup: 0, transfer: 0, other: 0 }
 }
 
 /** One-way propagation delay for a straight-line distance, ms. */
@@ -75,53 +70,40 @@ export function serialisationMs(bytes: number, rateMbps: number): number {
 
 export function decompose(cell: Cell, stats: CellStats, options: DecomposeOptions = {}): Decomposition {
   const inflation = options.routeInflation ?? DEFAULT_ROUTE_INFLATION
-  const propagationRtt =
-    cell.distanceKm !== undefined
+  const local = cell.model.rateMbps === 0 && cell.model.oneWayDelayMs.accessMs === 0
+  const propagationRtt = local
+    ? 0
+    : cell.distanceKm !== undefined
       ? 2 * propagationOneWayMs(cell.distanceKm, inflation)
       : 2 * cell.model.oneWayDelayMs.propagationMs
-  const accessRtt = 2 * cell.model.oneWayDelayMs.accessMs
+  const accessRtt = local ? 0 : 2 * cell.model.oneWayDelayMs.accessMs
   const unloadedRtt = propagationRtt + accessRtt
-
-  const bytes = stats.runs > 0 ? medianBytes(cell) : 0
-  const requests = Math.ceil(bytes / cell.chunkSizeBytes)
-  const rounds = Math.ceil(requests / cell.inFlight)
-
-  let queueingSource: Decomposition['queueingSource'] = 'unknown'
-  let queueingPerRequest = 0
-  if (stats.queueingMs !== undefined) {
-    queueingSource = 'measured'
-    queueingPerRequest = stats.queueingMs.median
-  } else if (stats.latency !== undefined) {
-    queueingSource = 'inferred-from-p50'
-    const expected = unloadedRtt + serialisationMs(cell.chunkSizeBytes, cell.model.rateMbps)
-    queueingPerRequest = Math.max(0, stats.latency.p50Ms - expected)
-  }
-
-  const links = cell.k ?? 1
-  const parts = zeroParts()
-  parts.propagation = rounds * propagationRtt
-  parts.access = rounds * accessRtt
-  parts.queueing = rounds * queueingPerRequest
-  parts.protocol = rounds * (stats.protocolMs?.median ?? 0)
-  parts.transfer = serialisationMs(bytes, cell.model.rateMbps * links)
   const measuredMs = (stats.seconds?.median ?? 0) * 1000
-  const modelled = parts.propagation + parts.access + parts.queueing + parts.protocol + parts.transfer
-  parts.other = Math.max(0, measuredMs - modelled)
+  const ttfbMs = Math.min(stats.ttfbMs?.median ?? 0, measuredMs)
+  const bytes = stats.runs > 0 ? medianBytes(cell) : 0
 
-  const totalMs = modelled + parts.other
+  const parts = zeroParts()
+  // the first byte: the round trip (as far as it fits) and what start-up added to it
+  parts.propagation = Math.min(propagationRtt, ttfbMs)
+  parts.access = Math.min(accessRtt, ttfbMs - parts.propagation)
+  parts.startup = ttfbMs - parts.propagation - parts.access
+  // after it: the bytes at the binding rate, and what is left
+  const links = cell.model.rateMbps * (cell.k ?? 1)
+  const targetMbps = cell.targetRateMBps !== undefined ? cell.targetRateMBps * 8 : 0
+  const binding = links > 0 && targetMbps > 0 ? Math.min(links, targetMbps) : Math.max(links, targetMbps)
+  const afterFirstByte = measuredMs - ttfbMs
+  parts.transfer = Math.min(afterFirstByte, serialisationMs(bytes, binding))
+  parts.other = afterFirstByte - parts.transfer
+
   const shares = zeroParts()
-  if (totalMs > 0) for (const p of DECOMPOSITION_PARTS) shares[p] = parts[p] / totalMs
-
+  if (measuredMs > 0) for (const p of DECOMPOSITION_PARTS) shares[p] = parts[p] / measuredMs
   return {
     cellId: cell.id,
     rttMs: { propagation: propagationRtt, access: accessRtt, unloaded: unloadedRtt },
-    requests,
-    protocolRoundTrips: rounds,
-    roundTripWaitMs: rounds * unloadedRtt,
-    queueingSource,
+    ttfbMs,
     measuredMs,
     partsMs: parts,
-    totalMs,
+    totalMs: measuredMs,
     shares,
   }
 }
@@ -135,7 +117,7 @@ function medianBytes(cell: Cell): number {
 export interface GapExplanation {
   /** Measured median run time of the slower cell minus the faster one, ms (> 0). */
   gapMs: number
-  /** Each part's growth from the fast cell to the slow cell, as a share of the gap (clamped to 0..1). */
+  /** Each part's growth from the fast cell to the slow cell over the gap; the shares add up to 1. */
   shareOfGap: PartValues
 }
 
@@ -147,9 +129,7 @@ export function explainGap(slow: Decomposition, fast: Decomposition): GapExplana
   const gapMs = slow.measuredMs - fast.measuredMs
   if (!(gapMs > 0)) return undefined
   const shareOfGap = zeroParts()
-  for (const p of DECOMPOSITION_PARTS) {
-    shareOfGap[p] = Math.min(1, Math.max(0, (slow.partsMs[p] - fast.partsMs[p]) / gapMs))
-  }
+  for (const p of DECOMPOSITION_PARTS) shareOfGap[p] = (slow.partsMs[p] - fast.partsMs[p]) / gapMs
   return { gapMs, shareOfGap }
 }
 

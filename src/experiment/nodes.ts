@@ -5,14 +5,15 @@
  * directory copies instead of sixteen imports. The template holds no identity, so every copy gets
  * its own peer id.
  */
-import { cp, mkdir } from 'node:fs/promises'
+import { copyFile, cp, link, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseConfig } from '../config/load.ts'
 import type { LinkConfig } from '../config/schema.ts'
 import { openDatabase } from '../db/database.ts'
-import { Bwnode } from '../node/bwnode.ts'
+import { createLinkEmulator, type LinkEmulatorInit } from '../net/emulator.ts'
+import { Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import { ContentStore } from '../store/content-store.ts'
 import type { Manifest } from '../store/manifest.ts'
@@ -21,6 +22,8 @@ import type { DatasetPlan } from './scenarios.ts'
 
 /** Latency pings would add traffic to the links under test; the runner pings when it needs to. */
 const EXPERIMENT_PING_INTERVAL_MS = 3_600_000
+/** Chunk server timeouts in the experiment, ms: the defaults (10-30 s) times the highest dilation. */
+const EXPERIMENT_SERVER_TIMEOUT_MS = 16 * 60_000
 /** Enough serving slots that the offer never limits a cell; the emulated link is the cap. */
 const EXPERIMENT_MAX_CONCURRENT = 256
 
@@ -65,6 +68,32 @@ export async function buildTemplate(workDir: string, plans: DatasetPlan[]): Prom
   return { dir, datasets }
 }
 
+/**
+ * Copies a template store into a node's data dir. Chunk files are immutable and replaced only by
+ * rename, so they are hard-linked (sixteen peers of a 512 MiB dataset cost no disk and no copy
+ * time); the database is mutable and copied.
+ */
+export async function copyTemplate(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true })
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const source = join(from, entry.name)
+    const target = join(to, entry.name)
+    if (entry.name === 'chunks' && entry.isDirectory()) await linkTree(source, target)
+    else if (entry.isDirectory()) await cp(source, target, { recursive: true })
+    else await copyFile(source, target)
+  }
+}
+
+async function linkTree(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true })
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const source = join(from, entry.name)
+    const target = join(to, entry.name)
+    if (entry.isDirectory()) await linkTree(source, target)
+    else await link(source, target)
+  }
+}
+
 /** A standalone content store over a copy of the template: the P0 "local disk". */
 export async function openLocalStore(
   template: Template,
@@ -94,10 +123,12 @@ export interface StartNodeOptions {
   link: LinkConfig | undefined
   /** Copy the template's datasets in before starting. */
   template?: Template
+  /** Emulator options (dilation, fidelity probe, shaping of transparent paths); needs `link`. */
+  emulator?: LinkEmulatorInit
 }
 
 export async function startNode(options: StartNodeOptions): Promise<Bwnode> {
-  if (options.template !== undefined) await cp(options.template.dir, options.dataDir, { recursive: true })
+  if (options.template !== undefined) await copyTemplate(options.template.dir, options.dataDir)
   else await mkdir(options.dataDir, { recursive: true })
   const config = parseConfig(
     {
@@ -109,7 +140,23 @@ export async function startNode(options: StartNodeOptions): Promise<Bwnode> {
     },
     'experiment',
   )
-  const node = await Bwnode.create(config)
+  const node = await Bwnode.create(
+    config,
+    options.link === undefined || options.emulator === undefined
+      ? {}
+      : {
+          connectionProtector: createLinkEmulator(emulatedLink(options.link), options.emulator),
+          // dilated links delay pings queued behind bulk data K times longer: late, not lost
+          abortConnectionOnPingFailure: false,
+        },
+  )
+  // Dilated cells run up to MAX_DILATION times slower than real time: the chunk server's timers
+  // must not mistake a slow emulated link for a silent peer.
+  node.chunkServerInit = {
+    idleTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+    messageTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+    drainTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+  }
   await node.start()
   return node
 }

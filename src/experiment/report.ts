@@ -9,8 +9,10 @@ import {
   DECOMPOSITION_PARTS,
   decompose,
   FIBRE_PROPAGATION_US_PER_KM,
+  PART_SOURCE,
   routeInflationFromKnobs,
 } from './decompose.ts'
+import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
 import { type CellStats, cellStats, type RatioInterval, type Spread } from './stats.ts'
 import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
 import { computeVerdicts, VERDICT_RULES, type WorkloadVerdict } from './verdict.ts'
@@ -115,29 +117,60 @@ function where(cell: Cell): string {
 
 // ---------- sections ----------
 
+function shareText(v: WorkloadVerdict): string {
+  const sh = v.mechanism.share
+  if (v.mechanism.status === 'not-applicable') return '-'
+  return sh === undefined
+    ? v.mechanism.status
+    : `${v.mechanism.status}: ${pct(sh.value)} [${pct(sh.low)}, ${pct(sh.high)}]`
+}
+
 function summarySection(verdicts: readonly WorkloadVerdict[], calibrationPassed: boolean): string {
   const rows = verdicts.map((v) => [
     v.workload,
     `**${v.status}**`,
-    calibrationPassed && v.winner ? v.winner.cell.placement : '-',
-    calibrationPassed ? `${v.metric.name} ${interval(v.ratio)}` : '-',
-    calibrationPassed ? (v.confidence ?? '-') : '-',
+    v.outcome.comparison !== undefined
+      ? `${v.outcome.status}: ${interval(v.outcome.comparison.ratio)}`
+      : v.outcome.status,
+    shareText(v),
+    v.peersVsOrigin !== undefined
+      ? `${v.peersVsOrigin.status}${v.peersVsOrigin.comparison ? `: ${interval(v.peersVsOrigin.comparison.ratio)}` : ''}`
+      : '-',
+    calibrationPassed && v.winner && v.runnerUp
+      ? `${kindOf(v.winner.cell)} over ${kindOf(v.runnerUp.cell)}, ${v.metric.name} ${interval(v.ratio)} (${v.confidence ?? '-'})`
+      : '-',
     v.rule,
   ])
   return [
     '## Summary verdict',
     '',
-    'The claim under test: shared-bandwidth networks are too slow for AI because the latency that distance adds ' +
-      'far exceeds reading local storage. Status per workload is computed from the measurements by the rules in ' +
-      '"Verdict per workload".',
+    'The claim under test, in two parts: an outcome (shared bandwidth is slower than local storage for AI data ' +
+      'loading) and a mechanism (because the distance to the data adds latency). Each is decided per workload from ' +
+      'fixed comparisons and 95% intervals by the rules in "Verdict per workload": outcome = local storage\'s ' +
+      'advantage over peers at the claim distance; mechanism = the share of that gap that moving the same peers from ' +
+      'near to the claim distance adds. A status whose deciding cells this machine limits is inconclusive.',
     '',
     rows.length > 0
       ? table(
-          ['workload', 'claim status', 'winner', 'winner advantage over runner-up', 'confidence', 'rule'],
+          [
+            'workload',
+            'claim status',
+            "outcome: local's advantage over peers",
+            "mechanism: distance's share of the gap",
+            "peers vs origin: peers' advantage",
+            'best kind of source over the next',
+            'rule',
+          ],
           rows,
         )
       : '_No cells in these results._',
   ].join('\n')
+}
+
+function kindOf(cell: Cell): string {
+  if (cell.role === 'local' || LOCAL_PLACEMENTS.includes(cell.placement)) return 'local storage'
+  if (cell.role === 'origin' || cell.placement === 'P3-origin') return 'origin'
+  return `${cell.k ?? 1} peer${(cell.k ?? 1) === 1 ? '' : 's'}`
 }
 
 function calibrationSection(results: Results): string {
@@ -158,20 +191,40 @@ function calibrationSection(results: Results): string {
       '(1 = the emulator costs nothing).',
     '',
   )
-  if (c.rtt.length > 0) {
+  if (c.machineMBps !== undefined) {
     out.push(
-      configuredVsMeasured(
-        'RTT (ms)',
-        c.rtt.map((r) => [r.configuredMs, r.measuredMs]),
-      ),
+      `This machine's ceiling for chunk traffic between two nodes in one process, no emulator: ${num(c.machineMBps)} MB/s. ` +
+        'Automatic dilation starts each cell where its configured capacity is well inside this figure.',
       '',
     )
   }
   if (c.rate.length > 0) {
     out.push(
-      configuredVsMeasured(
-        'rate (Mbit/s)',
-        c.rate.map((r) => [r.configuredMbps, r.measuredMbps]),
+      table(
+        [
+          'rate Mbit/s',
+          'RTT ms',
+          'dilation K',
+          'measured rate Mbit/s',
+          'rate error',
+          'measured RTT ms',
+          'RTT error',
+        ],
+        c.rate.map((r) => {
+          const rtt = c.rtt.find(
+            (x) =>
+              r.rttMs !== undefined && Math.abs(x.configuredMs - r.rttMs) < 1e-9 && x.dilation === r.dilation,
+          )
+          return [
+            num(r.configuredMbps),
+            r.rttMs !== undefined ? num(r.rttMs) : 'n/a',
+            String(r.dilation ?? 1),
+            num(r.measuredMbps),
+            r.configuredMbps > 0 ? pct(r.measuredMbps / r.configuredMbps - 1) : 'n/a',
+            rtt !== undefined ? num(rtt.measuredMs) : 'n/a',
+            rtt !== undefined && rtt.configuredMs > 0 ? pct(rtt.measuredMs / rtt.configuredMs - 1) : 'n/a',
+          ]
+        }),
       ),
     )
   }
@@ -187,15 +240,38 @@ function methodSection(results: Results): string {
   return [
     '## Method',
     '',
-    `Mode **${results.config.mode}**, seed ${results.config.seed}, ${results.config.repetitions} repetitions per cell, ` +
+    `Mode **${results.config.mode}**, seed ${results.config.seed}, ${results.config.repetitions} repetitions per deciding cell ` +
+      `(${String(results.config.knobs['supplementaryRepetitions'] ?? results.config.repetitions)} per supplementary cell), ` +
       `started ${results.startedAt}. Real bwnode nodes exchange chunks over libp2p (TCP, noise, yamux) on 127.0.0.1; ` +
-      'a user-space link emulator adds the modelled delay and rate cap per link.',
+      'a user-space link emulator adds the modelled delay and rate cap per link. All nodes of a cell share one process ' +
+      'on this machine.',
+    '',
+    '**Time dilation** (Gupta et al., NSDI 2006). A cell at dilation K runs every emulated rate K times slower and ' +
+      'every delay K times longer (the consumer target and timeouts with them), so bandwidth-delay products, windows ' +
+      'and chunk sizes keep their size while the CPU has K times more time per byte; every figure is converted back ' +
+      'to undilated time. With `auto`, a cell starts at the smallest power of two that keeps its configured capacity ' +
+      "well inside this machine's measured ceiling and doubles K while its first run is machine-bound; a dilated " +
+      'cell is rerun at 2K and its primary metric must move less than 5%.',
+    '',
+    "**Fidelity guard.** Every run records event-loop utilisation, CPU time, the emulator's release lateness " +
+      '(p50/p99) and catch-up, and its time against what the configured links allow (a chunk-granular earliest-finish ' +
+      'schedule over the sources, each at min(rate, in flight x chunk / RTT), first bytes one RTT in; a paced consumer ' +
+      `at its target). Labels: link-bound, consumer-paced or window-bound when the run reached ${FIDELITY_MIN_ACHIEVED} ` +
+      'of that bound; machine-bound when it did not and this machine was saturated (event loop >= 90%, CPU >= 90% of ' +
+      'the cores, or emulator releases late by more than max(1 ms, 10% of the RTT) at p99), or when it was faster ' +
+      'than the links allow; protocol-bound when it did not while the machine had room. Local storage measures this ' +
+      'machine by definition (label local).',
+    '',
+    '**Steady state.** A sequential read moves at least 20 bandwidth-delay products of its sources (32 MiB at ' +
+      'least); W4 stages the whole shards dataset; W3 streams for a fixed time. Start-up (time to first byte, time ' +
+      'to the first whole chunk) is reported apart from steady-state throughput (bytes after the first chunk over ' +
+      'the time after it) and stall fraction.',
     '',
     '**Placements.** P0 local storage (the same bytes read from local disk, cold and warm page cache); P1 a peer in ' +
       'the same datacentre; P2 k residential peers (k = 1, 4, 16) at 1 / 10 / 100 / 1000 km; P3 a distant origin ' +
       '(50-150 ms RTT, 1 Gbit/s); P4 the origin plus peers.',
     '',
-    '**Workloads.** W1 training-like random reads of ~100 KB samples at a target consumption rate (epoch time, stall ' +
+    '**Workloads.** W1 training-like random reads of ~115 KB samples at a target consumption rate (epoch time, stall ' +
       'fraction); W2 sequential reads of large shards (throughput); W3 a low-rate token stream (stall fraction, TTFB); ' +
       'W4 staging a whole dataset to a node (time to stage).',
     '',
@@ -251,19 +327,85 @@ function methodSection(results: Results): string {
 
 function statsRow(cell: Cell, s: CellStats): string[] {
   const lat = s.latency
+  const runsOf = (pick: (r: Cell['runs'][number]) => number | undefined) =>
+    cell.runs.map(pick).filter((v): v is number => v !== undefined)
+  const med = (xs: number[]) =>
+    xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   return [
-    cell.id,
+    cell.id + (cell.role !== undefined ? ` (${cell.role})` : ''),
     cell.placement,
     where(cell),
     String(cell.inFlight),
     bytes(cell.chunkSizeBytes),
-    String(s.runs),
+    cell.error !== undefined ? `failed: ${cell.error}` : String(s.runs),
     medianRange(s.throughputMBps),
+    num(med(runsOf((r) => r.steadyMBps))),
     medianRange(s.ttfbMs),
+    num(med(runsOf((r) => r.firstChunkMs))),
     medianRange(s.epochSeconds),
     medianRange(s.stallFraction),
     lat ? `${num(lat.p50Ms)} / ${num(lat.p95Ms)} / ${num(lat.p99Ms)}` : 'n/a',
+    fidelityText(cell),
   ]
+}
+
+function fidelityText(cell: Cell): string {
+  const label = cell.fidelity?.label ?? 'n/a'
+  const k = cell.dilation !== undefined ? `, K=${cell.dilation.factor}` : ''
+  const moved =
+    cell.dilation?.check !== undefined
+      ? `, moved ${pct(cell.dilation.check.moved)} at K=${cell.dilation.check.factor}`
+      : ''
+  return `${label}${k}${moved}`
+}
+
+function fidelitySection(results: Results): string {
+  const rows = results.cells
+    .filter((c) => c.runs.length > 0)
+    .map((c) => {
+      const fs = c.runs.map((r) => r.fidelity).filter((f) => f !== undefined)
+      const worst = (pick: (f: (typeof fs)[number]) => number) =>
+        fs.length === 0 ? undefined : Math.max(...fs.map(pick))
+      const achieved = fs
+        .map((f) => f.achieved)
+        .filter((a): a is number => a !== undefined)
+        .sort((a, b) => a - b)
+      return [
+        c.id,
+        fidelityText(c),
+        c.dilation?.rejected.length ? c.dilation.rejected.join(', ') : '-',
+        achieved.length > 0 ? num(achieved[Math.floor(achieved.length / 2)]) : 'n/a',
+        pct(worst((f) => f.eventLoopUtilisation)),
+        num(worst((f) => f.cpuCores)),
+        num(worst((f) => f.latenessP99Ms)),
+        num(worst((f) => f.catchUpMs)),
+        c.fidelity?.reason ?? '',
+      ]
+    })
+  return [
+    '## Fidelity: what limited each cell',
+    '',
+    'Achieved = what the configured links allow / measured run time (median run). Event loop, CPU (cores), emulator ' +
+      'release lateness (p99, undilated ms) and catch-up (undilated ms) are the worst run of the cell. A figure from a ' +
+      "machine-bound cell is this machine's, not the network's.",
+    '',
+    rows.length > 0
+      ? table(
+          [
+            'cell',
+            'label',
+            'K rejected',
+            'achieved',
+            'event loop',
+            'CPU cores',
+            'late p99 ms',
+            'catch-up ms',
+            'why',
+          ],
+          rows,
+        )
+      : '_No runs._',
+  ].join('\n')
 }
 
 function resultsSection(results: Results, charts: readonly RenderedChart[]): string {
@@ -276,17 +418,21 @@ function resultsSection(results: Results, charts: readonly RenderedChart[]): str
     'chunk',
     'runs',
     'throughput MB/s',
-    'TTFB ms',
+    'steady MB/s',
+    'first byte ms',
+    'first chunk ms',
     'epoch s',
     'stall fraction',
     'chunk latency p50 / p95 / p99 ms',
+    'fidelity',
   ]
   for (const w of WORKLOADS) {
     const cells = results.cells.filter((c) => c.workload === w)
     if (cells.length === 0) continue
     out.push(`### ${w}`, '')
-    const target = cells.find((c) => c.targetRateMBps !== undefined)?.targetRateMBps
-    if (target !== undefined) out.push(`Target consumption rate: ${num(target)} MB/s.`, '')
+    const targets = [...new Set(cells.map((c) => c.targetRateMBps).filter((t) => t !== undefined))]
+    if (targets.length > 0)
+      out.push(`Target consumption rate: ${targets.map((t) => `${num(t)} MB/s`).join(', ')}.`, '')
     out.push(
       table(
         header,
@@ -312,20 +458,19 @@ function decompositionSection(results: Results, charts: readonly RenderedChart[]
       cell.placement,
       where(cell),
       `${num(d.rttMs.unloaded)} (${num(d.rttMs.propagation)} + ${num(d.rttMs.access)})`,
-      String(d.protocolRoundTrips),
       ...DECOMPOSITION_PARTS.map((p) => `${num(d.partsMs[p])} (${pct(d.shares[p])})`),
-      d.queueingSource,
+      num(d.measuredMs),
     ])
   }
   return [
     '## Latency decomposition',
     '',
-    'Where the time of a median run goes. Propagation = round trips x 2 x distance x route inflation x ' +
-      `${FIBRE_PROPAGATION_US_PER_KM} us/km; access = round trips x the last-mile delay of both ends, both ways; ` +
-      'queueing = round trips x (measured queueing, or merged p50 chunk latency minus the unloaded expectation, ' +
-      'floored at 0); protocol = round trips x measured per-request overhead; round trips = requests needed / in ' +
-      'flight; transfer = bytes at the modelled rate of all serving links; other = measured time no part explains. ' +
-      'The "propagation" share is how much of the time distance itself explains.',
+    'Where the time of a median run goes, as a timeline that adds up to the run time (shares add up to 100%). ' +
+      `Propagation (modelled) = one round trip of fibre, 2 x distance x route inflation x ${FIBRE_PROPAGATION_US_PER_KM} us/km; ` +
+      "access (modelled) = one round trip of both ends' last mile; startup (measured) = the rest of the time to " +
+      'first byte (protocol, queueing, CPU); transfer (modelled) = the bytes at the binding rate (all serving links, ' +
+      'or the consumer target if lower); other (measured) = what is left: time the links and start-up do not explain. ' +
+      'The gap between two cells splits the same way, part by part, and also adds up to 100%.',
     '',
     rows.length > 0
       ? table(
@@ -335,9 +480,8 @@ function decompositionSection(results: Results, charts: readonly RenderedChart[]
             'placement',
             'where',
             'unloaded RTT ms (propagation + access)',
-            'round trips',
-            ...DECOMPOSITION_PARTS.map((p) => `${p} ms (share)`),
-            'queueing from',
+            ...DECOMPOSITION_PARTS.map((p) => `${p} ms, ${PART_SOURCE[p]} (share)`),
+            'run time ms',
           ],
           rows,
         )
@@ -432,22 +576,31 @@ function verdictSection(verdicts: readonly WorkloadVerdict[]): string {
   out.push('')
   for (const v of verdicts) {
     out.push(`### ${v.workload}: ${v.status}`, '', `- Rule ${v.rule}: ${v.reason}`)
+    const deciding = Object.entries(v.deciding)
+      .map(([role, s]) => `${role} = ${s.cell.id} (${fidelityText(s.cell)})`)
+      .join('; ')
+    if (deciding) out.push(`- Deciding cells: ${deciding}`)
+    out.push(`- Outcome (${v.metric.name}): ${v.outcome.status}. ${v.outcome.reason}`)
+    if (v.mechanism.status !== 'not-applicable')
+      out.push(`- Mechanism: ${v.mechanism.status}. ${v.mechanism.reason}`)
+    if (v.peersVsOrigin) out.push(`- Peers vs origin: ${v.peersVsOrigin.status}. ${v.peersVsOrigin.reason}`)
     if (v.status !== 'inconclusive' || v.rule !== 'R0') {
-      if (v.winner)
+      if (v.winner && v.runnerUp) {
         out.push(
-          `- Winner: ${v.winner.cell.placement} (${v.winner.cell.id}), ${v.metric.name} ${num(v.winner.value)} ${v.metric.unit}`,
-        )
-      if (v.runnerUp) {
-        out.push(
-          `- Runner-up: ${v.runnerUp.cell.placement} (${v.runnerUp.cell.id}), ${v.metric.name} ${num(v.runnerUp.value)} ${v.metric.unit}; ` +
-            `advantage ${interval(v.ratio)}, confidence ${v.confidence ?? 'n/a'}`,
+          `- Best kind of source: ${kindOf(v.winner.cell)} (${v.winner.cell.id}, ${v.metric.name} ${num(v.winner.value)} ${v.metric.unit}) ` +
+            `over ${kindOf(v.runnerUp.cell)} (${v.runnerUp.cell.id}, ${num(v.runnerUp.value)} ${v.metric.unit}): ` +
+            `${interval(v.ratio)}, confidence ${v.confidence ?? 'n/a'}`,
         )
       }
       for (const c of v.comparisons) {
-        out.push(`- ${c.label}: ${c.better.cell.id} over ${c.worse.cell.id} by ${interval(c.ratio)}`)
+        out.push(
+          `- ${c.label}: ${c.first.cell.id}'s advantage over ${c.second.cell.id} ${interval(c.ratio)} (${c.direction})`,
+        )
       }
       if (v.gapParts && v.gapParts.length > 0) {
-        out.push(`- Gap explained by: ${v.gapParts.map((p) => `${p.part} ${pct(p.share)}`).join(', ')}`)
+        out.push(
+          `- The local-vs-network gap by part (adds up to 100%): ${v.gapParts.map((p) => `${p.part} (${PART_SOURCE[p.part]}) ${pct(p.share)}`).join(', ')}`,
+        )
       }
     }
     out.push('')
@@ -484,25 +637,11 @@ export function renderReportMarkdown(
     calibrationSection(results),
     methodSection(results),
     resultsSection(results, charts),
+    fidelitySection(results),
     decompositionSection(results, charts),
     kScalingSection(results, charts),
     peersVsOriginSection(results, charts),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`
-}
-
-/** A calibration table: configured vs measured values of one quantity, with the relative error. */
-function configuredVsMeasured(
-  quantity: string,
-  pairs: Array<[configured: number, measured: number]>,
-): string {
-  return table(
-    [`configured ${quantity}`, `measured ${quantity}`, 'error'],
-    pairs.map(([configured, measured]) => [
-      num(configured),
-      num(measured),
-      configured > 0 ? pct(measured / configured - 1) : 'n/a',
-    ]),
-  )
 }

@@ -14,9 +14,11 @@ import { arch, cpus, platform, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
 import { seededRandom } from '../latency/random.ts'
+import { TimeDilation } from '../net/dilation.ts'
 import { linkBetween } from '../net/link.ts'
 import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { calibrate } from './calibrate.ts'
+import { cellLabel, classifyRun, FidelityMonitor, type IdealTransfer, idealTransfer } from './fidelity.ts'
 import {
   buildTemplate,
   connect,
@@ -35,10 +37,12 @@ import {
   consumerLink,
   datacentreLink,
   originLink,
+  placementPaths,
   residentialLink,
+  type SourcePath,
 } from './scenarios.ts'
 import { type Cell, type LinkModel, RESULTS_SCHEMA_VERSION, type Results, type Run } from './types.ts'
-import type { WorkloadVerdict } from './verdict.ts'
+import { PRIMARY_METRICS, type WorkloadVerdict } from './verdict.ts'
 import {
   type ConsumeMeasure,
   consume,
@@ -56,8 +60,23 @@ export interface RunExperimentOptions {
   /** Directory for results.json, report.md and charts/. */
   out: string
   seed?: number
+  /**
+   * Time dilation factor K for every emulated cell, or 'auto' (default): per cell, start from what
+   * this machine's measured ceiling suggests and double K while the cell is machine-bound.
+   */
+  dilation?: number | 'auto'
   onProgress?: (line: string) => void
 }
+
+/** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
+export const MAX_DILATION = 32
+/**
+ * Auto dilation starts where the cell's configured capacity is at most this share of this
+ * machine's measured chunk throughput (all of a cell's nodes share one process).
+ */
+const AUTO_DILATION_LOAD_SHARE = 0.4
+/** A dilated cell whose result moves more than this between K and 2K is not trustworthy. */
+export const DILATION_STABLE_SHARE = 0.05
 
 export interface ExperimentOutcome {
   results: Results
@@ -78,6 +97,13 @@ interface Provider {
 
 interface Context {
   seed: number
+  dilation: TimeDilation
+  monitor: FidelityMonitor
+  /** Fixed factor, or undefined for auto. */
+  fixedDilation: number | undefined
+  /** Chunk throughput of two in-process nodes without emulation, MB/s (from calibration). */
+  machineMBps: number
+  settings: import('./scenarios.ts').ModeSettings
   template: Template
   workDir: string
   consumer: Bwnode
@@ -101,25 +127,45 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
   process.on('unhandledRejection', onStray)
   try {
     log(
-      `experiment ${options.mode}: seed ${seed}, ${plan.repetitions} repetition(s) per cell, work dir ${workDir}`,
+      `experiment ${options.mode}: seed ${seed}, ${plan.settings.repetitions} repetition(s) per deciding cell, work dir ${workDir}`,
     )
     const template = await buildTemplate(workDir, plan.datasets)
     log(
       `datasets: ${[...template.datasets.values()].map((d) => `${d.plan.id} ${(d.bytes / 1e6).toFixed(1)} MB`).join(', ')}`,
     )
-    const calibration = await calibrate({ workDir, template, datasetId: 'shards-1m', onProgress: log })
+    const fixedDilation =
+      options.dilation === undefined || options.dilation === 'auto' ? undefined : options.dilation
+    if (fixedDilation !== undefined && !(fixedDilation >= 1 && Number.isFinite(fixedDilation)))
+      throw new RangeError(`dilation must be a number >= 1 or 'auto', got ${fixedDilation}`)
+    const calibration = await calibrate({
+      workDir,
+      template,
+      datasetId: 'shards-1m',
+      pairs: calibrationPairs(plan),
+      dilationFor: (pair, machineMBps) => fixedDilation ?? startingDilation([pair], machineMBps),
+      zeroRounds: options.mode === 'quick' ? 3 : 7,
+      onProgress: log,
+    })
     log(`calibration ${calibration.passed ? 'passed' : `FAILED: ${calibration.notes}`}`)
 
-    const consumer = await startNode({ dataDir: join(workDir, 'consumer'), link: consumerLink() })
+    const dilation = new TimeDilation(1)
+    const monitor = new FidelityMonitor()
+    const emulator = { dilation, probe: monitor }
+    const consumer = await startNode({ dataDir: join(workDir, 'consumer'), link: consumerLink(), emulator })
     nodes.push(consumer)
     const provider = async (name: string, kind: Provider['kind'], link: LinkConfig): Promise<Provider> => {
-      const node = await startNode({ dataDir: join(workDir, name), link, template })
+      const node = await startNode({ dataDir: join(workDir, name), link, template, emulator })
       nodes.push(node)
       const rttMs = await connect(consumer, node)
       return { node, kind, label: name, link, rttMs }
     }
     const ctx: Context = {
       seed,
+      dilation,
+      monitor,
+      fixedDilation,
+      machineMBps: calibration.machineMBps ?? 100,
+      settings: plan.settings,
       template,
       workDir,
       consumer,
@@ -135,9 +181,15 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     const cells: Cell[] = []
     const runAll = async (cellPlans: CellPlan[]) => {
       for (const cellPlan of cellPlans) {
-        const cell = await runCell(ctx, cellPlan, plan.repetitions)
+        const began = performance.now()
+        const cell = await runCell(
+          ctx,
+          cellPlan,
+          cellPlan.role === undefined ? plan.settings.supplementaryRepetitions : plan.settings.repetitions,
+        )
         cells.push(cell)
-        log(`[${cells.length}/${totalCells}] ${describeCell(cell)}`)
+        const wall = ((performance.now() - began) / 1000).toFixed(0)
+        log(`[${cells.length}/${totalCells}] ${describeCell(cell)} (${wall} s)`)
       }
     }
     await runAll(plan.fixedCells)
@@ -164,7 +216,17 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     const results: Results = {
       schemaVersion: RESULTS_SCHEMA_VERSION,
       startedAt,
-      config: { mode: options.mode, seed, repetitions: plan.repetitions, knobs: plan.knobs },
+      config: {
+        mode: options.mode,
+        seed,
+        repetitions: plan.settings.repetitions,
+        knobs: {
+          ...plan.knobs,
+          dilation: fixedDilation ?? 'auto',
+          supplementaryRepetitions: plan.settings.supplementaryRepetitions,
+          dilationCheckRepetitions: plan.settings.dilationCheckRepetitions,
+        },
+      },
       machine: machineInfo(),
       versions: await versions(),
       calibration,
@@ -192,9 +254,14 @@ function describeCell(cell: Cell): string {
     .join(' ')
   if (run === undefined) return `${cell.workload} ${cell.placement} ${where}: no runs`
   const extra = run.stallFraction !== undefined ? `, stall ${(run.stallFraction * 100).toFixed(1)}%` : ''
+  const k = cell.dilation !== undefined ? `, K=${cell.dilation.factor}` : ''
+  const moved =
+    cell.dilation?.check !== undefined
+      ? ` (moved ${(cell.dilation.check.moved * 100).toFixed(1)}% at 2K)`
+      : ''
   return (
     `${cell.workload} ${cell.placement} ${where}: ${run.throughputMBps.toFixed(2)} MB/s, ` +
-    `${run.seconds.toFixed(2)} s, TTFB ${run.ttfbMs.toFixed(1)} ms${extra}`
+    `${run.seconds.toFixed(2)} s, TTFB ${run.ttfbMs.toFixed(1)} ms${extra}; ${cell.fidelity?.label ?? '?'}${k}${moved}`
   )
 }
 
@@ -230,6 +297,7 @@ export async function versions(): Promise<Record<string, string>> {
 
 function cellId(p: CellPlan, chunkSizeBytes: number): string {
   return [
+    p.tag ?? '',
     p.workload.slice(0, 2),
     p.placement.replace(/-.*$/, '') + (p.placement.startsWith('P0') ? p.placement.slice(2) : ''),
     p.distanceKm !== undefined ? `${p.distanceKm}km` : '',
@@ -276,21 +344,74 @@ function distanceOf(ctx: Context, p: CellPlan): number | undefined {
   return p.distanceKm
 }
 
+/** Every source path any cell of the plan uses (calibration checks each distinct one). */
+function calibrationPairs(plan: ReturnType<typeof buildPlan>): SourcePath[] {
+  const cells = [...plan.fixedCells, ...plan.distancesKm.flatMap((d) => plan.cellsAtDistance(d))]
+  return cells.flatMap((c) => placementPaths(c.placement, c.distanceKm, c.k))
+}
+
+function isLocal(p: CellPlan): boolean {
+  return p.placement === 'P0-local-cold' || p.placement === 'P0-local-warm'
+}
+
+/** Sum of the configured rates of a cell's sources, MB/s (undilated). */
+function capacityMBps(paths: SourcePath[]): number {
+  return paths.reduce((sum, x) => sum + x.rateBytesPerSec, 0) / 1e6
+}
+
+/** The smallest power of two that keeps the cell's emulated traffic within this machine's share. */
+export function startingDilation(paths: SourcePath[], machineMBps: number): number {
+  const needed = capacityMBps(paths) / (AUTO_DILATION_LOAD_SHARE * Math.max(machineMBps, 1))
+  let k = 1
+  while (k < needed && k < MAX_DILATION) k *= 2
+  return k
+}
+
+function medianOf(values: number[]): number | undefined {
+  if (values.length === 0) return undefined
+  const s = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+function primaryMedian(p: CellPlan, runs: Run[]): number | undefined {
+  const metric = PRIMARY_METRICS[p.workload]
+  return medianOf(
+    runs.map((r) => metric.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v)),
+  )
+}
+
 async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<Cell> {
   const dataset = ctx.template.datasets.get(p.datasetId)
   if (dataset === undefined) throw new Error(`cell needs dataset ${p.datasetId}, not in the template`)
   const model = modelOf(ctx, p)
   const distanceKm = distanceOf(ctx, p)
-  const runs: Run[] = []
-  for (let rep = 0; rep < repetitions; rep++) {
+  const paths = placementPaths(p.placement, p.distanceKm, p.k)
+  const once = async (rep: number, k: number): Promise<Run> => {
     // A connection lost under machine load fails one run, not the whole experiment: retry it once.
     try {
-      runs.push(await runOnce(ctx, p, dataset, model, rep))
+      return await runOnce(ctx, p, dataset, model, rep, k)
     } catch (err) {
       ctx.log(`run ${rep} of ${p.workload} ${p.placement} failed (${(err as Error).message}); retrying`)
-      runs.push(await runOnce(ctx, p, dataset, model, rep))
+      return await runOnce(ctx, p, dataset, model, rep, k)
     }
   }
+  try {
+    return await measureCell(ctx, p, repetitions, dataset, model, distanceKm, paths, once)
+  } catch (err) {
+    // a cell that fails twice is reported as failed, with its error; the experiment goes on
+    const message = (err as Error).message ?? String(err)
+    ctx.log(`${p.workload} ${p.placement}: failed (${message})`)
+    return { ...cellHeader(p, dataset, model, distanceKm), runs: [], error: message }
+  }
+}
+
+function cellHeader(
+  p: CellPlan,
+  dataset: TemplateDataset,
+  model: LinkModel,
+  distanceKm: number | undefined,
+): Omit<Cell, 'runs'> {
   return {
     id: cellId(p, dataset.plan.chunkSizeBytes),
     workload: p.workload,
@@ -301,7 +422,65 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
     chunkSizeBytes: dataset.plan.chunkSizeBytes,
     ...(p.targetBytesPerSec !== undefined ? { targetRateMBps: p.targetBytesPerSec / 1e6 } : {}),
     model,
+    ...(p.role !== undefined ? { role: p.role } : {}),
+    ...(p.tag !== undefined ? { tag: p.tag } : {}),
+  }
+}
+
+async function measureCell(
+  ctx: Context,
+  p: CellPlan,
+  repetitions: number,
+  dataset: TemplateDataset,
+  model: LinkModel,
+  distanceKm: number | undefined,
+  paths: SourcePath[],
+  once: (rep: number, k: number) => Promise<Run>,
+): Promise<Cell> {
+  const local = isLocal(p)
+  let k = local ? 1 : (ctx.fixedDilation ?? startingDilation(paths, ctx.machineMBps))
+  const rejected: number[] = []
+  const runs: Run[] = []
+  for (let rep = 0; rep < repetitions; rep++) {
+    const run = await once(rep, k)
+    // auto: a machine-bound first run means this K still leaves the CPU in charge; double it
+    if (
+      rep === 0 &&
+      !local &&
+      ctx.fixedDilation === undefined &&
+      run.fidelity?.label === 'machine-bound' &&
+      k < MAX_DILATION
+    ) {
+      ctx.log(
+        `${p.workload} ${p.placement}: machine-bound at K=${k} (${run.fidelity.reason}); trying K=${k * 2}`,
+      )
+      rejected.push(k)
+      k *= 2
+      rep = -1
+      continue
+    }
+    runs.push(run)
+  }
+  let dilation: Cell['dilation']
+  if (!local) {
+    dilation = { factor: k, rejected }
+    if (k > 1 && ctx.settings.dilationCheckRepetitions > 0) {
+      const checkRuns: Run[] = []
+      for (let rep = 0; rep < ctx.settings.dilationCheckRepetitions; rep++)
+        checkRuns.push(await once(rep, k * 2))
+      const atK = primaryMedian(p, runs)
+      const at2K = primaryMedian(p, checkRuns)
+      const moved =
+        atK !== undefined && at2K !== undefined && atK !== 0 ? Math.abs(at2K - atK) / Math.abs(atK) : 0
+      dilation.check = { factor: k * 2, runs: checkRuns, moved }
+    }
+  }
+  const fidelity = cellLabel(runs)
+  return {
+    ...cellHeader(p, dataset, model, distanceKm),
     runs,
+    ...(dilation !== undefined ? { dilation } : {}),
+    ...(fidelity !== undefined ? { fidelity } : {}),
   }
 }
 
@@ -312,24 +491,75 @@ function itemsFor(ctx: Context, p: CellPlan, dataset: TemplateDataset, rep: numb
   return sequentialItems(dataset.manifest, p.itemLimit)
 }
 
+/** What the configured links allow for this run, undilated; undefined for local storage. */
+function idealOf(p: CellPlan, items: ReadItem[]): IdealTransfer | undefined {
+  if (isLocal(p)) return undefined
+  return idealTransfer({
+    paths: placementPaths(p.placement, p.distanceKm, p.k),
+    itemBytes: items.map((i) => i.bytes),
+    inFlight: p.inFlight,
+    ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec } : {}),
+  })
+}
+
+function shortestRttMs(p: CellPlan): number {
+  const paths = placementPaths(p.placement, p.distanceKm, p.k)
+  return paths.length === 0 ? 0 : Math.min(...paths.map((x) => x.rttMs))
+}
+
+/**
+ * One repetition at dilation `k`: the emulated links run K times slower (rates / K, delays x K), the
+ * consumer's target with them, and every figure is converted back to undilated time before it is
+ * returned, with the fidelity guard's label.
+ */
 async function runOnce(
   ctx: Context,
   p: CellPlan,
   dataset: TemplateDataset,
   model: LinkModel,
   rep: number,
+  k: number,
 ): Promise<Run> {
-  const local = p.placement === 'P0-local-cold' || p.placement === 'P0-local-warm'
+  ctx.dilation.factor = k
+  const span = ctx.monitor.begin()
+  const { run, items } = await measureOnce(ctx, p, dataset, model, rep, k)
+  const figures = span.end()
+  ctx.dilation.factor = 1
+  const fidelity = classifyRun({
+    figures,
+    dilation: k,
+    cpus: cpus().length,
+    seconds: run.seconds,
+    ...(idealOf(p, items) !== undefined ? { ideal: idealOf(p, items) as IdealTransfer } : {}),
+    rttMs: shortestRttMs(p),
+  })
+  return { ...run, fidelity }
+}
+
+async function measureOnce(
+  ctx: Context,
+  p: CellPlan,
+  dataset: TemplateDataset,
+  model: LinkModel,
+  rep: number,
+  k: number,
+): Promise<{ run: Run; items: ReadItem[] }> {
+  const local = isLocal(p)
   if (p.workload === 'W4-bulk-staging') {
-    return local ? stageLocally(ctx, p, dataset, rep) : stageRemotely(ctx, p, dataset, model)
+    const items = sequentialItems(dataset.manifest)
+    const run = local
+      ? await stageLocally(ctx, p, dataset, rep)
+      : await stageRemotely(ctx, p, dataset, model, k)
+    return { run, items }
   }
   const items = itemsFor(ctx, p, dataset, rep)
   const consumeWith = (lanes: Lane[]) =>
     consume({
       items,
       lanes,
+      latencyScale: 1 / k,
       ...(p.prefetchDepth !== undefined ? { prefetchDepth: p.prefetchDepth } : {}),
-      ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec } : {}),
+      ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec / k } : {}),
     })
   let measure: ConsumeMeasure
   if (local) {
@@ -341,10 +571,11 @@ async function runOnce(
         peerId: x.node.peerId,
         kind: x.kind,
         label: x.label,
-        // What the provider would advertise in its offer: its uplink.
-        ...(x.link.uplinkMbps > 0 ? { expectedBytesPerSec: (x.link.uplinkMbps * 1e6) / 8 } : {}),
+        // What the provider would advertise in its offer: its uplink (in dilated time).
+        ...(x.link.uplinkMbps > 0 ? { expectedBytesPerSec: (x.link.uplinkMbps * 1e6) / 8 / k } : {}),
       })),
       p.inFlight,
+      k,
     )
     try {
       measure = await consumeWith(lanes)
@@ -353,17 +584,26 @@ async function runOnce(
     }
   }
   const paced = p.workload === 'W1-random-samples' || p.workload === 'W3-token-stream'
+  const seconds = measure.seconds / k
+  const ttfbMs = measure.ttfbMs / k
   return {
-    seconds: measure.seconds,
-    bytes: measure.bytes,
-    throughputMBps: measure.bytes / measure.seconds / 1e6,
-    ttfbMs: measure.ttfbMs,
-    latencyHistogram: measure.histogram.encode(),
-    ...(p.workload === 'W1-random-samples' ? { epochSeconds: measure.seconds } : {}),
-    ...(paced ? { stallFraction: Math.min(1, measure.stallSeconds / measure.seconds) } : {}),
-    originBytes: measure.bytesByKind.origin,
-    peerBytes: measure.bytesByKind.peer,
-    ...(local ? {} : { protocolMs: protocolOverheadMs(measure.ttfbMs, model) }),
+    items,
+    run: {
+      seconds,
+      bytes: measure.bytes,
+      throughputMBps: measure.bytes / seconds / 1e6,
+      ttfbMs,
+      firstChunkMs: measure.firstChunkMs / k,
+      ...(measure.steadyBytesPerSec !== undefined
+        ? { steadyMBps: (measure.steadyBytesPerSec * k) / 1e6 }
+        : {}),
+      latencyHistogram: measure.histogram.encode(),
+      ...(p.workload === 'W1-random-samples' ? { epochSeconds: seconds } : {}),
+      ...(paced ? { stallFraction: Math.min(1, measure.stallSeconds / measure.seconds) } : {}),
+      originBytes: measure.bytesByKind.origin,
+      peerBytes: measure.bytesByKind.peer,
+      ...(local ? {} : { protocolMs: protocolOverheadMs(ttfbMs, model) }),
+    },
   }
 }
 
@@ -449,12 +689,18 @@ async function stageLocally(ctx: Context, p: CellPlan, dataset: TemplateDataset,
   }
 }
 
+/** The configured RTT from a provider to the consumer, undilated ms. */
+function pathRttMs(x: Provider): number {
+  return 2 * linkBetween(emulatedLink(x.link), emulatedLink(consumerLink())).oneWayDelayMs
+}
+
 /** W4 from peers and/or the origin: the consumer's Fetcher stages the dataset into its store. */
 async function stageRemotely(
   ctx: Context,
   p: CellPlan,
   dataset: TemplateDataset,
   model: LinkModel,
+  k: number,
 ): Promise<Run> {
   const cid = datasetCid(dataset)
   const providers = providersOf(ctx, p)
@@ -464,19 +710,27 @@ async function stageRemotely(
       ctx.consumer.libp2p,
       ctx.consumer.store,
       cid,
-      providers.map((x) => ({ peerId: x.node.peerId, kind: x.kind, rttMs: Math.max(x.rttMs, 0.1) })),
+      // the fetcher runs in real time: its hint is the dilated round trip
+      providers.map((x) => ({ peerId: x.node.peerId, kind: x.kind, rttMs: Math.max(pathRttMs(x) * k, 0.1) })),
       p.inFlight,
+      1 / k,
     )
-    const seconds = m.result.seconds
+    const seconds = m.result.seconds / k
+    const ttfbMs = m.ttfbMs / k
+    const firstChunkMs = m.firstChunkMs / k
+    const afterFirst = m.result.fetchedBytes - dataset.plan.chunkSizeBytes
+    const steadySeconds = seconds - firstChunkMs / 1000
     return {
       seconds,
       bytes: m.result.fetchedBytes,
       throughputMBps: m.result.fetchedBytes / seconds / 1e6,
-      ttfbMs: m.ttfbMs,
+      ttfbMs,
+      firstChunkMs,
+      ...(afterFirst > 0 && steadySeconds > 0 ? { steadyMBps: afterFirst / steadySeconds / 1e6 } : {}),
       latencyHistogram: m.histogram.encode(),
       originBytes: m.originBytes,
       peerBytes: m.peerBytes,
-      protocolMs: protocolOverheadMs(m.ttfbMs, model),
+      protocolMs: protocolOverheadMs(ttfbMs, model),
     }
   } finally {
     // The next repetition must stage from scratch, not resume.

@@ -3,6 +3,7 @@
  * at the scale of each mode, and the matrix of cells per mode.
  */
 import type { LinkConfig } from '../config/schema.ts'
+import { linkBetween } from '../net/link.ts'
 import type { Placement, Workload } from './types.ts'
 
 const KiB = 1024
@@ -26,8 +27,13 @@ export const ORIGIN_DISTANCE_KM = 4000
 export const ORIGIN_ACCESS_MS = 20
 export const ORIGIN_UPLINK_MBPS = 1000
 
-/** W1 consumption target, bytes/s: a modest training loader (~70 samples/s of ~115 KB). */
-export const W1_TARGET_BYTES_PER_SEC = 8_000_000
+/**
+ * W1 consumption target, bytes/s: one A100 training ResNet-50 (~2,470 img/s of ~115 KB, CLAIM.md).
+ * The claim is about AI training, so the deciding W1 cells ask what one GPU asks.
+ */
+export const W1_TARGET_BYTES_PER_SEC = 285_000_000
+/** A small, non-urgent job (~70 samples/s), the kind the claim concedes to shared capacity. */
+export const W1_SMALL_JOB_BYTES_PER_SEC = 8_000_000
 /** W3 consumption rate, bytes/s: a token stream far below any link's rate. */
 export const W3_TARGET_BYTES_PER_SEC = 256 * KiB
 /** W3 reads tokens in small chunks, as a streaming reader would. */
@@ -69,6 +75,24 @@ export interface DatasetPlan {
   chunkSizeBytes: number
 }
 
+/**
+ * The fixed comparisons of the verdict, chosen before the run (never the best of many cells):
+ * - 'local': local storage (P0 cold), the claim's HPC side;
+ * - 'network': shared bandwidth as the claim pictures it, peers at DECIDING_DISTANCE_KM;
+ * - 'near': the same peers at NEAR_DISTANCE_KM, so distance is the only thing that changes;
+ * - 'origin': the distant origin, for peers vs origin (W2, W4).
+ * Cells without a role are supplementary: reported, never deciding.
+ */
+export const CELL_ROLES = ['local', 'network', 'near', 'origin'] as const
+export type CellRole = (typeof CELL_ROLES)[number]
+
+/** The claim's farthest distance: 'data sits 1 km, 10 km, 100 km away'. */
+export const DECIDING_DISTANCE_KM = 100
+export const NEAR_DISTANCE_KM = 1
+/** Peers serving a deciding cell: a swarm for bulk and training reads, one peer for a token stream. */
+export const DECIDING_K = 16
+export const DECIDING_K_TOKEN_STREAM = 1
+
 /** One cell of the matrix, before it is run. */
 export interface CellPlan {
   workload: Workload
@@ -80,12 +104,47 @@ export interface CellPlan {
   /** W1/W3: items read ahead of the consumer. */
   prefetchDepth?: number
   targetBytesPerSec?: number
-  /** W3: how many chunks of the stream to read. */
+  /** W2: read the first n chunks (a steady-state size for this cell's sources); W3: n items. */
   itemLimit?: number
+  role?: CellRole
+  /** Distinguishes cells that differ only in a knob the id does not show (e.g. W1's target). */
+  tag?: string
+}
+
+export interface ModeSettings {
+  repetitions: number
+  /** Repetitions of supplementary (non-deciding) cells. */
+  supplementaryRepetitions: number
+  /** Repetitions at 2K that check a dilated cell's result does not move. */
+  dilationCheckRepetitions: number
+  samplesCount: number
+  /** Total size of the shards dataset (W2 reads part of it, W4 stages all of it), MiB. */
+  shardsMiB: number
+  /** W3: how long the token stream runs, s. */
+  tokenStreamSeconds: number
+}
+
+export const MODE_SETTINGS: Record<'quick' | 'full', ModeSettings> = {
+  quick: {
+    repetitions: 3,
+    supplementaryRepetitions: 2,
+    dilationCheckRepetitions: 1,
+    samplesCount: 512,
+    shardsMiB: 128,
+    tokenStreamSeconds: 4,
+  },
+  full: {
+    repetitions: 5,
+    supplementaryRepetitions: 3,
+    dilationCheckRepetitions: 2,
+    samplesCount: 512,
+    shardsMiB: 512,
+    tokenStreamSeconds: 30,
+  },
 }
 
 export interface ExperimentPlan {
-  repetitions: number
+  settings: ModeSettings
   distancesKm: number[]
   ks: number[]
   datasets: DatasetPlan[]
@@ -96,107 +155,196 @@ export interface ExperimentPlan {
 }
 
 const DEFAULT_IN_FLIGHT = 16
-const W1_PREFETCH_DEPTH = 16
+const W1_PREFETCH_DEPTH = 64
 const W3_PREFETCH_DEPTH = 4
+/** A sequential read is steady state when it moves this many bandwidth-delay products. */
+export const STEADY_STATE_BDPS = 20
+/** No W2 cell reads less than this, MiB (a few chunks per provider even on short paths). */
+const MIN_SEQUENTIAL_MIB = 32
 
-function baseCells(
-  workload: Workload,
-  placement: Placement,
-  datasetId: string,
-  extra: Partial<CellPlan> = {},
-): CellPlan {
-  const perWorkload: Partial<CellPlan> =
-    workload === 'W1-random-samples'
-      ? { prefetchDepth: W1_PREFETCH_DEPTH, targetBytesPerSec: W1_TARGET_BYTES_PER_SEC }
-      : workload === 'W3-token-stream'
-        ? { prefetchDepth: W3_PREFETCH_DEPTH, targetBytesPerSec: W3_TARGET_BYTES_PER_SEC }
-        : {}
-  return { workload, placement, datasetId, inFlight: DEFAULT_IN_FLIGHT, ...perWorkload, ...extra }
+/** Where a placement's bytes come from: one path per provider, undilated. */
+export interface SourcePath {
+  rateBytesPerSec: number
+  rttMs: number
 }
 
-const WORKLOAD_DATASET: Record<Workload, string> = {
-  'W1-random-samples': 'samples',
-  'W2-sequential-shards': 'shards-1m',
-  'W3-token-stream': 'tokens',
-  'W4-bulk-staging': 'samples',
+/** The paths the configured links give a placement, from the consumer's point of view. */
+export function placementPaths(placement: Placement, distanceKm = 0, k = 1): SourcePath[] {
+  const path = (link: LinkConfig): SourcePath => {
+    const p = linkBetween(emulatedLinkOf(link), emulatedLinkOf(consumerLink()))
+    return { rateBytesPerSec: (p.rateMbps * 1e6) / 8, rttMs: 2 * p.oneWayDelayMs }
+  }
+  const peers = Array.from({ length: k }, (_, i) => path(residentialLink(distanceKm, i, k)))
+  switch (placement) {
+    case 'P1-datacentre-peer':
+      return [path(datacentreLink())]
+    case 'P2-residential-peers':
+      return peers
+    case 'P3-origin':
+      return [path(originLink())]
+    case 'P4-origin-plus-peers':
+      return [path(originLink()), ...peers]
+    default:
+      return []
+  }
+}
+
+function emulatedLinkOf(link: LinkConfig) {
+  const rate = (mbps: number) => (mbps === 0 ? Number.POSITIVE_INFINITY : mbps)
+  return {
+    accessLatencyMs: link.accessLatencyMs,
+    uplinkMbps: rate(link.uplinkMbps),
+    downlinkMbps: rate(link.downlinkMbps),
+    position: link.position,
+    routeInflation: link.routeInflation,
+  }
+}
+
+/**
+ * Bytes a sequential read needs so that its sources' rates decide, not start-up: STEADY_STATE_BDPS
+ * bandwidth-delay products of all sources together, each source's rate capped by its request
+ * window (in flight x chunk / RTT, Little's law).
+ */
+export function steadyStateBytes(paths: SourcePath[], inFlight: number, chunkSizeBytes: number): number {
+  let bdp = 0
+  for (const p of paths) {
+    const windowRate = (inFlight * chunkSizeBytes) / (Math.max(p.rttMs, 0.001) / 1000)
+    bdp += Math.min(p.rateBytesPerSec, windowRate) * (p.rttMs / 1000)
+  }
+  return Math.max(MIN_SEQUENTIAL_MIB * MiB, STEADY_STATE_BDPS * bdp)
 }
 
 export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
   const quick = mode === 'quick'
-  const distancesKm = quick ? [10, 1000] : [1, 10, 100, 1000]
-  const ks = quick ? [1, 4] : [1, 4, 16]
-  const w3Items = quick ? 4 : 8
-  const workloads: Workload[] = [
-    'W1-random-samples',
-    'W2-sequential-shards',
-    'W3-token-stream',
-    'W4-bulk-staging',
-  ]
+  const settings = MODE_SETTINGS[mode]
+  const distancesKm = quick ? [NEAR_DISTANCE_KM, DECIDING_DISTANCE_KM] : [1, 10, 100, 1000]
+  const ks = quick ? [1, DECIDING_K] : [1, 4, DECIDING_K]
+  const shardsBytes = settings.shardsMiB * MiB
   const datasets: DatasetPlan[] = [
-    // 2048 samples at scale 1: 24 in quick, 64 in full (~3 / ~7.5 MB).
-    { id: 'samples', recipe: 'samples', scale: quick ? 24 / 2048 : 64 / 2048, chunkSizeBytes: MiB },
-    // 4 shards of 128 MiB at scale 1: 1.5 MiB each in quick (6 MiB), 4 MiB in full (16 MiB), so a 4 MiB chunk is a whole file.
-    { id: 'shards-1m', recipe: 'shards', scale: quick ? 1.5 / 128 : 4 / 128, chunkSizeBytes: MiB },
-    { id: 'tokens', recipe: 'tokens', scale: quick ? 1 / 64 : 2 / 64, chunkSizeBytes: W3_CHUNK_BYTES },
+    { id: 'samples', recipe: 'samples', scale: settings.samplesCount / 2048, chunkSizeBytes: MiB },
+    // 4 shards of 128 MiB at scale 1.
+    { id: 'shards-1m', recipe: 'shards', scale: settings.shardsMiB / 512, chunkSizeBytes: MiB },
+    {
+      id: 'tokens',
+      recipe: 'tokens',
+      // 64 MiB at scale 1; enough for the stream plus a margin.
+      scale: Math.min(1, (1.25 * settings.tokenStreamSeconds * W3_TARGET_BYTES_PER_SEC) / (64 * MiB)),
+      chunkSizeBytes: W3_CHUNK_BYTES,
+    },
   ]
   if (!quick) {
     datasets.push(
-      { id: 'shards-256k', recipe: 'shards', scale: 4 / 128, chunkSizeBytes: 256 * KiB },
-      { id: 'shards-4m', recipe: 'shards', scale: 4 / 128, chunkSizeBytes: 4 * MiB },
+      { id: 'shards-256k', recipe: 'shards', scale: 64 / 512, chunkSizeBytes: 256 * KiB },
+      { id: 'shards-4m', recipe: 'shards', scale: 64 / 512, chunkSizeBytes: 4 * MiB },
     )
   }
-  const extras = (w: Workload): Partial<CellPlan> => (w === 'W3-token-stream' ? { itemLimit: w3Items } : {})
+  const chunkOf = (datasetId: string) => datasets.find((d) => d.id === datasetId)?.chunkSizeBytes ?? MiB
+  const datasetBytes = (datasetId: string) =>
+    datasetId === 'shards-1m' ? shardsBytes : datasetId.startsWith('shards-') ? 64 * MiB : shardsBytes
+  const w3Items = Math.ceil((settings.tokenStreamSeconds * W3_TARGET_BYTES_PER_SEC) / W3_CHUNK_BYTES)
+
+  const cell = (workload: Workload, placement: Placement, extra: Partial<CellPlan> = {}): CellPlan => {
+    const perWorkload: Partial<CellPlan> =
+      workload === 'W1-random-samples'
+        ? {
+            datasetId: 'samples',
+            prefetchDepth: W1_PREFETCH_DEPTH,
+            targetBytesPerSec: W1_TARGET_BYTES_PER_SEC,
+          }
+        : workload === 'W3-token-stream'
+          ? {
+              datasetId: 'tokens',
+              prefetchDepth: W3_PREFETCH_DEPTH,
+              targetBytesPerSec: W3_TARGET_BYTES_PER_SEC,
+              itemLimit: w3Items,
+            }
+          : { datasetId: 'shards-1m' }
+    const plan: CellPlan = {
+      workload,
+      placement,
+      datasetId: 'shards-1m',
+      inFlight: DEFAULT_IN_FLIGHT,
+      ...perWorkload,
+      ...extra,
+    }
+    if (workload === 'W2-sequential-shards' && !placement.startsWith('P0')) {
+      const chunk = chunkOf(plan.datasetId)
+      const wanted = steadyStateBytes(
+        placementPaths(placement, plan.distanceKm, plan.k),
+        plan.inFlight,
+        chunk,
+      )
+      plan.itemLimit = Math.ceil(Math.min(wanted, datasetBytes(plan.datasetId)) / chunk)
+    }
+    if (workload === 'W2-sequential-shards' && placement.startsWith('P0')) {
+      plan.itemLimit = Math.ceil(Math.min(256 * MiB, shardsBytes) / MiB)
+    }
+    return plan
+  }
+  const workloads = WORKLOADS_IN_ORDER
 
   const fixedCells: CellPlan[] = []
-  for (const w of workloads) {
-    for (const p of ['P0-local-cold', 'P0-local-warm', 'P1-datacentre-peer', 'P3-origin'] as const) {
-      fixedCells.push(baseCells(w, p, WORKLOAD_DATASET[w], extras(w)))
-    }
-  }
-  // Little's law against the origin: one request in flight vs many.
-  const inFlightSweep = quick ? [1] : [1, 4, 64]
-  for (const inFlight of inFlightSweep) {
-    fixedCells.push(baseCells('W2-sequential-shards', 'P3-origin', 'shards-1m', { inFlight }))
-  }
-  if (!quick) {
-    for (const datasetId of ['shards-256k', 'shards-4m']) {
-      fixedCells.push(baseCells('W2-sequential-shards', 'P3-origin', datasetId))
-    }
+  for (const w of workloads) fixedCells.push(cell(w, 'P0-local-cold', { role: 'local' }))
+  fixedCells.push(cell('W2-sequential-shards', 'P3-origin', { role: 'origin' }))
+  fixedCells.push(cell('W4-bulk-staging', 'P3-origin', { role: 'origin' }))
+  if (quick) {
+    fixedCells.push(
+      cell('W2-sequential-shards', 'P0-local-warm'),
+      cell('W2-sequential-shards', 'P1-datacentre-peer'),
+    )
+  } else {
+    for (const w of workloads) fixedCells.push(cell(w, 'P0-local-warm'), cell(w, 'P1-datacentre-peer'))
+    fixedCells.push(cell('W1-random-samples', 'P3-origin'), cell('W3-token-stream', 'P3-origin'))
+    fixedCells.push(
+      cell('W1-random-samples', 'P0-local-cold', {
+        targetBytesPerSec: W1_SMALL_JOB_BYTES_PER_SEC,
+        tag: 'small-job',
+      }),
+    )
+    // Little's law against the origin: requests in flight, and chunk size.
+    for (const inFlight of [1, 4, 64])
+      fixedCells.push(cell('W2-sequential-shards', 'P3-origin', { inFlight }))
+    for (const datasetId of ['shards-256k', 'shards-4m'])
+      fixedCells.push(cell('W2-sequential-shards', 'P3-origin', { datasetId }))
   }
 
   const cellsAtDistance = (distanceKm: number): CellPlan[] => {
     const cells: CellPlan[] = []
-    for (const w of workloads) {
-      for (const k of ks) {
-        cells.push(baseCells(w, 'P2-residential-peers', WORKLOAD_DATASET[w], { ...extras(w), distanceKm, k }))
-      }
-      const kMixed = ks[Math.min(1, ks.length - 1)]!
-      if (w !== 'W3-token-stream') {
-        cells.push(
-          baseCells(w, 'P4-origin-plus-peers', WORKLOAD_DATASET[w], { ...extras(w), distanceKm, k: kMixed }),
-        )
+    const role: CellRole | undefined =
+      distanceKm === DECIDING_DISTANCE_KM ? 'network' : distanceKm === NEAR_DISTANCE_KM ? 'near' : undefined
+    if (role !== undefined) {
+      for (const w of workloads) {
+        const k = w === 'W3-token-stream' ? DECIDING_K_TOKEN_STREAM : DECIDING_K
+        cells.push(cell(w, 'P2-residential-peers', { distanceKm, k, role }))
       }
     }
-    // Knobs at one middle distance: requests in flight and chunk size with k peers.
-    const knobDistance = quick ? 10 : 100
-    if (distanceKm === knobDistance) {
-      const k = ks[Math.min(1, ks.length - 1)]!
-      for (const inFlight of quick ? [1] : [1, 4, 64]) {
-        cells.push(
-          baseCells('W2-sequential-shards', 'P2-residential-peers', 'shards-1m', { distanceKm, k, inFlight }),
-        )
-      }
+    if (distanceKm === DECIDING_DISTANCE_KM) {
+      cells.push(cell('W2-sequential-shards', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
       if (!quick) {
-        for (const datasetId of ['shards-256k', 'shards-4m']) {
-          cells.push(baseCells('W2-sequential-shards', 'P2-residential-peers', datasetId, { distanceKm, k }))
-        }
+        cells.push(cell('W4-bulk-staging', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
+        cells.push(cell('W1-random-samples', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
+        for (const k of [1, 4])
+          cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k }))
+        cells.push(
+          cell('W1-random-samples', 'P2-residential-peers', {
+            distanceKm,
+            k: 4,
+            targetBytesPerSec: W1_SMALL_JOB_BYTES_PER_SEC,
+            tag: 'small-job',
+          }),
+        )
+        cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: 4, inFlight: 1 }))
       }
+    }
+    if (role === undefined) {
+      // the distance sweep: the same swarm further away
+      cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: DECIDING_K }))
     }
     return cells
   }
 
   return {
-    repetitions: quick ? 1 : 5,
+    settings,
     distancesKm,
     ks,
     datasets,
@@ -205,14 +353,19 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
     knobs: {
       routeInflation: ROUTE_INFLATION,
       inFlight: DEFAULT_IN_FLIGHT,
-      inFlightSweep: [...new Set([1, ...inFlightSweep, DEFAULT_IN_FLIGHT])].sort((a, b) => a - b),
+      inFlightSweep: quick ? [DEFAULT_IN_FLIGHT] : [1, 4, DEFAULT_IN_FLIGHT, 64],
       chunkSizeBytes: MiB,
       chunkSizeSweepBytes: quick ? [MiB] : [256 * KiB, MiB, 4 * MiB],
       w1PrefetchDepth: W1_PREFETCH_DEPTH,
       w1TargetMBps: W1_TARGET_BYTES_PER_SEC / 1e6,
+      w1SmallJobMBps: W1_SMALL_JOB_BYTES_PER_SEC / 1e6,
       w3PrefetchDepth: W3_PREFETCH_DEPTH,
       w3TargetMBps: W3_TARGET_BYTES_PER_SEC / 1e6,
       w3ChunkBytes: W3_CHUNK_BYTES,
+      w3StreamSeconds: settings.tokenStreamSeconds,
+      steadyStateBdps: STEADY_STATE_BDPS,
+      shardsMiB: settings.shardsMiB,
+      samplesCount: settings.samplesCount,
       residentialAccessMs: RESIDENTIAL_ACCESS_MS,
       residentialUplinkMbps: RESIDENTIAL_UPLINK_MBPS,
       datacentreAccessMs: DATACENTRE_ACCESS_MS,
@@ -220,8 +373,19 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       originDistanceKm: ORIGIN_DISTANCE_KM,
       originAccessMs: ORIGIN_ACCESS_MS,
       originUplinkMbps: ORIGIN_UPLINK_MBPS,
+      decidingDistanceKm: DECIDING_DISTANCE_KM,
+      nearDistanceKm: NEAR_DISTANCE_KM,
+      decidingK: DECIDING_K,
+      decidingKTokenStream: DECIDING_K_TOKEN_STREAM,
       distancesKm,
       ks,
     },
   }
 }
+
+const WORKLOADS_IN_ORDER: Workload[] = [
+  'W1-random-samples',
+  'W2-sequential-shards',
+  'W3-token-stream',
+  'W4-bulk-staging',
+]

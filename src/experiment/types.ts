@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { BwnodeError } from '../errors/index.ts'
 
 /** Bump when a field changes meaning; `parseResults()` refuses other versions. */
-export const RESULTS_SCHEMA_VERSION = 1
+export const RESULTS_SCHEMA_VERSION = 2
 
 export const WORKLOADS = [
   'W1-random-samples',
@@ -57,10 +57,22 @@ export const MachineSchema = z.object({
 })
 
 export const CalibrationSchema = z.object({
-  /** Throughput with the emulator inserted at zero delay / throughput without it (1 = free). */
+  /** Throughput through the shaper at zero delay and no rate cap / throughput without it (1 = free). */
   zeroDelayOverheadRatio: nonNegative,
-  rtt: z.array(z.object({ configuredMs: nonNegative, measuredMs: nonNegative })),
-  rate: z.array(z.object({ configuredMbps: nonNegative, measuredMbps: nonNegative })),
+  /** Chunk throughput between two in-process nodes with no emulator, MB/s: this machine's ceiling. */
+  machineMBps: nonNegative.optional(),
+  /** Measured RTT per configured (rate, RTT) pair of the run, at the dilation its cells start with. */
+  rtt: z.array(
+    z.object({ configuredMs: nonNegative, measuredMs: nonNegative, dilation: z.number().min(1).optional() }),
+  ),
+  rate: z.array(
+    z.object({
+      configuredMbps: nonNegative,
+      measuredMbps: nonNegative,
+      rttMs: nonNegative.optional(),
+      dilation: z.number().min(1).optional(),
+    }),
+  ),
   passed: z.boolean(),
   notes: z.string(),
 })
@@ -74,6 +86,47 @@ export const LinkModelSchema = z.object({
   }),
   /** Per-link rate cap (a lending peer's uplink, the origin's share). 0 = not rate limited (local). */
   rateMbps: nonNegative,
+})
+
+/**
+ * What limited a run, from measured figures (see fidelity.ts):
+ * - link-bound: within FIDELITY band of what the configured links allow (round trips + bytes / rate);
+ * - consumer-paced: the consumer's target rate, not the links, set the pace, and it was met;
+ * - window-bound: requests in flight x chunk / RTT (a knob of the run) set the pace, and it was met;
+ * - machine-bound: below what the links allow while this machine was saturated (event loop, CPU,
+ *   late emulator releases): a property of this machine, not of the network;
+ * - protocol-bound: below what the links allow while the machine had room: the chunk path limits;
+ * - local: local storage, which measures this machine's disk and page cache by definition.
+ */
+export const FIDELITY_LABELS = [
+  'link-bound',
+  'consumer-paced',
+  'window-bound',
+  'machine-bound',
+  'protocol-bound',
+  'local',
+] as const
+export const FidelityLabelSchema = z.enum(FIDELITY_LABELS)
+
+export const RunFidelitySchema = z.object({
+  label: FidelityLabelSchema,
+  /** Dilation factor K the run used (its figures are already converted back to undilated time). */
+  dilation: z.number().min(1),
+  /** Event-loop utilisation of this process over the run (0..1). */
+  eventLoopUtilisation: z.number().min(0).max(1),
+  /** CPU time of this process / wall time (2 = both cores busy). */
+  cpuCores: nonNegative,
+  /** Emulator release lateness, undilated ms. */
+  latenessP50Ms: nonNegative,
+  latenessP99Ms: nonNegative,
+  /** Link time the emulator let late senders reclaim, undilated ms in total. */
+  catchUpMs: nonNegative,
+  /** What the configured links (and the consumer's target) allow, s; absent for local runs. */
+  idealSeconds: nonNegative.optional(),
+  /** idealSeconds / seconds: 1 = as fast as the links allow. */
+  achieved: nonNegative.optional(),
+  /** Why the label, in words with the figure. */
+  reason: z.string(),
 })
 
 export const RunSchema = z.object({
@@ -93,6 +146,11 @@ export const RunSchema = z.object({
   queueingMs: nonNegative.optional(),
   /** Mean per-request protocol overhead measured by the client, when it can tell. */
   protocolMs: nonNegative.optional(),
+  /** Time until the first whole chunk (or sample) arrived, ms: start-up, apart from steady state. */
+  firstChunkMs: nonNegative.optional(),
+  /** Throughput after the first chunk arrived, MB/s: the steady-state rate. */
+  steadyMBps: nonNegative.optional(),
+  fidelity: RunFidelitySchema.optional(),
 })
 
 export const CellSchema = z.object({
@@ -107,7 +165,30 @@ export const CellSchema = z.object({
   /** W1 consumption target (MB/s) the consumer tries to sustain. */
   targetRateMBps: z.number().finite().positive().optional(),
   model: LinkModelSchema,
+  /** The verdict's fixed comparison this cell stands for (absent: supplementary). */
+  role: z.enum(['local', 'network', 'near', 'origin']).optional(),
+  tag: z.string().optional(),
   runs: z.array(RunSchema),
+  /** Time dilation: the factor the runs used and, when it is above 1, the check at twice that. */
+  dilation: z
+    .object({
+      factor: z.number().min(1),
+      /** Factors tried and dropped because the cell was machine-bound at them. */
+      rejected: z.array(z.number().min(1)),
+      check: z
+        .object({
+          factor: z.number().min(1),
+          runs: z.array(RunSchema),
+          /** |median at 2K - median at K| / median at K, of the workload's primary metric. */
+          moved: nonNegative,
+        })
+        .optional(),
+    })
+    .optional(),
+  /** Set when the cell failed twice: its error, and no runs. */
+  error: z.string().optional(),
+  /** The label most runs got, and why (see FIDELITY_LABELS). */
+  fidelity: z.object({ label: FidelityLabelSchema, reason: z.string() }).optional(),
 })
 
 export const ResultsSchema = z.object({
@@ -130,6 +211,8 @@ export type LinkModel = z.infer<typeof LinkModelSchema>
 export type Run = z.infer<typeof RunSchema>
 export type Cell = z.infer<typeof CellSchema>
 export type Results = z.infer<typeof ResultsSchema>
+export type FidelityLabel = z.infer<typeof FidelityLabelSchema>
+export type RunFidelity = z.infer<typeof RunFidelitySchema>
 
 export const LOCAL_PLACEMENTS: readonly Placement[] = ['P0-local-cold', 'P0-local-warm']
 /** Placements where data comes from the shared-bandwidth network the claim is about. */

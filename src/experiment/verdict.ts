@@ -1,33 +1,30 @@
 /**
- * The verdict per workload, computed from the measurements: who wins, by what ratio (with a bootstrap
- * confidence interval), with what confidence, and whether the claim holds for that workload.
+ * The verdict per workload, from fixed comparisons chosen before the run (scenarios.ts, CELL_ROLES),
+ * decided by 95% bootstrap intervals, never by the best of many cells.
  *
- * Decision rules, applied in order for each workload (the same text is printed in the report):
- *   R0 calibration: if the emulator calibration failed, every workload is 'inconclusive'; nothing
- *      measured through an emulator we cannot trust supports a conclusion.
- *   R1 data: L = best local cell (P0 cold or warm), P = best shared-bandwidth cell (P2 residential peers
- *      or P4 origin plus peers), O = best distant-origin cell (P3). Without runs for L and P the
- *      workload is 'inconclusive'.
- *   R2 peers meet the need -> 'fails':
- *      W1: P's median stall fraction at the target rate is <= STALL_FREE_FRACTION, or P's epoch time is
- *          within MATCH_TOLERANCE of L's;
- *      W3: P's median stall fraction is <= STALL_FREE_FRACTION (the stream never waits), or P's TTFB is
- *          within MATCH_TOLERANCE of L's;
- *      W2/W4: P's throughput / time to stage matches or beats L's, or the best P2 (peers alone) cell
- *          matches or beats O's (within MATCH_TOLERANCE).
- *   R3 local wins -> L's primary metric beats P's by more than MATCH_TOLERANCE. Then the gap in median
- *      run time between P and L is decomposed (see decompose.ts): if propagation (distance) explains
- *      >= DISTANCE_MAIN_CAUSE_SHARE of the gap the claim 'holds'; otherwise it 'holds-for-other-reasons'
- *      and the report names the parts (access, queueing, transfer cap, protocol) that do explain it.
- *      When P is not slower in run time, P's own propagation share is used instead.
- *   R4 anything else (e.g. a primary metric missing from the runs): 'inconclusive'.
- * Winner: the placement whose best cell has the best primary metric (W1 epoch time; W2 throughput;
- * W3 stall fraction, ties within STALL_TIE_FRACTION broken by TTFB; W4 time to stage). Ratio: winner's
- * advantage over the best cell of the runner-up placement (>= 1 means the winner is better), with a
- * seeded 95% bootstrap interval. Confidence: 'high' if the interval excludes 1, calibration passed and
- * both cells have >= MIN_RUNS_FOR_HIGH_CONFIDENCE runs; 'medium' if the interval excludes 1 with fewer
- * runs; 'low' otherwise.
+ * The claim is split in two and each part is judged on its own:
+ * - outcome: "shared bandwidth is slower than local storage for AI data loading": local storage
+ *   (role 'local') against peers at the claim's distance (role 'network');
+ * - mechanism: "because distance adds latency": of the gap between the network cell and local
+ *   storage, the share that moving the same peers from NEAR_DISTANCE_KM to DECIDING_DISTANCE_KM
+ *   adds (role 'near' vs 'network').
+ * Beside them, peers against the distant origin (W2, W4), with its own status.
+ *
+ * Rules, in order (the same text is printed in the report):
+ *   R0 calibration failed -> inconclusive.
+ *   R1 a deciding cell (local, network, near) is missing, failed or has fewer than 2 runs -> inconclusive.
+ *   R2 a deciding cell is not trusted: labelled machine-bound or protocol-bound by the fidelity guard,
+ *      or its result moved more than DILATION_STABLE_SHARE between dilation K and 2K -> inconclusive.
+ *   R3 outcome, from the interval of local's advantage in the primary metric: inside
+ *      [1/(1+m), 1+m] (m = EQUIVALENCE_MARGIN) -> equivalent -> the claim fails; above 1 -> local is
+ *      faster -> R4; below 1 -> peers are faster -> fails; otherwise inconclusive.
+ *   R4 mechanism, from the interval of distance's share of the gap (time-like metric: seconds, or
+ *      seconds per MB for throughput): lower bound >= DISTANCE_MAIN_CAUSE_SHARE -> holds; upper
+ *      bound < it -> holds-for-other-reasons; otherwise inconclusive.
+ * Winner: the best kind of source among local storage, peers (network) and the origin (deciding
+ * cells only); the ratio compares it with the next kind, never two cells of one kind.
  */
+import { median } from 'simple-statistics'
 import {
   DECOMPOSITION_PARTS,
   type DecompositionPart,
@@ -35,31 +32,24 @@ import {
   explainGap,
   routeInflationFromKnobs,
 } from './decompose.ts'
-import { type CellStats, cellStats, excludesOne, type RatioInterval, ratioInterval } from './stats.ts'
-import {
-  type Cell,
-  LOCAL_PLACEMENTS,
-  ORIGIN_PLACEMENTS,
-  type Placement,
-  type Results,
-  type Run,
-  SHARED_PEER_PLACEMENTS,
-  WORKLOADS,
-  type Workload,
-} from './types.ts'
+import { TRUSTED_LABELS } from './fidelity.ts'
+import { type CellStats, cellStats, type RatioInterval, ratioInterval, seededRandom } from './stats.ts'
+import { type Cell, type Results, type Run, WORKLOADS, type Workload } from './types.ts'
 
-/** Within 10% counts as a match: closer than that is inside the noise of an emulated run. */
-export const MATCH_TOLERANCE = 0.1
-/** A consumer that waits at most 2% of the time counts as fed "without stalls". */
-export const STALL_FREE_FRACTION = 0.02
-/** W3 ranking: stall fractions closer than this are a tie, broken by TTFB. */
-export const STALL_TIE_FRACTION = 0.01
-/** Distance is "the main cause" when propagation explains at least half the gap. */
+/** Equivalence margin: a ratio inside [1/1.1, 1.1] is "as fast as". */
+export const EQUIVALENCE_MARGIN = 0.1
+/** Distance is "the main cause" when it explains at least half the gap. */
 export const DISTANCE_MAIN_CAUSE_SHARE = 0.5
+/** A dilated cell whose result moves more than this between K and 2K is not trusted. */
+export const DILATION_STABLE_SHARE = 0.05
 export const MIN_RUNS_FOR_HIGH_CONFIDENCE = 5
+const MIN_DECIDING_RUNS = 2
+const SHARE_RESAMPLES = 2000
 
 export type ClaimStatus = 'holds' | 'holds-for-other-reasons' | 'fails' | 'inconclusive'
+export type PartStatus = 'holds' | 'fails' | 'inconclusive'
 export type Confidence = 'high' | 'medium' | 'low'
+export type Direction = 'first-better' | 'second-better' | 'equivalent' | 'inconclusive'
 
 export interface PrimaryMetric {
   name: string
@@ -76,28 +66,30 @@ export const PRIMARY_METRICS: Record<Workload, PrimaryMetric> = {
     better: 'higher',
     value: (r) => r.throughputMBps,
   },
-  'W3-token-stream': { name: 'TTFB', unit: 'ms', better: 'lower', value: (r) => r.ttfbMs },
+  'W3-token-stream': { name: 'time to first byte', unit: 'ms', better: 'lower', value: (r) => r.ttfbMs },
   'W4-bulk-staging': { name: 'time to stage', unit: 's', better: 'lower', value: (r) => r.seconds },
 }
 
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`
+
 export const VERDICT_RULES: readonly string[] = [
-  'R0 calibration: if the emulator calibration failed, every workload is inconclusive and no conclusion is drawn.',
-  'R1 data: L = best local cell (P0 cold or warm), P = best shared-bandwidth cell (P2 residential peers or ' +
-    'P4 origin plus peers), O = best distant-origin cell (P3). Without runs for both L and P: inconclusive.',
-  `R2 peers meet the need -> fails. W1: P's median stall fraction <= ${STALL_FREE_FRACTION} at the target ` +
-    `rate, or P's epoch time within ${MATCH_TOLERANCE * 100}% of L's. W3: P's median stall fraction <= ` +
-    `${STALL_FREE_FRACTION}, or P's TTFB within ${MATCH_TOLERANCE * 100}% of L's. W2/W4: P's throughput / ` +
-    `time to stage matches (within ${MATCH_TOLERANCE * 100}%) or beats L's, or the best peers-alone (P2) ` +
-    `cell matches or beats O's (origin plus peers matching the origin proves nothing about the peers).`,
-  `R3 local wins by more than ${MATCH_TOLERANCE * 100}% -> decompose the run-time gap between P and L: ` +
-    `propagation (distance) explains >= ${DISTANCE_MAIN_CAUSE_SHARE * 100}% of it -> holds; otherwise ` +
-    'holds-for-other-reasons (access, queueing, uplink cap or protocol explain it). If P is not slower in ' +
-    "run time, P's own propagation share is used.",
-  'R4 anything else (a primary metric missing): inconclusive.',
-  'Winner = placement with the best primary metric (W1 epoch time, W2 throughput, W3 stall fraction then ' +
-    `TTFB, W4 time to stage); ratio = its advantage over the runner-up placement with a seeded 95% ` +
-    `bootstrap interval; confidence high if the interval excludes 1, calibration passed and both cells have ` +
-    `>= ${MIN_RUNS_FOR_HIGH_CONFIDENCE} runs; medium if it excludes 1 with fewer runs; low otherwise.`,
+  'Fixed comparisons, chosen before the run: local = P0 local storage (cold); network = P2 residential ' +
+    'peers at the claim distance; near = the same peers at the nearest distance; origin = P3 (W2, W4).',
+  'R0 calibration failed -> inconclusive.',
+  `R1 a deciding cell (local, network, near) missing, failed or with fewer than ${MIN_DECIDING_RUNS} runs -> inconclusive.`,
+  'R2 a deciding cell not trusted (fidelity label machine-bound or protocol-bound, or its result moved more ' +
+    `than ${pct(DILATION_STABLE_SHARE)} between dilation K and 2K) -> inconclusive.`,
+  `R3 outcome: 95% bootstrap interval of local's advantage in the primary metric inside [1/${1 + EQUIVALENCE_MARGIN}, ` +
+    `${1 + EQUIVALENCE_MARGIN}] -> equivalent -> fails; above 1 -> local faster -> R4; below 1 -> peers faster -> fails; ` +
+    'otherwise inconclusive.',
+  `R4 mechanism: 95% interval of distance's share of the gap (near -> network, over local -> network) with lower ` +
+    `bound >= ${pct(DISTANCE_MAIN_CAUSE_SHARE)} -> holds; upper bound < ${pct(DISTANCE_MAIN_CAUSE_SHARE)} -> ` +
+    'holds-for-other-reasons; otherwise inconclusive.',
+  'Peers vs origin (W2, W4): the same interval rules give peers faster, origin faster, equivalent or inconclusive; ' +
+    'an untrusted origin or network cell makes it inconclusive.',
+  'Winner = the best kind of source (local, peers, origin) on deciding cells; ratio = its advantage over the next ' +
+    `kind; confidence high if the interval excludes 1 and both have >= ${MIN_RUNS_FOR_HIGH_CONFIDENCE} runs, medium ` +
+    'if it excludes 1 with fewer, low otherwise.',
 ]
 
 export interface CellScore {
@@ -110,12 +102,19 @@ export interface CellScore {
 }
 
 export interface Comparison {
-  /** What was compared, e.g. 'local vs peers'. */
+  /** What was compared, e.g. 'local vs network'. */
   label: string
-  better: CellScore
-  worse: CellScore
-  /** Advantage of `better` over `worse` in the primary metric (>= 1 favours `better`). */
+  first: CellScore
+  second: CellScore
+  /** Advantage of `first` over `second` in the primary metric (> 1 favours `first`). */
   ratio: RatioInterval
+  direction: Direction
+}
+
+export interface ShareInterval {
+  value: number
+  low: number
+  high: number
 }
 
 export interface WorkloadVerdict {
@@ -126,15 +125,24 @@ export interface WorkloadVerdict {
   /** The rule with this workload's numbers filled in. */
   reason: string
   metric: PrimaryMetric
+  deciding: Partial<Record<'local' | 'network' | 'near' | 'origin', CellScore>>
+  outcome: { status: PartStatus; reason: string; comparison?: Comparison }
+  mechanism: { status: PartStatus | 'not-applicable'; reason: string; share?: ShareInterval }
+  peersVsOrigin?: {
+    status: 'peers-faster' | 'origin-faster' | 'equivalent' | 'inconclusive'
+    reason: string
+    comparison?: Comparison
+  }
   winner?: CellScore
   runnerUp?: CellScore
   ratio?: RatioInterval
   confidence?: Confidence
-  /** Local vs peers (and peers vs origin for W2/W4) as measured. */
   comparisons: Comparison[]
-  /** Share of the P-vs-L run-time gap that distance (propagation) explains, when computed. */
+  /** Deciding cells the fidelity guard does not trust, with why. */
+  untrusted: string[]
+  /** Share of the local-vs-network gap that distance explains, measured (R4). */
   distanceShareOfGap?: number
-  /** Largest decomposition parts of the gap, largest first. */
+  /** Decomposition of the local-vs-network gap (shares add up to 100%), largest first. */
   gapParts?: Array<{ part: DecompositionPart; share: number }>
 }
 
@@ -146,40 +154,28 @@ function scoreCell(cell: Cell, metric: PrimaryMetric): CellScore | undefined {
   }
   if (values.length === 0) return undefined
   const stats = cellStats(cell)
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  const value = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-  return { cell, stats, value, values, stall: stats.stallFraction?.median }
+  return { cell, stats, value: median(values), values, stall: stats.stallFraction?.median }
 }
 
-/** Negative when `a` is better than `b`. */
-function compareScores(workload: Workload, metric: PrimaryMetric, a: CellScore, b: CellScore): number {
-  if (workload === 'W3-token-stream') {
-    const sa = a.stall ?? 0
-    const sb = b.stall ?? 0
-    if (Math.abs(sa - sb) > STALL_TIE_FRACTION) return sa - sb
-  }
-  return metric.better === 'lower' ? a.value - b.value : b.value - a.value
-}
-
-function best(workload: Workload, metric: PrimaryMetric, scores: CellScore[]): CellScore | undefined {
-  let top: CellScore | undefined
-  for (const s of scores) if (top === undefined || compareScores(workload, metric, s, top) < 0) top = s
-  return top
-}
-
-/** The advantage of `better` over `worse` (>= 1 favours `better`), with a bootstrap interval. */
-function advantage(metric: PrimaryMetric, better: CellScore, worse: CellScore, seed: number): RatioInterval {
+/** The advantage of `a` over `b` (> 1 favours `a`), with a bootstrap interval. */
+function advantage(metric: PrimaryMetric, a: CellScore, b: CellScore, seed: number): RatioInterval {
   return metric.better === 'lower'
-    ? ratioInterval(worse.values, better.values, { seed })
-    : ratioInterval(better.values, worse.values, { seed })
+    ? ratioInterval(b.values, a.values, { seed })
+    : ratioInterval(a.values, b.values, { seed })
 }
 
-/** True when `a` is at least as good as `b`, allowing MATCH_TOLERANCE. */
-function matchesOrBeats(metric: PrimaryMetric, a: CellScore, b: CellScore): boolean {
-  return metric.better === 'lower'
-    ? a.value <= b.value * (1 + MATCH_TOLERANCE)
-    : a.value * (1 + MATCH_TOLERANCE) >= b.value
+/** Reads an advantage interval; a degenerate one (a single run) decides nothing. */
+export function directionOf(ratio: RatioInterval, margin = EQUIVALENCE_MARGIN): Direction {
+  if (ratio.method === 'degenerate') return 'inconclusive'
+  if (ratio.low >= 1 / (1 + margin) && ratio.high <= 1 + margin) return 'equivalent'
+  if (ratio.low > 1) return 'first-better'
+  if (ratio.high < 1) return 'second-better'
+  return 'inconclusive'
+}
+
+function compare(label: string, metric: PrimaryMetric, a: CellScore, b: CellScore, seed: number): Comparison {
+  const ratio = advantage(metric, a, b, seed)
+  return { label, first: a, second: b, ratio, direction: directionOf(ratio) }
 }
 
 function fmt(n: number): string {
@@ -190,161 +186,226 @@ function fmt(n: number): string {
 }
 
 function describe(s: CellScore, metric: PrimaryMetric): string {
-  return `${s.cell.placement} (${s.cell.id}) ${metric.name} ${fmt(s.value)} ${metric.unit}`
+  return `${s.cell.id} ${metric.name} ${fmt(s.value)} ${metric.unit}`
 }
 
-function confidenceOf(ratio: RatioInterval, calibrationPassed: boolean): Confidence {
-  if (!excludesOne(ratio)) return 'low'
-  const runs = Math.min(ratio.numeratorRuns, ratio.denominatorRuns)
-  return calibrationPassed && runs >= MIN_RUNS_FOR_HIGH_CONFIDENCE ? 'high' : 'medium'
+function interval(r: RatioInterval): string {
+  return `${fmt(r.ratio)}x [${fmt(r.low)}, ${fmt(r.high)}]`
+}
+
+/** Why a deciding cell is not trusted, or undefined when it is. */
+export function distrust(cell: Cell): string | undefined {
+  const label = cell.fidelity?.label
+  if (label !== undefined && !TRUSTED_LABELS.includes(label)) {
+    return `${cell.id} is ${label} (${cell.fidelity?.reason})`
+  }
+  const moved = cell.dilation?.check?.moved
+  if (moved !== undefined && moved > DILATION_STABLE_SHARE) {
+    return `${cell.id} moved ${pct(moved)} between dilation ${cell.dilation?.factor} and ${cell.dilation?.check?.factor}`
+  }
+  return undefined
+}
+
+/** A time-like value (lower is better) for gap shares: seconds, or seconds per MB for throughput. */
+function timeLike(metric: PrimaryMetric, v: number): number {
+  return metric.better === 'higher' ? 1 / v : v
+}
+
+function resampleMedian(values: readonly number[], random: () => number): number {
+  const sample = values.map(() => values[Math.floor(random() * values.length)] as number)
+  return median(sample)
+}
+
+/**
+ * Share of the local -> network gap that the near -> network move explains, with a seeded
+ * percentile bootstrap over the three cells' runs. Undefined when there is no gap.
+ */
+export function distanceShare(
+  metric: PrimaryMetric,
+  local: CellScore,
+  near: CellScore,
+  network: CellScore,
+  seed: number,
+): ShareInterval | undefined {
+  const t = (xs: number[]) => xs.map((v) => timeLike(metric, v))
+  const [l, n, f] = [t(local.values), t(near.values), t(network.values)]
+  const share = (ml: number, mn: number, mf: number) => (mf - ml > 0 ? (mf - mn) / (mf - ml) : Number.NaN)
+  const value = share(median(l), median(n), median(f))
+  if (!Number.isFinite(value)) return undefined
+  const random = seededRandom(seed)
+  const shares: number[] = []
+  for (let i = 0; i < SHARE_RESAMPLES; i++) {
+    const s = share(resampleMedian(l, random), resampleMedian(n, random), resampleMedian(f, random))
+    if (Number.isFinite(s)) shares.push(s)
+  }
+  if (shares.length < SHARE_RESAMPLES / 2)
+    return { value, low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY }
+  shares.sort((a, b) => a - b)
+  const at = (p: number) => shares[Math.min(shares.length - 1, Math.floor(p * shares.length))] as number
+  return { value, low: at(0.025), high: at(0.975) }
+}
+
+function confidenceOf(c: Comparison): Confidence {
+  if (c.direction !== 'first-better' && c.direction !== 'second-better') return 'low'
+  const runs = Math.min(c.ratio.numeratorRuns, c.ratio.denominatorRuns)
+  return runs >= MIN_RUNS_FOR_HIGH_CONFIDENCE ? 'high' : 'medium'
+}
+
+function better(metric: PrimaryMetric, a: CellScore, b: CellScore): boolean {
+  return metric.better === 'lower' ? a.value < b.value : a.value > b.value
 }
 
 export function workloadVerdict(results: Results, workload: Workload): WorkloadVerdict {
   const metric = PRIMARY_METRICS[workload]
-  const base = { workload, metric, comparisons: [] as Comparison[] }
-  if (!results.calibration.passed) {
-    return {
-      ...base,
-      status: 'inconclusive',
-      rule: 'R0',
-      reason: `calibration failed: ${results.calibration.notes || 'no notes'}; no conclusions drawn`,
-    }
-  }
-
   const seed = results.config.seed + WORKLOADS.indexOf(workload)
-  const scores: CellScore[] = []
-  for (const cell of results.cells) {
-    if (cell.workload !== workload) continue
-    const s = scoreCell(cell, metric)
-    if (s !== undefined) scores.push(s)
+  const cells = results.cells.filter((c) => c.workload === workload)
+  const roleCell = (role: 'local' | 'network' | 'near' | 'origin') => cells.find((c) => c.role === role)
+  const deciding: WorkloadVerdict['deciding'] = {}
+  for (const role of ['local', 'network', 'near', 'origin'] as const) {
+    const cell = roleCell(role)
+    const score = cell === undefined ? undefined : scoreCell(cell, metric)
+    if (score !== undefined) deciding[role] = score
   }
-  const among = (placements: readonly Placement[]) =>
-    best(
-      workload,
-      metric,
-      scores.filter((s) => placements.includes(s.cell.placement)),
-    )
+  const verdict: WorkloadVerdict = {
+    workload,
+    metric,
+    deciding,
+    status: 'inconclusive',
+    rule: 'R1',
+    reason: '',
+    outcome: { status: 'inconclusive', reason: '' },
+    mechanism: { status: 'not-applicable', reason: '' },
+    comparisons: [],
+    untrusted: [],
+  }
 
-  const verdict: WorkloadVerdict = { ...base, status: 'inconclusive', rule: 'R4', reason: '' }
-  const winner = best(workload, metric, scores)
-  if (winner !== undefined) {
-    verdict.winner = winner
-    const runnerUp = best(
-      workload,
-      metric,
-      scores.filter((s) => s.cell.placement !== winner.cell.placement),
-    )
-    if (runnerUp !== undefined) {
-      verdict.runnerUp = runnerUp
-      verdict.ratio = advantage(metric, winner, runnerUp, seed)
-      verdict.confidence = confidenceOf(verdict.ratio, results.calibration.passed)
+  // Winner among kinds of source, and peers vs origin: reported whatever the status.
+  const kinds = (['local', 'network', 'origin'] as const)
+    .map((role) => deciding[role])
+    .filter((s): s is CellScore => s !== undefined)
+    .sort((a, b) => (better(metric, a, b) ? -1 : better(metric, b, a) ? 1 : 0))
+  if (kinds.length >= 2) {
+    const [winner, runnerUp] = kinds as [CellScore, CellScore]
+    const c = compare('winner vs runner-up', metric, winner, runnerUp, seed + 7)
+    Object.assign(verdict, { winner, runnerUp, ratio: c.ratio, confidence: confidenceOf(c) })
+  }
+  const { local, network, near, origin } = deciding
+  if (network !== undefined && origin !== undefined) {
+    const c = compare('network vs origin', metric, network, origin, seed + 202)
+    verdict.comparisons.push(c)
+    const untrusted = [network.cell, origin.cell].map(distrust).filter((x): x is string => x !== undefined)
+    const status =
+      untrusted.length > 0
+        ? 'inconclusive'
+        : c.direction === 'first-better'
+          ? 'peers-faster'
+          : c.direction === 'second-better'
+            ? 'origin-faster'
+            : c.direction
+    verdict.peersVsOrigin = {
+      status,
+      comparison: c,
+      reason:
+        untrusted.length > 0
+          ? `not decided: ${untrusted.join('; ')}`
+          : `peers' advantage over the origin ${interval(c.ratio)}: ${describe(network, metric)} vs ${describe(origin, metric)}`,
     }
   }
 
-  const local = among(LOCAL_PLACEMENTS)
-  const peers = among(SHARED_PEER_PLACEMENTS)
-  const origin = among(ORIGIN_PLACEMENTS)
-  if (local === undefined || peers === undefined) {
+  if (!results.calibration.passed) {
+    verdict.rule = 'R0'
+    verdict.reason = `calibration failed: ${results.calibration.notes || 'no notes'}; no conclusions drawn`
+    verdict.outcome.reason = verdict.reason
+    return verdict
+  }
+  const missing = (['local', 'network', 'near'] as const).filter((role) => {
+    const s = deciding[role]
+    return s === undefined || s.values.length < MIN_DECIDING_RUNS
+  })
+  if (missing.length > 0 || local === undefined || network === undefined || near === undefined) {
+    const failed = (['local', 'network', 'near'] as const)
+      .map((role) => roleCell(role))
+      .filter((c): c is Cell => c?.error !== undefined)
+      .map((c) => `${c.id} failed: ${c.error}`)
     verdict.rule = 'R1'
-    verdict.reason = `missing data: ${local === undefined ? 'no local (P0) cell' : ''}${
-      local === undefined && peers === undefined ? ' and ' : ''
-    }${peers === undefined ? 'no shared-peer (P2/P4) cell' : ''} with ${metric.name} measured`
+    verdict.reason = `deciding cell(s) ${missing.join(', ')} missing or with fewer than ${MIN_DECIDING_RUNS} runs${failed.length > 0 ? ` (${failed.join('; ')})` : ''}`
+    verdict.outcome.reason = verdict.reason
     return verdict
   }
 
-  const localWinsOverPeers = !matchesOrBeats(metric, peers, local)
-  verdict.comparisons.push(
-    localWinsOverPeers
-      ? {
-          label: 'local vs peers',
-          better: local,
-          worse: peers,
-          ratio: advantage(metric, local, peers, seed + 101),
-        }
-      : {
-          label: 'peers vs local',
-          better: peers,
-          worse: local,
-          ratio: advantage(metric, peers, local, seed + 101),
-        },
-  )
-  const bulk = workload === 'W2-sequential-shards' || workload === 'W4-bulk-staging'
-  // Against the origin only the peers alone count: "origin plus peers" matching the origin can
-  // simply be the origin doing all the work.
-  const peersAlone = among(['P2-residential-peers'])
-  if (bulk && origin !== undefined && peersAlone !== undefined) {
-    const peersMatchOrigin = matchesOrBeats(metric, peersAlone, origin)
-    const [better, worse] = peersMatchOrigin ? [peersAlone, origin] : [origin, peersAlone]
-    verdict.comparisons.push({
-      label: peersMatchOrigin ? 'peers vs origin' : 'origin vs peers',
-      better,
-      worse,
-      ratio: advantage(metric, better, worse, seed + 202),
-    })
-  }
-
-  // R2: peers meet the need.
-  const failReasons: string[] = []
-  if (workload === 'W1-random-samples' || workload === 'W3-token-stream') {
-    if (peers.stall !== undefined && peers.stall <= STALL_FREE_FRACTION) {
-      const target = peers.cell.targetRateMBps
-      failReasons.push(
-        `peers feed the consumer without stalls: ${describe(peers, metric)}, stall fraction ${fmt(peers.stall)} <= ${STALL_FREE_FRACTION}` +
-          (workload === 'W1-random-samples' && target !== undefined
-            ? ` at the ${fmt(target)} MB/s target`
-            : ''),
-      )
-    }
-  }
-  if (
-    bulk &&
-    origin !== undefined &&
-    peersAlone !== undefined &&
-    matchesOrBeats(metric, peersAlone, origin)
-  ) {
-    failReasons.push(
-      `peers alone match or beat the distant origin: ${describe(peersAlone, metric)} vs ${describe(origin, metric)}`,
-    )
-  }
-  if (!localWinsOverPeers) {
-    failReasons.push(
-      `peers match or beat local storage: ${describe(peers, metric)} vs ${describe(local, metric)}`,
-    )
-  }
-  if (failReasons.length > 0) {
-    verdict.status = 'fails'
+  const outcome = compare('local vs network', metric, local, network, seed + 101)
+  verdict.comparisons.unshift(outcome)
+  verdict.outcome.comparison = outcome
+  verdict.untrusted = [local.cell, network.cell, near.cell]
+    .map(distrust)
+    .filter((x): x is string => x !== undefined)
+  if (verdict.untrusted.length > 0) {
     verdict.rule = 'R2'
-    verdict.reason = failReasons.join('; ')
+    verdict.reason = `decided by cells this machine limits, not the links: ${verdict.untrusted.join('; ')}`
+    verdict.outcome.reason = verdict.reason
     return verdict
   }
 
-  // R3: local wins; is distance the cause?
-  const knobs = results.config.knobs
-  const options = { routeInflation: routeInflationFromKnobs(knobs) }
-  const peerDecomposition = decompose(peers.cell, peers.stats, options)
-  const localDecomposition = decompose(local.cell, local.stats, options)
-  const gap = explainGap(peerDecomposition, localDecomposition)
-  const shares = gap?.shareOfGap ?? peerDecomposition.shares
-  verdict.distanceShareOfGap = shares.propagation
-  verdict.gapParts = DECOMPOSITION_PARTS.map((part) => ({ part, share: shares[part] }))
-    .filter((p) => p.share > 0)
-    .sort((a, b) => b.share - a.share)
-  const lead = `local storage beats peers: ${describe(local, metric)} vs ${describe(peers, metric)}`
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`
-  const basis = gap !== undefined ? 'of the run-time gap' : "of the peers' run time"
-  verdict.rule = 'R3'
-  if (shares.propagation >= DISTANCE_MAIN_CAUSE_SHARE) {
-    verdict.status = 'holds'
-    verdict.reason = `${lead}; distance (propagation) explains ${pct(shares.propagation)} ${basis} (>= ${pct(DISTANCE_MAIN_CAUSE_SHARE)})`
-  } else {
-    const others = verdict.gapParts
-      .filter((p) => p.part !== 'propagation')
-      .slice(0, 3)
-      .map((p) => `${p.part} ${pct(p.share)}`)
-      .join(', ')
-    verdict.status = 'holds-for-other-reasons'
-    verdict.reason = `${lead}; distance (propagation) explains only ${pct(shares.propagation)} ${basis} (< ${pct(DISTANCE_MAIN_CAUSE_SHARE)}); the gap comes from ${others || 'unmodelled time'}`
+  // The decomposition of the gap explains it; it does not decide (R4 uses the measured share).
+  const routeInflation = routeInflationFromKnobs(results.config.knobs)
+  const gap = explainGap(
+    decompose(network.cell, network.stats, { routeInflation }),
+    decompose(local.cell, local.stats, { routeInflation }),
+  )
+  if (gap !== undefined) {
+    verdict.gapParts = DECOMPOSITION_PARTS.map((part) => ({ part, share: gap.shareOfGap[part] })).sort(
+      (a, b) => Math.abs(b.share) - Math.abs(a.share),
+    )
   }
+
+  const lead = `local's advantage ${interval(outcome.ratio)}: ${describe(local, metric)} vs ${describe(network, metric)}`
+  verdict.rule = 'R3'
+  const settle = (status: PartStatus, reason: string): WorkloadVerdict => {
+    verdict.outcome = { status, comparison: outcome, reason }
+    verdict.status = status === 'fails' ? 'fails' : 'inconclusive'
+    verdict.reason = reason
+    return verdict
+  }
+  if (outcome.direction === 'equivalent')
+    return settle('fails', `peers as fast as local storage (within ${pct(EQUIVALENCE_MARGIN)}): ${lead}`)
+  if (outcome.direction === 'second-better')
+    return settle('fails', `peers faster than local storage: ${lead}`)
+  if (outcome.direction === 'inconclusive')
+    return settle('inconclusive', `interval neither excludes 1 nor lies within the margin: ${lead}`)
+  verdict.outcome = { status: 'holds', comparison: outcome, reason: `local storage faster: ${lead}` }
+
+  verdict.rule = 'R4'
+  const share = distanceShare(metric, local, near, network, seed + 303)
+  const moved = `${describe(near, metric)} -> ${describe(network, metric)}`
+  if (share === undefined) {
+    verdict.mechanism = {
+      status: 'inconclusive',
+      reason: 'no gap between local storage and the network cell to explain',
+    }
+  } else {
+    verdict.distanceShareOfGap = share.value
+    const text = `distance (near -> claim distance: ${moved}) explains ${pct(share.value)} [${pct(share.low)}, ${pct(share.high)}] of the gap`
+    verdict.mechanism =
+      share.low >= DISTANCE_MAIN_CAUSE_SHARE
+        ? { status: 'holds', share, reason: text }
+        : share.high < DISTANCE_MAIN_CAUSE_SHARE
+          ? { status: 'fails', share, reason: text }
+          : { status: 'inconclusive', share, reason: text }
+  }
+  verdict.status =
+    verdict.mechanism.status === 'holds'
+      ? 'holds'
+      : verdict.mechanism.status === 'fails'
+        ? 'holds-for-other-reasons'
+        : 'inconclusive'
+  const parts =
+    verdict.gapParts === undefined
+      ? ''
+      : `; the gap by part: ${verdict.gapParts
+          .slice(0, 3)
+          .map((p) => `${p.part} ${pct(p.share)}`)
+          .join(', ')}`
+  verdict.reason = `${verdict.outcome.reason}; ${verdict.mechanism.reason}${parts}`
   return verdict
 }
 

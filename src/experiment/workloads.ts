@@ -12,10 +12,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { DEFAULT_MANIFEST_HEDGE_MS, DEFAULT_MIN_CHUNK_TIMEOUT_MS } from '../fetch/constants.ts'
 import { Fetcher } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchResult, ProviderHint } from '../fetch/types.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MESSAGE_TIMEOUT_MS,
+  DEFAULT_RESPONSE_TIMEOUT_MS,
+} from '../protocols/chunk/constants.ts'
 import { parseChunkCid } from '../store/cid.ts'
 import type { ContentStore } from '../store/content-store.ts'
 import type { Manifest } from '../store/manifest.ts'
@@ -35,6 +41,8 @@ export interface Lane {
   /** What the provider offers (its uplink), bytes/s: the lane's rate until it has delivered. */
   expectedBytesPerSec?: number
   read(key: string): Promise<Uint8Array>
+  /** performance.now() of the first response byte this lane received, when it can tell. */
+  firstByteAt?(): number | undefined
 }
 
 export interface ConsumeOptions {
@@ -44,13 +52,19 @@ export interface ConsumeOptions {
   prefetchDepth?: number
   /** Consumption rate in bytes/s; undefined = consume as fast as items arrive. */
   targetBytesPerSec?: number
+  /** Multiplies every recorded latency (1 / K under time dilation K); default 1. */
+  latencyScale?: number
 }
 
 export interface ConsumeMeasure {
   seconds: number
   bytes: number
-  /** From start to the first byte of the first item the consumer needs. */
+  /** From start to the first response byte of any lane (the first whole item where lanes cannot tell). */
   ttfbMs: number
+  /** From start to the arrival of the first whole item the consumer needs. */
+  firstChunkMs: number
+  /** Bytes delivered after the first whole item / the time after it, bytes/s (steady state). */
+  steadyBytesPerSec: number | undefined
   /** Per-chunk request latency, ms. */
   histogram: LatencyHistogram
   /** Time the consumer spent waiting for data, s. */
@@ -155,6 +169,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const totalSlots = lanes.reduce((sum, lane) => sum + lane.concurrency, 0)
   const depth = Math.max(1, options.prefetchDepth ?? totalSlots)
   const histogram = new LatencyHistogram()
+  const latencyScale = options.latencyScale ?? 1
   const bytesByKind = { local: 0, peer: 0, origin: 0 }
   const slots = items.map(() => slot())
   let cursor = 0
@@ -186,7 +201,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
             const bytes = await lane.read(key)
             const now = performance.now()
             if (index === 0) firstByteAt ??= now
-            histogram.record(Math.max(now - sent, 0.001))
+            histogram.record(Math.max((now - sent) * latencyScale, 0.001))
             bytesByKind[lane.kind] += bytes.byteLength
           }),
         )
@@ -236,10 +251,24 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const ended = options.targetBytesPerSec !== undefined ? consumerFree : performance.now()
   await Promise.allSettled(workers)
   if (failure !== undefined) throw failure
+  const firstChunkAt = firstByteAt ?? ended
+  let firstResponseByteAt: number | undefined
+  for (const lane of lanes) {
+    const at = lane.firstByteAt?.()
+    if (at !== undefined && (firstResponseByteAt === undefined || at < firstResponseByteAt))
+      firstResponseByteAt = at
+  }
+  const lastArrival = Math.max(...slots.map((s) => s.arrivedAt))
+  const afterFirst = bytes - (items[0]?.bytes ?? 0)
   return {
     seconds: (ended - started) / 1000,
     bytes,
-    ttfbMs: (firstByteAt ?? ended) - started,
+    ttfbMs: Math.min(firstResponseByteAt ?? firstChunkAt, firstChunkAt) - started,
+    firstChunkMs: firstChunkAt - started,
+    steadyBytesPerSec:
+      lastArrival > firstChunkAt && afterFirst > 0
+        ? afterFirst / ((lastArrival - firstChunkAt) / 1000)
+        : undefined,
     histogram,
     // The first item can only be waited for: count it as a stall like any other wait.
     stallSeconds: stallMs / 1000,
@@ -294,16 +323,41 @@ interface Dialer {
   ): Promise<import('@libp2p/interface').Stream>
 }
 
+function stretchedTimeouts(factor: number) {
+  return {
+    responseTimeoutMs: DEFAULT_RESPONSE_TIMEOUT_MS * factor,
+    messageTimeoutMs: DEFAULT_MESSAGE_TIMEOUT_MS * factor,
+    drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS * factor,
+  }
+}
+
 /** Opens one chunk-protocol session per provider; close them with closeLanes(). */
 export async function sessionLanes(
   libp2p: Dialer,
   providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string; expectedBytesPerSec?: number }>,
   inFlight: number,
+  /** Under time dilation K the client's timeouts stretch K times. */
+  timeScale = 1,
 ): Promise<{ lanes: Lane[]; close(): Promise<void> }> {
   const sessions: ChunkSession[] = []
+  const firstBytes: Array<number | undefined> = providers.map(() => undefined)
   try {
-    for (const p of providers)
-      sessions.push(await ChunkSession.open(libp2p, p.peerId, { maxInFlight: inFlight }))
+    // opened at once: each open is a protocol negotiation, a round trip or two
+    const opened = await Promise.allSettled(
+      providers.map((p, i) =>
+        ChunkSession.open(libp2p, p.peerId, {
+          maxInFlight: inFlight,
+          ...stretchedTimeouts(timeScale),
+          onChunk: (_from, _cid, _bytes, timing) => {
+            const at = performance.now() - timing.totalMs + timing.ttfbMs
+            if (firstBytes[i] === undefined || at < (firstBytes[i] as number)) firstBytes[i] = at
+          },
+        }),
+      ),
+    )
+    for (const o of opened) if (o.status === 'fulfilled') sessions.push(o.value)
+    const failed = opened.find((o) => o.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   } catch (err) {
     await Promise.allSettled(sessions.map((s) => s.close()))
     throw err
@@ -316,6 +370,7 @@ export async function sessionLanes(
       concurrency: inFlight,
       ...(p.expectedBytesPerSec === undefined ? {} : { expectedBytesPerSec: p.expectedBytesPerSec }),
       read: (key) => session.get(parseChunkCid(key)),
+      firstByteAt: () => firstBytes[i],
     }
   })
   return {
@@ -339,6 +394,8 @@ export interface StageMeasure {
   histogram: LatencyHistogram
   /** From the start to the first byte of the first chunk. */
   ttfbMs: number
+  /** From the start to the first whole chunk. */
+  firstChunkMs: number
   originBytes: number
   peerBytes: number
 }
@@ -355,10 +412,12 @@ export async function stageWithFetcher(
   datasetCid: CID,
   providers: StageProvider[],
   inFlight: number,
+  latencyScale = 1,
 ): Promise<StageMeasure> {
   const histogram = new LatencyHistogram()
   const started = performance.now()
   let firstByteAt: number | undefined
+  let firstChunkAt: number | undefined
   const byPeer = new Map(providers.map((p) => [p.peerId.toString(), p]))
   const env: FetchEnvironment = {
     self,
@@ -369,10 +428,14 @@ export async function stageWithFetcher(
       ChunkSession.open(libp2p, peer, {
         signal,
         maxInFlight: inFlight,
+        ...stretchedTimeouts(1 / latencyScale),
         onChunk: (_from, _cid, _bytes, timing) => {
-          firstByteAt ??= performance.now()
+          const now = performance.now()
+          firstChunkAt ??= now
+          const at = now - timing.totalMs + timing.ttfbMs
+          if (firstByteAt === undefined || at < firstByteAt) firstByteAt = at
           onTiming(timing.ttfbMs)
-          histogram.record(Math.max(timing.totalMs, 0.001))
+          histogram.record(Math.max(timing.totalMs * latencyScale, 0.001))
         },
       }),
     hint: async (peer): Promise<ProviderHint> => {
@@ -383,6 +446,9 @@ export async function stageWithFetcher(
   const result = await new Fetcher(store, env).fetch(datasetCid, {
     maxWindow: inFlight,
     discoveryTimeoutMs: 1000,
+    // under time dilation K the fetcher's own timers stretch with the links
+    minChunkTimeoutMs: DEFAULT_MIN_CHUNK_TIMEOUT_MS / latencyScale,
+    manifestHedgeMs: DEFAULT_MANIFEST_HEDGE_MS / latencyScale,
     // The experiment measures what the links can deliver: every provider kept busy.
     localityBias: 0,
   })
@@ -396,6 +462,7 @@ export async function stageWithFetcher(
     result,
     histogram,
     ttfbMs: (firstByteAt ?? performance.now()) - started,
+    firstChunkMs: (firstChunkAt ?? performance.now()) - started,
     originBytes,
     peerBytes,
   }

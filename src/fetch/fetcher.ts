@@ -51,6 +51,8 @@ export interface FetchOptions {
   connectedPeersAfterMs?: number
   /** Keep bytes on near providers at some cost in time (DEFAULT_LOCALITY_BIAS); 0: fastest. */
   localityBias?: number
+  /** A chunk request slower than max(this, 4x its expected time) is moved (DEFAULT_MIN_CHUNK_TIMEOUT_MS). */
+  minChunkTimeoutMs?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
   onProvider?: (provider: ProviderState) => void
 }
@@ -202,6 +204,7 @@ export class Fetcher {
       chunks: wanted,
       signal,
       ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
+      ...(options.minChunkTimeoutMs === undefined ? {} : { minChunkTimeoutMs: options.minChunkTimeoutMs }),
       // ProviderSession.get resolves only with verified bytes, so the store need not hash again.
       deliver: (chunk, bytes) => this.store.putVerifiedChunk(chunk.cid, bytes),
       onEvent: (event) => {

@@ -1,5 +1,6 @@
 import type { AbortOptions, ConnectionProtector, MessageStream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { type EmulatorProbe, UNDILATED } from './dilation.ts'
 import {
   isTransparentPath,
   linkBetween,
@@ -24,8 +25,13 @@ export interface EmulatedConnectionInfo {
   shaped: boolean
 }
 
-export interface LinkEmulatorInit extends Omit<ShaperOptions, 'delayMs' | 'rateMbps'> {
+export interface LinkEmulatorInit extends Omit<ShaperOptions, 'delayMs' | 'rateMbps' | 'uplink'> {
   preambleTimeoutMs?: number
+  /** Wrap even a path that adds nothing (calibration measures the shaper's own cost that way). */
+  alwaysShape?: boolean
+  /** Shared by every connection of this emulator; see TimeDilation. */
+  dilation?: { readonly factor: number }
+  probe?: EmulatorProbe
   /** Called once per raw connection after the preamble, e.g. for the experiment's logs. */
   onPath?: (info: EmulatedConnectionInfo) => void
 }
@@ -55,14 +61,16 @@ export function createLinkEmulator(
   init: LinkEmulatorInit = {},
 ): () => ConnectionProtector {
   const local = resolveLink(localLink)
-  const { preambleTimeoutMs, onPath, ...shaperDefaults } = init
+  const { preambleTimeoutMs, onPath, alwaysShape = false, ...shaperDefaults } = init
   // One uplink per node, however many connections it has.
-  const uplink = Number.isFinite(local.uplinkMbps) ? new SharedUplink(local.uplinkMbps) : undefined
+  const uplink = Number.isFinite(local.uplinkMbps)
+    ? new SharedUplink(local.uplinkMbps, init.dilation ?? UNDILATED)
+    : undefined
   return () => ({
     async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
       const remote = await exchangePreamble(connection, local, { ...options, timeoutMs: preambleTimeoutMs })
       const outbound = linkBetween(local, remote)
-      const shaped = !isTransparentPath(outbound)
+      const shaped = alwaysShape || !isTransparentPath(outbound)
       log('%s connection: %o, shaped=%s', connection.direction, outbound, shaped)
       onPath?.({ direction: connection.direction, local, remote, outbound, shaped })
       if (!shaped) return connection

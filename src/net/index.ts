@@ -1,4 +1,5 @@
 export * from './constants.ts'
+export { type EmulatorProbe, TimeDilation, UNDILATED } from './dilation.ts'
 export { createLinkEmulator, type EmulatedConnectionInfo, type LinkEmulatorInit } from './emulator.ts'
 export {
   isTransparentPath,

@@ -13,6 +13,7 @@ import {
   MAX_CATCH_UP_MS,
   MIN_PACING_PIECE_BYTES,
 } from './constants.ts'
+import { type EmulatorProbe, UNDILATED } from './dilation.ts'
 
 /**
  * One node's uplink, shared by all its shaped connections: a virtual clock that says until when
@@ -20,17 +21,20 @@ import {
  * the node's connections together never send faster than its uplink.
  */
 export class SharedUplink {
+  /** Undilated rate. */
   readonly bytesPerMs: number
   /** When the uplink finishes what has been reserved so far (performance.now() ms). */
   freeAt = Number.NEGATIVE_INFINITY
+  private readonly dilation: { readonly factor: number }
 
-  constructor(rateMbps: number) {
+  constructor(rateMbps: number, dilation: { readonly factor: number } = UNDILATED) {
     this.bytesPerMs = (rateMbps * 1e6) / 8 / 1000
+    this.dilation = dilation
   }
 
   /** Reserve `bytes` starting no earlier than `earliestStart`; returns when they are serialised. */
   reserve(bytes: number, earliestStart: number): number {
-    this.freeAt = Math.max(earliestStart, this.freeAt) + bytes / this.bytesPerMs
+    this.freeAt = Math.max(earliestStart, this.freeAt) + (bytes * this.dilation.factor) / this.bytesPerMs
     return this.freeAt
   }
 }
@@ -56,6 +60,10 @@ export interface ShaperOptions {
   burstMs?: number
   /** Monotonic clock in ms; injectable for tests. */
   now?: () => number
+  /** Time dilation (rates / K, delays x K); read on every send. Default: none. */
+  dilation?: { readonly factor: number }
+  /** Told how late each release was and how much link time a late sender reclaimed. */
+  probe?: EmulatorProbe
 }
 
 interface Pending {
@@ -82,11 +90,15 @@ const COMPACT_AFTER = 1024
  */
 export class ShapedMessageStream extends AbstractMessageStream {
   readonly inner: MessageStream
-  readonly delayMs: number
+  /** Undilated one-way delay, ms. */
+  readonly baseDelayMs: number
+  /** Undilated rate, Mbit/s. */
   readonly rateMbps: number
   /** Bytes the queue may hold before send() reports backpressure. */
   readonly queueLimitBytes: number
-  private readonly bytesPerMs: number
+  private readonly baseBytesPerMs: number
+  private readonly dilation: { readonly factor: number }
+  private readonly probe: EmulatorProbe | undefined
   private readonly uplink: SharedUplink | undefined
   private readonly pieceBytes: number
   private readonly toleranceMs: number
@@ -106,6 +118,8 @@ export class ShapedMessageStream extends AbstractMessageStream {
    * does not eat link capacity. Cleared by the next send.
    */
   private refillFrom: number | undefined
+  /** When the last late 'drain' was dispatched (performance.now() ms). */
+  private drainedAt = 0
   private flushWaiters: Array<PromiseWithResolvers<void>> = []
 
   constructor(inner: MessageStream, options: ShaperOptions) {
@@ -116,24 +130,28 @@ export class ShapedMessageStream extends AbstractMessageStream {
       maxReadBufferLength: inner.maxReadBufferLength,
     })
     this.inner = inner
-    this.delayMs = options.delayMs
+    this.baseDelayMs = options.delayMs
     this.rateMbps = options.rateMbps
+    this.dilation = options.dilation ?? UNDILATED
+    this.probe = options.probe
     this.now = options.now ?? (() => performance.now())
     this.toleranceMs = options.releaseToleranceMs ?? DEFAULT_RELEASE_TOLERANCE_MS
     this.spinMs = options.spinMs ?? DEFAULT_SPIN_MS
     this.burstMs = options.burstMs ?? DEFAULT_BURST_MS
-    this.bytesPerMs = (options.rateMbps * 1e6) / 8 / 1000
+    this.baseBytesPerMs = (options.rateMbps * 1e6) / 8 / 1000
     this.uplink = options.uplink
-    const limited = Number.isFinite(this.bytesPerMs)
+    const limited = Number.isFinite(this.baseBytesPerMs)
+    // Sizes in bytes come from undilated figures: rate / K x time x K is the same number of bytes.
     this.pieceBytes = limited
       ? Math.max(
           MIN_PACING_PIECE_BYTES,
-          Math.ceil(this.bytesPerMs * (options.pacingQuantumMs ?? DEFAULT_PACING_QUANTUM_MS)),
+          Math.ceil(this.baseBytesPerMs * (options.pacingQuantumMs ?? DEFAULT_PACING_QUANTUM_MS)),
         )
       : Number.POSITIVE_INFINITY
     this.queueLimitBytes = limited
-      ? Math.ceil(this.bytesPerMs * (this.delayMs + (options.queueBufferMs ?? DEFAULT_QUEUE_BUFFER_MS))) +
-        (options.queueBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES)
+      ? Math.ceil(
+          this.baseBytesPerMs * (this.baseDelayMs + (options.queueBufferMs ?? DEFAULT_QUEUE_BUFFER_MS)),
+        ) + (options.queueBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES)
       : (options.unlimitedQueueBytes ?? DEFAULT_UNLIMITED_QUEUE_BYTES)
 
     inner.addEventListener('message', (evt: StreamMessageEvent) => {
@@ -156,6 +174,16 @@ export class ShapedMessageStream extends AbstractMessageStream {
     })
   }
 
+  /** One-way delay in real time: the configured delay x the dilation factor, ms. */
+  get delayMs(): number {
+    return this.baseDelayMs * this.dilation.factor
+  }
+
+  /** Rate in real time: the configured rate / the dilation factor, bytes per ms. */
+  private get bytesPerMs(): number {
+    return this.baseBytesPerMs / this.dilation.factor
+  }
+
   /** Bytes accepted from the sender that the emulated link has not delivered yet. */
   get queuedLength(): number {
     return this.queuedBytes
@@ -163,20 +191,28 @@ export class ShapedMessageStream extends AbstractMessageStream {
 
   sendData(data: Parameters<AbstractMessageStream['sendData']>[0]): SendResult {
     const now = this.now()
+    const k = this.dilation.factor
+    const bytesPerMs = this.bytesPerMs
+    const delayMs = this.delayMs
     // an idle link banks up to burstMs of sending time, but nothing arrives before now + delay
-    let earliestStart = now - this.burstMs
+    let earliestStart = now - this.burstMs * k
     if (this.refillFrom !== undefined) {
-      earliestStart = Math.min(earliestStart, Math.max(this.refillFrom, now - MAX_CATCH_UP_MS))
+      // Reclaim only the emulator's own lateness (room opened at refillFrom, 'drain' went out at
+      // drainedAt); a sender that dawdled after 'drain' gets no credit for its own idle time.
+      const from = Math.max(this.refillFrom + (now - this.drainedAt), now - MAX_CATCH_UP_MS * k)
+      const reclaimed = Math.min(now, now - this.burstMs * k) - Math.max(from, this.linkFreeAt)
+      if (reclaimed > 0) this.probe?.onCatchUp(reclaimed)
+      earliestStart = Math.min(earliestStart, from)
       this.refillFrom = undefined
     }
     for (const buf of data) {
       for (let offset = 0; offset < buf.byteLength; offset += this.pieceBytes) {
         const piece = this.pieceBytes >= buf.byteLength ? buf : buf.subarray(offset, offset + this.pieceBytes)
-        this.linkFreeAt = Math.max(earliestStart, this.linkFreeAt) + piece.byteLength / this.bytesPerMs
+        this.linkFreeAt = Math.max(earliestStart, this.linkFreeAt) + piece.byteLength / bytesPerMs
         // the node's other connections may hold the uplink: the piece also waits its turn there
         if (this.uplink !== undefined)
           this.linkFreeAt = Math.max(this.linkFreeAt, this.uplink.reserve(piece.byteLength, earliestStart))
-        this.queue.push({ data: piece, dueAt: Math.max(now, this.linkFreeAt) + this.delayMs })
+        this.queue.push({ data: piece, dueAt: Math.max(now, this.linkFreeAt) + delayMs })
         this.queuedBytes += piece.byteLength
       }
     }
@@ -242,7 +278,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
     if (this.timer != null || this.immediate != null || this.head >= this.queue.length) return
     const next = this.queue[this.head] as Pending
     const wait = next.dueAt - now - this.toleranceMs
-    if (this.linkFreeAt - now > BACKLOG_MS) {
+    if (this.linkFreeAt - now > BACKLOG_MS * this.dilation.factor) {
       // busy serialising: a rate-bound backlog; an early firing just re-arms
       this.timer = setTimeout(this.release, Math.max(0, Math.ceil(wait)))
     } else if (wait > this.spinMs) {
@@ -273,6 +309,8 @@ export class ShapedMessageStream extends AbstractMessageStream {
     const due: Uint8Array[] = []
     let dueBytes = 0
     let roomAt: number | undefined
+    const first = this.queue[this.head] as Pending
+    if (first.dueAt <= horizon) this.probe?.onRelease(Math.max(0, now - first.dueAt))
     while (this.head < this.queue.length) {
       const next = this.queue[this.head] as Pending
       if (next.dueAt > horizon) break
@@ -296,6 +334,7 @@ export class ShapedMessageStream extends AbstractMessageStream {
     if (this.senderBlocked && this.queuedBytes < this.queueLimitBytes) {
       this.senderBlocked = false
       this.refillFrom = Math.min(roomAt ?? now, now)
+      this.drainedAt = now
       this.safeDispatchEvent('drain')
     }
     this.settleFlushWaiters()

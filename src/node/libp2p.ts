@@ -34,6 +34,12 @@ export interface Libp2pInit {
   selectors?: Record<string, SelectFn>
   /** Where libp2p's own metrics go (the node's registry, served at /metrics). */
   metricsRegistry?: Registry
+  /**
+   * libp2p's connection monitor pings every connection and aborts one whose ping times out. A lab
+   * in dilated time (links K times slower) turns that off: a ping queued behind bulk data on a
+   * slowed link is late, not lost.
+   */
+  abortConnectionOnPingFailure?: boolean
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
@@ -56,6 +62,9 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
     ...(init.metricsRegistry === undefined
       ? {}
       : { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) }),
+    ...(init.abortConnectionOnPingFailure === false
+      ? { connectionMonitor: { abortConnectionOnPingFailure: false } }
+      : {}),
     connectionManager: {
       maxConnections: config.connections.maxConnections,
       inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,

@@ -132,47 +132,56 @@ describe('latency decomposition', () => {
     expect(serialisationMs(1, 0)).toBe(0)
   })
 
-  it('splits a run into parts whose shares sum to 1', () => {
+  it('splits a run into a timeline that adds up to the run time', () => {
     const c = cell({
       distanceKm: 100,
       inFlight: 4,
       chunkSizeBytes: 100_000,
       k: 2,
       model: { oneWayDelayMs: { propagationMs: 0.75, accessMs: 10 }, rateMbps: 20 },
-      runs: [run({ seconds: 30, bytes: 10_000_000, latenciesMs: [100, 100, 100] })],
+      runs: [run({ seconds: 30, bytes: 10_000_000, ttfbMs: 40, latenciesMs: [100, 100, 100] })],
     })
     const d = decompose(c, cellStats(c), { routeInflation: 1.5 })
-    expect(d.requests).toBe(100)
-    expect(d.protocolRoundTrips).toBe(25)
     expect(d.rttMs.propagation).toBeCloseTo(1.47, 9)
     expect(d.rttMs.access).toBeCloseTo(20, 9)
-    expect(d.partsMs.propagation).toBeCloseTo(25 * 1.47, 6)
+    expect(d.partsMs.propagation).toBeCloseTo(1.47, 9)
+    expect(d.partsMs.access).toBeCloseTo(20, 9)
+    expect(d.partsMs.startup).toBeCloseTo(40 - 21.47, 9)
+    // 10 MB over two 20 Mbit/s links
     expect(d.partsMs.transfer).toBeCloseTo(2000, 6)
-    // p50 100 ms (histogram precision 0.1%) minus (21.47 ms RTT + 40 ms to serialise one chunk at 20 Mbit/s)
-    expect(d.queueingSource).toBe('inferred-from-p50')
-    expect(Math.abs(d.partsMs.queueing - 25 * (100 - 21.47 - 40))).toBeLessThan(25 * 0.1)
-    const sum = Object.values(d.shares).reduce((s, x) => s + x, 0)
-    expect(sum).toBeCloseTo(1, 9)
-    expect(d.shares.propagation).toBeLessThan(0.05)
+    expect(d.partsMs.other).toBeCloseTo(30_000 - 40 - 2000, 6)
+    const sum = Object.values(d.partsMs).reduce((s, x) => s + x, 0)
+    expect(sum).toBeCloseTo(30_000, 6)
+    expect(Object.values(d.shares).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 9)
   })
 
-  it('prefers measured queueing and floors inferred queueing at 0', () => {
-    const measured = cell({ runs: [run({ queueingMs: 7, latenciesMs: [1] })] })
-    expect(decompose(measured, cellStats(measured)).partsMs.queueing).toBe(7 * 10)
-    const fast = cell({
-      model: { oneWayDelayMs: { propagationMs: 0, accessMs: 50 }, rateMbps: 0 },
-      runs: [run({ latenciesMs: [1] })],
+  it('never puts more round trip in a run than its measured first byte holds', () => {
+    const c = cell({
+      distanceKm: 100,
+      model: { oneWayDelayMs: { propagationMs: 0.75, accessMs: 10 }, rateMbps: 20 },
+      runs: [run({ seconds: 1, ttfbMs: 5 })],
     })
-    expect(decompose(fast, cellStats(fast)).partsMs.queueing).toBe(0)
+    const d = decompose(c, cellStats(c), { routeInflation: 1.5 })
+    expect(d.partsMs.propagation).toBeCloseTo(1.47, 9)
+    expect(d.partsMs.access).toBeCloseTo(5 - 1.47, 9)
+    expect(d.partsMs.startup).toBe(0)
   })
 
-  it('explains a gap part by part', () => {
-    const slow = cell({ distanceKm: 1000, runs: [run({ seconds: 2, bytes: 10_000_000, latenciesMs: [15] })] })
-    const fast = cell({ placement: 'P0-local-warm', runs: [run({ seconds: 0.5, bytes: 10_000_000 })] })
+  it('explains a gap part by part, the shares adding up to 1', () => {
+    const slow = cell({
+      distanceKm: 1000,
+      model: { oneWayDelayMs: { propagationMs: 7.35, accessMs: 0 }, rateMbps: 100 },
+      runs: [run({ seconds: 2, bytes: 10_000_000, ttfbMs: 15, latenciesMs: [15] })],
+    })
+    const fast = cell({
+      placement: 'P0-local-warm',
+      runs: [run({ seconds: 0.5, bytes: 10_000_000, ttfbMs: 0.2 })],
+    })
     const gap = explainGap(decompose(slow, cellStats(slow)), decompose(fast, cellStats(fast)))!
     expect(gap.gapMs).toBeCloseTo(1500, 6)
-    // 100 round trips x 14.7 ms = 1470 ms of 1500 ms
-    expect(gap.shareOfGap.propagation).toBeCloseTo(0.98, 2)
+    // one round trip of 14.7 ms propagation in a gap of 1500 ms
+    expect(gap.shareOfGap.propagation).toBeCloseTo(14.7 / 1500, 6)
+    expect(Object.values(gap.shareOfGap).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 9)
     expect(explainGap(decompose(fast, cellStats(fast)), decompose(slow, cellStats(slow)))).toBeUndefined()
   })
 })

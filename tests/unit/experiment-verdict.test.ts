@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { chartSpecs } from '../../src/experiment/charts.ts'
+import { DECOMPOSITION_PARTS, decompose, explainGap } from '../../src/experiment/decompose.ts'
 import { writeReport } from '../../src/experiment/report.ts'
+import { cellStats } from '../../src/experiment/stats.ts'
 import {
   type Cell,
   parseResults,
@@ -12,14 +14,14 @@ import {
   type Results,
   type Run,
 } from '../../src/experiment/types.ts'
-import { computeVerdicts, workloadVerdict } from '../../src/experiment/verdict.ts'
+import { computeVerdicts, directionOf, workloadVerdict } from '../../src/experiment/verdict.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
 
 const MB = 1_000_000
 
 /** Five runs with a little deterministic jitter around the given values. */
-function runs(base: Omit<Run, 'latencyHistogram'> & { latencyMs: number }): Run[] {
-  const jitter = [1, 1.02, 0.98, 1.01, 0.99]
+function runs(base: Omit<Run, 'latencyHistogram'> & { latencyMs: number }, count = 5): Run[] {
+  const jitter = [1, 1.02, 0.98, 1.01, 0.99].slice(0, count)
   return jitter.map((j) => {
     const { latencyMs, ...rest } = base
     return {
@@ -55,107 +57,57 @@ function results(cells: Cell[], passed = true): Results {
 const W1_BYTES = 100 * MB
 const W1_TARGET = 285
 
-function localW1(): Cell {
+type Role = NonNullable<Cell['role']>
+
+/** A W1 cell whose epoch takes `epoch` seconds (time to first byte `ttfb` ms). */
+function w1(
+  id: string,
+  placement: Cell['placement'],
+  role: Role | undefined,
+  epoch: number,
+  extra: Partial<Cell> = {},
+  count = 5,
+): Cell {
+  const local = placement.startsWith('P0')
   return {
-    id: 'w1-local-warm',
+    id,
     workload: 'W1-random-samples',
-    placement: 'P0-local-warm',
-    inFlight: 1,
-    chunkSizeBytes: 100_000,
+    placement,
+    inFlight: 16,
+    chunkSizeBytes: 1 << 20,
     targetRateMBps: W1_TARGET,
-    model: { oneWayDelayMs: { propagationMs: 0, accessMs: 0 }, rateMbps: 0 },
-    runs: runs({
-      seconds: 0.4,
-      bytes: W1_BYTES,
-      throughputMBps: 250,
-      ttfbMs: 0.2,
-      epochSeconds: 0.4,
-      stallFraction: 0,
-      originBytes: 0,
-      peerBytes: 0,
-      latencyMs: 0.3,
-    }),
+    model: local
+      ? { oneWayDelayMs: { propagationMs: 0, accessMs: 0 }, rateMbps: 0 }
+      : { oneWayDelayMs: { propagationMs: 0.7, accessMs: 10 }, rateMbps: 25 },
+    ...(role !== undefined ? { role } : {}),
+    fidelity: local
+      ? { label: 'local', reason: 'local storage' }
+      : { label: 'link-bound', reason: '0.98 of the links' },
+    runs: runs(
+      {
+        seconds: epoch,
+        bytes: W1_BYTES,
+        throughputMBps: W1_BYTES / MB / epoch,
+        ttfbMs: local ? 0.2 : 21,
+        epochSeconds: epoch,
+        stallFraction: local ? 0 : 0.5,
+        originBytes: 0,
+        peerBytes: local ? 0 : W1_BYTES,
+        latencyMs: local ? 0.3 : 30,
+      },
+      count,
+    ),
+    ...extra,
   }
 }
 
-/**
- * Peers 1000 km away on fast, low-latency links, one request in flight: 1000 round trips of ~14.7 ms
- * propagation each. Distance is most of the gap to local storage.
- */
-function distantFastPeersW1(): Cell {
-  return {
-    id: 'w1-peers-1000km',
-    workload: 'W1-random-samples',
-    placement: 'P2-residential-peers',
-    distanceKm: 1000,
-    k: 1,
-    inFlight: 1,
-    chunkSizeBytes: 100_000,
-    targetRateMBps: W1_TARGET,
-    model: { oneWayDelayMs: { propagationMs: 7.35, accessMs: 0.25 }, rateMbps: 10_000 },
-    runs: runs({
-      seconds: 16,
-      bytes: W1_BYTES,
-      throughputMBps: 6.25,
-      ttfbMs: 16,
-      epochSeconds: 16,
-      stallFraction: 0.9,
-      originBytes: 0,
-      peerBytes: W1_BYTES,
-      latencyMs: 15.3,
-    }),
-  }
-}
-
-/**
- * Residential peers 10 km away: 20 ms of access delay each way and a 25 Mbit/s uplink. They lose to
- * local storage, but distance (0.15 ms per round trip) explains almost none of it.
- */
-function nearSlowPeersW1(): Cell {
-  return {
-    id: 'w1-peers-10km',
-    workload: 'W1-random-samples',
-    placement: 'P2-residential-peers',
-    distanceKm: 10,
-    k: 1,
-    inFlight: 1,
-    chunkSizeBytes: 100_000,
-    targetRateMBps: W1_TARGET,
-    model: { oneWayDelayMs: { propagationMs: 0.07, accessMs: 20 }, rateMbps: 25 },
-    runs: runs({
-      seconds: 75,
-      bytes: W1_BYTES,
-      throughputMBps: 1.3,
-      ttfbMs: 45,
-      epochSeconds: 75,
-      stallFraction: 0.95,
-      originBytes: 0,
-      peerBytes: W1_BYTES,
-      latencyMs: 72,
-    }),
-  }
-}
-
-/** Sixteen peers keep the consumer fed: a slower epoch than local disk, but no stalls. */
-function manyPeersWithoutStallsW1(): Cell {
-  return {
-    ...nearSlowPeersW1(),
-    id: 'w1-peers-10km-k16',
-    k: 16,
-    inFlight: 64,
-    model: { oneWayDelayMs: { propagationMs: 0.07, accessMs: 5 }, rateMbps: 1000 },
-    runs: runs({
-      seconds: 0.6,
-      bytes: W1_BYTES,
-      throughputMBps: 290,
-      ttfbMs: 11,
-      epochSeconds: 0.6,
-      stallFraction: 0.01,
-      originBytes: 0,
-      peerBytes: W1_BYTES,
-      latencyMs: 12,
-    }),
-  }
+/** Local 0.4 s; peers 1 km away `near` s; the same peers 100 km away `network` s. */
+function w1Cells(near: number, network: number): Cell[] {
+  return [
+    w1('w1-local', 'P0-local-cold', 'local', 0.4),
+    w1('w1-near', 'P2-residential-peers', 'near', near, { distanceKm: 1, k: 16 }),
+    w1('w1-network', 'P2-residential-peers', 'network', network, { distanceKm: 100, k: 16 }),
+  ]
 }
 
 function bulkCell(
@@ -174,6 +126,9 @@ function bulkCell(
     inFlight: 16,
     chunkSizeBytes: 1 << 20,
     model: { oneWayDelayMs: { propagationMs: 0, accessMs: 0 }, rateMbps: 0 },
+    fidelity: placement.startsWith('P0')
+      ? { label: 'local', reason: '' }
+      : { label: 'link-bound', reason: '' },
     runs: runs({
       seconds,
       bytes,
@@ -187,155 +142,182 @@ function bulkCell(
   }
 }
 
-describe('verdict', () => {
-  it('holds when local storage wins W1 and distance is the main share of the gap', () => {
-    const v = workloadVerdict(results([localW1(), distantFastPeersW1()]), 'W1-random-samples')
-    expect(v.status).toBe('holds')
-    expect(v.rule).toBe('R3')
-    expect(v.winner?.cell.placement).toBe('P0-local-warm')
-    expect(v.distanceShareOfGap).toBeGreaterThan(0.5)
-    expect(v.confidence).toBe('high')
-    expect(v.ratio!.low).toBeGreaterThan(1)
-  })
+const peerModel = { oneWayDelayMs: { propagationMs: 0.7, accessMs: 20 }, rateMbps: 25 }
 
-  it('holds for other reasons when local wins but distance is a small share', () => {
-    const v = workloadVerdict(results([localW1(), nearSlowPeersW1()]), 'W1-random-samples')
-    expect(v.status).toBe('holds-for-other-reasons')
-    expect(v.distanceShareOfGap).toBeLessThan(0.05)
-    expect(v.gapParts?.[0]?.part).not.toBe('propagation')
-    expect(v.reason).toMatch(/access|transfer|queueing/)
-  })
-
-  it('fails when peers meet the W1 target rate without stalls, even if local is faster', () => {
-    const v = workloadVerdict(
-      results([localW1(), nearSlowPeersW1(), manyPeersWithoutStallsW1()]),
-      'W1-random-samples',
-    )
-    expect(v.winner?.cell.placement).toBe('P0-local-warm')
-    expect(v.status).toBe('fails')
-    expect(v.rule).toBe('R2')
-    expect(v.reason).toMatch(/without stalls/)
-  })
-
-  it('fails for W2 when peers beat the distant origin, holds when they do not', () => {
-    const local = bulkCell('w2-local', 'P0-local-cold', 2000)
-    const origin = bulkCell('w2-origin', 'P3-origin', 100, {}, { origin: 1000 * MB, peer: 0 })
-    const fastPeers = bulkCell('w2-peers-k16', 'P2-residential-peers', 180, { k: 16, distanceKm: 100 })
-    const slowPeers = bulkCell('w2-peers-k1', 'P2-residential-peers', 3, {
-      k: 1,
+function w2Cells(peersMBps: number, originMBps: number): Cell[] {
+  return [
+    bulkCell('w2-local', 'P0-local-cold', 2000, { role: 'local' }),
+    bulkCell('w2-near', 'P2-residential-peers', peersMBps, {
+      role: 'near',
+      k: 16,
+      distanceKm: 1,
+      model: peerModel,
+    }),
+    bulkCell('w2-network', 'P2-residential-peers', peersMBps * 0.99, {
+      role: 'network',
+      k: 16,
       distanceKm: 100,
-      model: { oneWayDelayMs: { propagationMs: 0.7, accessMs: 20 }, rateMbps: 25 },
-    })
-    const peersWin = workloadVerdict(results([local, origin, fastPeers]), 'W2-sequential-shards')
+      model: peerModel,
+    }),
+    bulkCell('w2-origin', 'P3-origin', originMBps, { role: 'origin' }, { origin: 1000 * MB, peer: 0 }),
+  ]
+}
+
+describe('verdict', () => {
+  it('holds when local storage wins and moving the peers away explains most of the gap', () => {
+    const v = workloadVerdict(results(w1Cells(1, 16)), 'W1-random-samples')
+    expect(v.outcome.status).toBe('holds')
+    expect(v.mechanism.status).toBe('holds')
+    expect(v.status).toBe('holds')
+    expect(v.rule).toBe('R4')
+    expect(v.distanceShareOfGap).toBeGreaterThan(0.9)
+  })
+
+  it('holds for other reasons when local wins but distance adds almost nothing', () => {
+    const v = workloadVerdict(results(w1Cells(14.8, 15)), 'W1-random-samples')
+    expect(v.outcome.status).toBe('holds')
+    expect(v.mechanism.status).toBe('fails')
+    expect(v.status).toBe('holds-for-other-reasons')
+    expect(v.mechanism.share!.high).toBeLessThan(0.5)
+  })
+
+  it('fails when the peers are as fast as local storage within the margin, or faster', () => {
+    const same = workloadVerdict(results(w1Cells(0.41, 0.405)), 'W1-random-samples')
+    expect(same.outcome.comparison?.direction).toBe('equivalent')
+    expect(same.status).toBe('fails')
+    const faster = workloadVerdict(results(w1Cells(0.2, 0.2)), 'W1-random-samples')
+    expect(faster.outcome.comparison?.direction).toBe('second-better')
+    expect(faster.status).toBe('fails')
+  })
+
+  it('gives opposite statuses to synthetic results with opposite outcomes', () => {
+    const localWins = workloadVerdict(results(w2Cells(40, 120)), 'W2-sequential-shards')
+    const peersWin = workloadVerdict(
+      results(
+        w2Cells(40, 120).map((c) =>
+          c.role === 'local' ? bulkCell('w2-local', 'P0-local-cold', 20, { role: 'local' }) : c,
+        ),
+      ),
+      'W2-sequential-shards',
+    )
+    expect(localWins.outcome.status).toBe('holds')
+    expect(localWins.status).toBe('holds-for-other-reasons')
+    expect(peersWin.outcome.status).toBe('fails')
     expect(peersWin.status).toBe('fails')
-    expect(peersWin.reason).toMatch(/beat the distant origin/)
-    expect(peersWin.comparisons.map((c) => c.label)).toContain('peers vs origin')
-
-    const peersLose = workloadVerdict(results([local, origin, slowPeers]), 'W2-sequential-shards')
-    expect(peersLose.status).not.toBe('fails')
-    expect(peersLose.status).toBe('holds-for-other-reasons')
-    expect(peersLose.comparisons.map((c) => c.label)).toContain('origin vs peers')
   })
 
-  it('does not count origin-plus-peers matching the origin as peers matching it', () => {
-    const local = bulkCell('w2-local', 'P0-local-cold', 2000)
-    const origin = bulkCell('w2-origin', 'P3-origin', 100, {}, { origin: 1000 * MB, peer: 0 })
-    // The origin does all the work in the P4 cell; the peers alone are far slower.
-    const originPlusPeers = bulkCell(
-      'w2-p4',
-      'P4-origin-plus-peers',
-      100,
-      { k: 4, distanceKm: 10 },
-      {
-        origin: 1000 * MB,
-        peer: 0,
-      },
+  it('is inconclusive when a deciding cell is machine-bound, protocol-bound, or moved between K and 2K', () => {
+    for (const fidelity of [
+      { label: 'machine-bound' as const, reason: '0.6 of the links with the event loop 99% busy' },
+      { label: 'protocol-bound' as const, reason: '0.7 of the links while the machine had room' },
+    ]) {
+      const cells = w1Cells(14.8, 15).map((c) => (c.role === 'network' ? { ...c, fidelity } : c))
+      const v = workloadVerdict(results(cells), 'W1-random-samples')
+      expect(v.status).toBe('inconclusive')
+      expect(v.rule).toBe('R2')
+      expect(v.reason).toContain(fidelity.label)
+    }
+    const moved = w1Cells(14.8, 15).map((c) =>
+      c.role === 'near'
+        ? {
+            ...c,
+            dilation: {
+              factor: 4,
+              rejected: [],
+              check: { factor: 8, runs: c.runs.slice(0, 2), moved: 0.08 },
+            },
+          }
+        : c,
     )
-    const slowPeers = bulkCell('w2-peers-k4', 'P2-residential-peers', 12, {
-      k: 4,
-      distanceKm: 10,
-      model: { oneWayDelayMs: { propagationMs: 0.07, accessMs: 20 }, rateMbps: 25 },
-    })
-    const v = workloadVerdict(results([local, origin, originPlusPeers, slowPeers]), 'W2-sequential-shards')
-    expect(v.status).not.toBe('fails')
-    expect(v.comparisons.map((c) => c.label)).toContain('origin vs peers')
+    const v = workloadVerdict(results(moved), 'W1-random-samples')
+    expect(v.status).toBe('inconclusive')
+    expect(v.reason).toContain('moved 8%')
   })
 
-  it('fails W3 when a peer stream never stalls, though local storage has the lower TTFB', () => {
-    const stream = (
-      id: string,
-      placement: Cell['placement'],
-      ttfbMs: number,
-      stallFraction: number,
-    ): Cell => ({
-      ...bulkCell(id, placement, 1),
-      workload: 'W3-token-stream',
-      runs: runs({
-        seconds: 60,
-        bytes: 720_000,
-        throughputMBps: 0.012,
-        ttfbMs,
-        stallFraction,
-        originBytes: 0,
-        peerBytes: 0,
-        latencyMs: ttfbMs,
-      }),
-    })
-    const v = workloadVerdict(
-      results([
-        stream('w3-local', 'P0-local-cold', 0.2, 0),
-        stream('w3-peers', 'P2-residential-peers', 40, 0),
-      ]),
-      'W3-token-stream',
+  it('a machine-bound supplementary cell does not change the status', () => {
+    const base = w1Cells(14.8, 15)
+    const withExtra = [
+      ...base,
+      w1('w1-origin', 'P3-origin', undefined, 0.3, { fidelity: { label: 'machine-bound', reason: 'x' } }),
+    ]
+    expect(workloadVerdict(results(withExtra), 'W1-random-samples').status).toBe(
+      workloadVerdict(results(base), 'W1-random-samples').status,
     )
-    expect(v.winner?.cell.id).toBe('w3-local')
-    expect(v.status).toBe('fails')
-    const stalling = workloadVerdict(
-      results([
-        stream('w3-local', 'P0-local-cold', 0.2, 0),
-        stream('w3-peers', 'P2-residential-peers', 40, 0.3),
-      ]),
-      'W3-token-stream',
-    )
-    expect(stalling.status).not.toBe('fails')
   })
 
-  it('judges W4 on time to stage: peers that stage faster than the origin make it fail', () => {
-    const staging = (c: Cell): Cell => ({ ...c, workload: 'W4-bulk-staging' })
-    const v = workloadVerdict(
-      results([
-        staging(bulkCell('w4-local', 'P0-local-cold', 2000)),
-        staging(bulkCell('w4-origin', 'P3-origin', 100)),
-        staging(bulkCell('w4-peers', 'P2-residential-peers', 400, { k: 16, distanceKm: 10 })),
-      ]),
-      'W4-bulk-staging',
+  it('is inconclusive with a deciding cell missing, failed, or with a single run', () => {
+    const noNear = w1Cells(14.8, 15).filter((c) => c.role !== 'near')
+    expect(workloadVerdict(results(noNear), 'W1-random-samples').rule).toBe('R1')
+    const failed = w1Cells(14.8, 15).map((c) =>
+      c.role === 'near' ? { ...c, runs: [], error: 'stream reset' } : c,
     )
-    expect(v.metric.name).toBe('time to stage')
-    expect(v.status).toBe('fails')
-    const originVsPeers = v.comparisons.find((c) => c.label === 'peers vs origin')!
-    expect(originVsPeers.ratio.ratio).toBeCloseTo(4, 1)
+    const f = workloadVerdict(results(failed), 'W1-random-samples')
+    expect(f.status).toBe('inconclusive')
+    expect(f.reason).toContain('stream reset')
+    const single = [
+      w1('w1-local', 'P0-local-cold', 'local', 0.4, {}, 1),
+      w1('w1-near', 'P2-residential-peers', 'near', 14.8, {}, 1),
+      w1('w1-network', 'P2-residential-peers', 'network', 15, {}, 1),
+    ]
+    expect(workloadVerdict(results(single), 'W1-random-samples').status).toBe('inconclusive')
   })
 
   it('is inconclusive for every workload when calibration failed', () => {
-    const verdicts = computeVerdicts(results([localW1(), distantFastPeersW1()], false))
-    expect(verdicts).toHaveLength(1)
-    for (const v of verdicts) {
+    const vs = computeVerdicts(results([...w1Cells(1, 16), ...w2Cells(40, 120)], false))
+    expect(vs.length).toBe(2)
+    for (const v of vs) {
       expect(v.status).toBe('inconclusive')
       expect(v.rule).toBe('R0')
-      expect(v.reason).toMatch(/calibration failed/)
-      expect(v.winner).toBeUndefined()
     }
   })
 
-  it('is inconclusive without a peer cell, and gives medium confidence with fewer than 5 runs', () => {
-    expect(workloadVerdict(results([localW1()]), 'W1-random-samples')).toMatchObject({
-      status: 'inconclusive',
-      rule: 'R1',
-    })
-    const few = (c: Cell): Cell => ({ ...c, runs: c.runs.slice(0, 3) })
-    const v = workloadVerdict(results([few(localW1()), few(distantFastPeersW1())]), 'W1-random-samples')
-    expect(v.status).toBe('holds')
-    expect(v.confidence).toBe('medium')
+  it('compares peers with the origin by interval, and refuses an untrusted origin cell', () => {
+    const slowerPeers = workloadVerdict(results(w2Cells(40, 120)), 'W2-sequential-shards')
+    expect(slowerPeers.peersVsOrigin?.status).toBe('origin-faster')
+    const fasterPeers = workloadVerdict(results(w2Cells(200, 120)), 'W2-sequential-shards')
+    expect(fasterPeers.peersVsOrigin?.status).toBe('peers-faster')
+    const untrusted = w2Cells(40, 120).map((c) =>
+      c.role === 'origin'
+        ? { ...c, fidelity: { label: 'machine-bound' as const, reason: 'CPU 1.9 of 2 cores' } }
+        : c,
+    )
+    expect(workloadVerdict(results(untrusted), 'W2-sequential-shards').peersVsOrigin?.status).toBe(
+      'inconclusive',
+    )
+  })
+
+  it('names the best kind of source over another kind, never local cold over local warm', () => {
+    const cells = [...w1Cells(14.8, 15), w1('w1-warm', 'P0-local-warm', undefined, 0.1)]
+    const v = workloadVerdict(results(cells), 'W1-random-samples')
+    expect(v.winner?.cell.role).toBe('local')
+    expect(v.runnerUp?.cell.role).toBe('network')
+  })
+
+  it('reads intervals: equivalence inside the margin, superiority when 1 is excluded, else inconclusive', () => {
+    const r = (low: number, high: number) =>
+      ({
+        ratio: (low + high) / 2,
+        low,
+        high,
+        level: 0.95,
+        method: 'bootstrap',
+        numeratorRuns: 5,
+        denominatorRuns: 5,
+      }) as const
+    expect(directionOf(r(0.95, 1.05))).toBe('equivalent')
+    expect(directionOf(r(1.2, 1.5))).toBe('first-better')
+    expect(directionOf(r(0.5, 0.8))).toBe('second-better')
+    expect(directionOf(r(0.8, 1.3))).toBe('inconclusive')
+    expect(directionOf({ ...r(1.2, 1.5), method: 'degenerate' })).toBe('inconclusive')
+  })
+
+  it('decomposes a run as a timeline whose shares add up to 100%, and a gap likewise', () => {
+    const [local, , network] = w1Cells(14.8, 15) as [Cell, Cell, Cell]
+    const d = decompose(network, cellStats(network))
+    const sum = DECOMPOSITION_PARTS.reduce((s, p) => s + d.shares[p], 0)
+    expect(sum).toBeCloseTo(1, 9)
+    const gap = explainGap(d, decompose(local, cellStats(local)))!
+    expect(DECOMPOSITION_PARTS.reduce((s, p) => s + gap.shareOfGap[p], 0)).toBeCloseTo(1, 9)
   })
 })
 
@@ -346,11 +328,8 @@ describe('report', () => {
   })
 
   const fullCells = (): Cell[] => [
-    localW1(),
-    distantFastPeersW1(),
-    nearSlowPeersW1(),
-    bulkCell('w2-local', 'P0-local-cold', 2000),
-    bulkCell('w2-origin', 'P3-origin', 100, {}, { origin: 1000 * MB, peer: 0 }),
+    ...w1Cells(14.8, 15),
+    ...w2Cells(40, 100),
     bulkCell('w2-mixed', 'P4-origin-plus-peers', 150, { k: 4 }, { origin: 400 * MB, peer: 600 * MB }),
     ...[1, 4, 16].map((k) =>
       bulkCell(`w2-peers-k${k}`, 'P2-residential-peers', 3 * k, {
@@ -373,6 +352,7 @@ describe('report', () => {
       '## Calibration',
       '## Method',
       '## Results per workload',
+      '## Fidelity: what limited each cell',
       '## Latency decomposition',
       '## k-peer scaling',
       '## Peers vs origin',
@@ -383,7 +363,8 @@ describe('report', () => {
     }
     expect(md).toContain('4.9 us per km')
     expect(md).toContain('285 MB/s')
-    expect(md).toContain('R3 local wins')
+    expect(md).toContain('R2 a deciding cell not trusted')
+    expect(md).toContain('link-bound')
     expect(md).toContain('60.0%') // bytes off the origin for the mixed cell
 
     const specs = chartSpecs(input)
@@ -426,7 +407,7 @@ describe('report', () => {
   it('rejects invalid results before writing anything', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bwnode-report-'))
     dirs.push(dir)
-    const bad = { ...results([]), schemaVersion: 2 } as unknown as Results
+    const bad = { ...results([]), schemaVersion: RESULTS_SCHEMA_VERSION + 1 } as unknown as Results
     await expect(writeReport(bad, dir)).rejects.toThrow(/invalid results/)
     expect(existsSync(join(dir, 'report.md'))).toBe(false)
   })

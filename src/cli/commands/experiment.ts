@@ -15,6 +15,17 @@ interface ExperimentCliOptions {
   data?: string
   api?: string
   cid?: string
+  dilation?: number | 'auto'
+}
+
+/** `--dilation`: 'auto' or a factor >= 1 (up to MAX_DILATION). */
+function parseDilation(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto'
+  const k = Number(value)
+  if (!Number.isFinite(k) || k < 1 || k > 32) {
+    throw new UsageError(`--dilation must be 'auto' or a number from 1 to 32, got '${value}'`)
+  }
+  return k
 }
 
 export const DEFAULT_EXPERIMENT_OUT = './experiment-output'
@@ -24,6 +35,10 @@ function verdictSummary(v: WorkloadVerdict) {
     workload: v.workload,
     status: v.status,
     rule: v.rule,
+    outcome: v.outcome.status,
+    mechanism: v.mechanism.status,
+    distanceShare: v.mechanism.share ?? null,
+    peersVsOrigin: v.peersVsOrigin?.status ?? null,
     winner: v.winner?.cell.placement ?? null,
     winnerCell: v.winner?.cell.id ?? null,
     metric: v.metric.name,
@@ -41,13 +56,22 @@ export function registerExperiment(program: Command): void {
       'run the claim experiment: local storage vs peers at emulated distances vs a distant origin, ' +
         'over real in-process nodes; writes results.json, report.md and charts',
     )
-    .option('--quick', 'the small subset for CI (about a minute; the default)')
-    .option('--full', 'the whole matrix with 5 repetitions per cell (tens of minutes)')
+    .option(
+      '--quick',
+      'the deciding cells, 3 repetitions each, for CI and npm start (a few minutes; the default)',
+    )
+    .option('--full', 'the whole matrix, 5 repetitions per deciding cell (under an hour on 2 cores)')
     .option('--out <dir>', 'output directory', DEFAULT_EXPERIMENT_OUT)
     .option(
       '--seed <n>',
       'seed for sample order and bootstrap intervals',
       parseInteger('--seed', 0, 2 ** 31 - 1),
+    )
+    .option(
+      '--dilation <K>',
+      "time dilation: 'auto' (default: per cell, until the links, not this machine, limit it) or a factor K " +
+        '(every emulated rate / K, every delay x K; results in undilated time)',
+      parseDilation,
     )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
     .option('--data <dir>', 'data dir of the running daemon (--live)')
@@ -82,6 +106,7 @@ export function registerExperiment(program: Command): void {
                 out,
                 onProgress,
                 ...seed,
+                ...(options.dilation === undefined ? {} : { dilation: options.dilation }),
               })
         const verdicts = outcome.verdicts.map(verdictSummary)
         emit(
@@ -93,10 +118,22 @@ export function registerExperiment(program: Command): void {
               data.calibrationPassed ? 'calibration: passed' : 'calibration: FAILED (no conclusions drawn)',
               '',
               table([
-                ['workload', 'claim', 'winner', 'advantage', 'confidence'],
+                [
+                  'workload',
+                  'claim',
+                  'outcome',
+                  'mechanism',
+                  'peers vs origin',
+                  'winner',
+                  'advantage',
+                  'confidence',
+                ],
                 ...data.verdicts.map((v) => [
                   v.workload,
                   v.status,
+                  v.outcome,
+                  v.mechanism,
+                  v.peersVsOrigin ?? '-',
                   v.winner ?? '-',
                   v.ratio === null ? '-' : `${v.ratio.toFixed(2)}x ${v.metric}`,
                   v.confidence ?? '-',

@@ -1,0 +1,260 @@
+/**
+ * The fidelity guard: for every run, what limited it. An emulated cell measures the network only
+ * when the network is what limits it; on a 2-core machine a fast source can be held back by the
+ * CPU instead (every node of a cell shares one event loop), and that must never pass for a
+ * property of the link.
+ *
+ * Per run the guard records this process's event-loop utilisation and CPU time, how late the link
+ * emulator handed bytes to the socket (its release lateness) and how much link time it let late
+ * senders reclaim, and compares the run's time with what the configured links allow: a
+ * chunk-granular earliest-finish schedule over the sources (each at min(rate, in flight x chunk /
+ * RTT), first bytes one RTT after the start), and for a paced consumer its target. The label says
+ * which bound the run met, or why it missed it (see FIDELITY_LABELS in types.ts).
+ */
+import { performance } from 'node:perf_hooks'
+import { LatencyHistogram } from '../latency/histogram.ts'
+import type { EmulatorProbe } from '../net/dilation.ts'
+import type { SourcePath } from './scenarios.ts'
+import type { FidelityLabel, RunFidelity } from './types.ts'
+
+/** A run within this share of what the links allow is bound by them (framing costs a few %). */
+export const FIDELITY_MIN_ACHIEVED = 0.9
+/** Faster than the links allow by more than this share: the emulator let bytes through early. */
+export const FIDELITY_MAX_ACHIEVED = 1.1
+/** Event-loop utilisation at or above which this process counts as saturated. */
+export const SATURATED_ELU = 0.9
+/** CPU time / wall time at or above this share of the cores counts as saturated. */
+export const SATURATED_CPU_SHARE = 0.9
+/** Emulator release lateness (p99, undilated) above max(this, LATE_RTT_SHARE x RTT) is saturation. */
+export const LATE_RELEASE_MS = 1
+export const LATE_RTT_SHARE = 0.1
+
+export type Bound = 'link' | 'window' | 'consumer'
+
+export interface IdealTransfer {
+  seconds: number
+  bound: Bound
+}
+
+export interface IdealInput {
+  paths: SourcePath[]
+  /** Item sizes in the order the consumer takes them (one request each). */
+  itemBytes: number[]
+  inFlight: number
+  /** The consumer's pace, bytes/s; undefined = as fast as items arrive. */
+  targetBytesPerSec?: number
+}
+
+function schedule(paths: SourcePath[], itemBytes: number[], rates: number[]): number[] {
+  const freeAt = paths.map((p) => p.rttMs / 1000)
+  const arrivals: number[] = []
+  for (const bytes of itemBytes) {
+    let best = 0
+    let bestFinish = Number.POSITIVE_INFINITY
+    for (let i = 0; i < paths.length; i++) {
+      const finish = (freeAt[i] as number) + bytes / (rates[i] as number)
+      if (finish < bestFinish) {
+        bestFinish = finish
+        best = i
+      }
+    }
+    freeAt[best] = bestFinish
+    arrivals.push(bestFinish)
+  }
+  return arrivals
+}
+
+/** What the configured links (and the consumer's pace) allow for this transfer, undilated. */
+export function idealTransfer(input: IdealInput): IdealTransfer {
+  const { paths, itemBytes, inFlight } = input
+  if (paths.length === 0 || itemBytes.length === 0) return { seconds: 0, bound: 'link' }
+  const meanItem = itemBytes.reduce((s, b) => s + b, 0) / itemBytes.length
+  const linkRates = paths.map((p) => p.rateBytesPerSec)
+  const windowRates = paths.map((p) =>
+    Math.min(p.rateBytesPerSec, (inFlight * meanItem) / Math.max(p.rttMs / 1000, 1e-6)),
+  )
+  const arrivals = schedule(paths, itemBytes, windowRates)
+  const network = Math.max(...arrivals)
+  const linkOnly = Math.max(...schedule(paths, itemBytes, linkRates))
+  const networkBound: Bound = network > linkOnly * 1.02 ? 'window' : 'link'
+  const target = input.targetBytesPerSec
+  if (target === undefined) return { seconds: network, bound: networkBound }
+  // the consumer takes items in order, each for bytes / target, never before it has arrived
+  let t = 0
+  let stalled = 0
+  itemBytes.forEach((bytes, i) => {
+    const arrived = arrivals[i] as number
+    if (arrived > t) {
+      if (i > 0) stalled += arrived - t
+      t = arrived
+    }
+    t += bytes / target
+  })
+  // paced by the consumer when the ideal consumer hardly ever waits after its first item
+  const bound: Bound = stalled <= 0.02 * t ? 'consumer' : networkBound
+  return { seconds: t, bound }
+}
+
+/** One run's window of measurement: open it before the run, close it after. */
+export interface FidelitySpan {
+  end(): SpanFigures
+}
+
+export interface SpanFigures {
+  wallSeconds: number
+  eventLoopUtilisation: number
+  cpuCores: number
+  /** Real (dilated) ms. */
+  latenessP50Ms: number
+  latenessP99Ms: number
+  catchUpMs: number
+}
+
+/**
+ * The emulator's probe for one process: every shaped connection reports its release lateness and
+ * catch-up here. Runs are sequential, so one span at a time.
+ */
+export class FidelityMonitor implements EmulatorProbe {
+  private lateness = new LatencyHistogram()
+  private catchUp = 0
+
+  onRelease(latenessMs: number): void {
+    this.lateness.record(Math.max(latenessMs, 0.001))
+  }
+
+  onCatchUp(reclaimedMs: number): void {
+    this.catchUp += reclaimedMs
+  }
+
+  begin(): FidelitySpan {
+    this.lateness = new LatencyHistogram()
+    this.catchUp = 0
+    const elu = performance.eventLoopUtilization()
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    return {
+      end: (): SpanFigures => {
+        const wallSeconds = (performance.now() - started) / 1000
+        const used = process.cpuUsage(cpu)
+        const lateness = this.lateness
+        return {
+          wallSeconds,
+          eventLoopUtilisation: performance.eventLoopUtilization(elu).utilization,
+          cpuCores: wallSeconds > 0 ? (used.user + used.system) / 1e6 / wallSeconds : 0,
+          latenessP50Ms: lateness.count > 0 ? lateness.percentile(50) : 0,
+          latenessP99Ms: lateness.count > 0 ? lateness.percentile(99) : 0,
+          catchUpMs: this.catchUp,
+        }
+      },
+    }
+  }
+}
+
+export interface ClassifyInput {
+  figures: SpanFigures
+  dilation: number
+  cpus: number
+  /** Undilated run time, s. */
+  seconds: number
+  /** Undilated; undefined for local storage. */
+  ideal?: IdealTransfer
+  /** Shortest configured RTT of the run's sources, undilated ms. */
+  rttMs: number
+}
+
+const BOUND_LABEL: Record<Bound, FidelityLabel> = {
+  link: 'link-bound',
+  window: 'window-bound',
+  consumer: 'consumer-paced',
+}
+
+/** Labels one run and converts the span's figures to undilated time. */
+export function classifyRun(input: ClassifyInput): RunFidelity {
+  const { figures, dilation: k, cpus, ideal } = input
+  const base = {
+    dilation: k,
+    eventLoopUtilisation: Math.min(1, Math.max(0, figures.eventLoopUtilisation)),
+    cpuCores: figures.cpuCores,
+    latenessP50Ms: figures.latenessP50Ms / k,
+    latenessP99Ms: figures.latenessP99Ms / k,
+    catchUpMs: figures.catchUpMs / k,
+  }
+  if (ideal === undefined) {
+    return { ...base, label: 'local', reason: 'local storage: measures this machine by definition' }
+  }
+  const achieved = input.seconds > 0 ? ideal.seconds / input.seconds : 0
+  const withIdeal = { ...base, idealSeconds: ideal.seconds, achieved }
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`
+  const saturation: string[] = []
+  if (base.eventLoopUtilisation >= SATURATED_ELU)
+    saturation.push(`event loop ${pct(base.eventLoopUtilisation)} busy`)
+  if (base.cpuCores >= SATURATED_CPU_SHARE * cpus)
+    saturation.push(`CPU ${base.cpuCores.toFixed(2)} of ${cpus} cores`)
+  const lateLimit = Math.max(LATE_RELEASE_MS, LATE_RTT_SHARE * input.rttMs)
+  if (base.latenessP99Ms > lateLimit)
+    saturation.push(
+      `emulator releases late by ${base.latenessP99Ms.toFixed(2)} ms at p99 (> ${lateLimit.toFixed(2)})`,
+    )
+  if (achieved > FIDELITY_MAX_ACHIEVED) {
+    return {
+      ...withIdeal,
+      label: 'machine-bound',
+      reason: `${achieved.toFixed(2)}x faster than the configured links allow: the emulator let bytes through early`,
+    }
+  }
+  if (achieved >= FIDELITY_MIN_ACHIEVED) {
+    return {
+      ...withIdeal,
+      label: BOUND_LABEL[ideal.bound],
+      reason: `${achieved.toFixed(2)} of what the ${ideal.bound === 'consumer' ? "consumer's target and the links" : ideal.bound === 'window' ? 'request window and the links' : 'configured links'} allow`,
+    }
+  }
+  if (saturation.length > 0) {
+    return {
+      ...withIdeal,
+      label: 'machine-bound',
+      reason: `${achieved.toFixed(2)} of what the links allow, with ${saturation.join(', ')}`,
+    }
+  }
+  return {
+    ...withIdeal,
+    label: 'protocol-bound',
+    reason: `${achieved.toFixed(2)} of what the links allow while the machine had room (event loop ${pct(base.eventLoopUtilisation)}, CPU ${base.cpuCores.toFixed(2)} cores)`,
+  }
+}
+
+/** The cell's label: the most common among its runs (ties: the less trustworthy one). */
+export function cellLabel(
+  runs: Array<{ fidelity?: RunFidelity }>,
+): { label: FidelityLabel; reason: string } | undefined {
+  const order: FidelityLabel[] = [
+    'machine-bound',
+    'protocol-bound',
+    'window-bound',
+    'consumer-paced',
+    'link-bound',
+    'local',
+  ]
+  const counts = new Map<FidelityLabel, number>()
+  for (const r of runs)
+    if (r.fidelity !== undefined) counts.set(r.fidelity.label, (counts.get(r.fidelity.label) ?? 0) + 1)
+  let top: FidelityLabel | undefined
+  for (const label of order) {
+    if ((counts.get(label) ?? 0) > (top === undefined ? 0 : (counts.get(top) ?? 0))) top = label
+  }
+  if (top === undefined) return undefined
+  const median = runs
+    .map((r) => r.fidelity)
+    .filter((f): f is RunFidelity => f?.label === top)
+    .sort((a, b) => (a.achieved ?? 0) - (b.achieved ?? 0))
+  const mid = median[Math.floor(median.length / 2)]
+  return { label: top, reason: `${counts.get(top)}/${runs.length} runs: ${mid?.reason ?? ''}` }
+}
+
+/** Labels whose figures are a property of the emulated network (or the consumer), not this machine. */
+export const TRUSTED_LABELS: readonly FidelityLabel[] = [
+  'link-bound',
+  'consumer-paced',
+  'window-bound',
+  'local',
+]

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { cellLabel, classifyRun, idealTransfer, type SpanFigures } from '../../src/experiment/fidelity.ts'
+import { placementPaths, steadyStateBytes } from '../../src/experiment/scenarios.ts'
+
+const quiet: SpanFigures = {
+  wallSeconds: 10,
+  eventLoopUtilisation: 0.3,
+  cpuCores: 0.5,
+  latenessP50Ms: 0.05,
+  latenessP99Ms: 0.4,
+  catchUpMs: 0,
+}
+const MiB = 2 ** 20
+
+describe('what the configured links allow', () => {
+  it('is one round trip plus the bytes at the rate for one source', () => {
+    const ideal = idealTransfer({
+      paths: [{ rateBytesPerSec: 1e6, rttMs: 100 }],
+      itemBytes: Array.from({ length: 10 }, () => 1e6),
+      inFlight: 16,
+    })
+    expect(ideal.seconds).toBeCloseTo(0.1 + 10, 9)
+    expect(ideal.bound).toBe('link')
+  })
+
+  it('spreads chunks over sources by earliest finish, at chunk granularity', () => {
+    // 40 chunks over 16 equal peers: some take 3, so 3 chunk times, not 40/16 = 2.5
+    const paths = Array.from({ length: 16 }, () => ({ rateBytesPerSec: 1e6, rttMs: 20 }))
+    const ideal = idealTransfer({ paths, itemBytes: Array.from({ length: 40 }, () => 1e6), inFlight: 16 })
+    expect(ideal.seconds).toBeCloseTo(0.02 + 3, 9)
+  })
+
+  it("is window-bound when in flight x chunk / RTT is below the rate (Little's law)", () => {
+    const ideal = idealTransfer({
+      paths: [{ rateBytesPerSec: 125e6, rttMs: 100 }],
+      itemBytes: Array.from({ length: 100 }, () => MiB),
+      inFlight: 1,
+    })
+    expect(ideal.bound).toBe('window')
+    expect(ideal.seconds).toBeCloseTo(0.1 + 100 * 0.1, 6)
+  })
+
+  it('is consumer-paced when the target is below what the links deliver', () => {
+    const ideal = idealTransfer({
+      paths: [{ rateBytesPerSec: 100e6, rttMs: 10 }],
+      itemBytes: Array.from({ length: 100 }, () => 100_000),
+      inFlight: 16,
+      targetBytesPerSec: 1e6,
+    })
+    expect(ideal.bound).toBe('consumer')
+    expect(ideal.seconds).toBeCloseTo(10 + 0.011, 2)
+    const starved = idealTransfer({
+      paths: [{ rateBytesPerSec: 1e6, rttMs: 10 }],
+      itemBytes: Array.from({ length: 100 }, () => 100_000),
+      inFlight: 16,
+      targetBytesPerSec: 100e6,
+    })
+    expect(starved.bound).toBe('link')
+  })
+})
+
+describe('the fidelity label of a run', () => {
+  const ideal = { seconds: 10, bound: 'link' as const }
+  it('is link-bound at >= 0.9 of the ideal and converts figures to undilated time', () => {
+    const f = classifyRun({
+      figures: { ...quiet, latenessP99Ms: 4 },
+      dilation: 4,
+      cpus: 2,
+      seconds: 10.5,
+      ideal,
+      rttMs: 20,
+    })
+    expect(f.label).toBe('link-bound')
+    expect(f.achieved).toBeCloseTo(10 / 10.5, 9)
+    expect(f.latenessP99Ms).toBe(1)
+  })
+
+  it('is machine-bound below the ideal while the event loop, CPU or emulator is saturated', () => {
+    for (const figures of [
+      { ...quiet, eventLoopUtilisation: 0.97 },
+      { ...quiet, cpuCores: 1.9 },
+      { ...quiet, latenessP99Ms: 30 },
+    ]) {
+      const f = classifyRun({ figures, dilation: 1, cpus: 2, seconds: 20, ideal, rttMs: 20 })
+      expect(f.label).toBe('machine-bound')
+    }
+  })
+
+  it('is protocol-bound below the ideal while the machine had room, and suspicious above it', () => {
+    expect(classifyRun({ figures: quiet, dilation: 1, cpus: 2, seconds: 20, ideal, rttMs: 20 }).label).toBe(
+      'protocol-bound',
+    )
+    const tooFast = classifyRun({ figures: quiet, dilation: 1, cpus: 2, seconds: 5, ideal, rttMs: 20 })
+    expect(tooFast.label).toBe('machine-bound')
+    expect(tooFast.reason).toContain('faster than the configured links allow')
+  })
+
+  it('labels local storage as local, and a cell by its most common run label', () => {
+    expect(classifyRun({ figures: quiet, dilation: 1, cpus: 2, seconds: 1, rttMs: 0 }).label).toBe('local')
+    const run = (seconds: number) => ({
+      fidelity: classifyRun({ figures: quiet, dilation: 1, cpus: 2, seconds, ideal, rttMs: 20 }),
+    })
+    expect(cellLabel([run(10.2), run(10.4), run(20)])?.label).toBe('link-bound')
+    expect(cellLabel([run(20), run(10.4), run(20)])?.label).toBe('protocol-bound')
+  })
+})
+
+describe('steady-state sizes', () => {
+  it('reads 20 bandwidth-delay products of a long fat link, at least 32 MiB on short ones', () => {
+    const origin = placementPaths('P3-origin')
+    expect(steadyStateBytes(origin, 16, MiB)).toBeGreaterThan(20 * 125e6 * 0.098)
+    expect(steadyStateBytes(placementPaths('P1-datacentre-peer'), 16, MiB)).toBe(32 * MiB)
+    // one request in flight caps the origin at 1 MiB per round trip, and the size follows
+    expect(steadyStateBytes(origin, 1, MiB)).toBe(32 * MiB)
+  })
+})
