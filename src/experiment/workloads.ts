@@ -138,6 +138,8 @@ class LaneState {
     if (this.firstTakenAt === undefined || this.firstDoneAt === undefined) return this.priorBytesPerMs
     const streaming = this.lastDoneAt - this.firstDoneAt
     if (streaming > 0) return (this.doneBytes - this.firstDoneBytes) / streaming
+    // one completion says little (its wait holds a round trip): keep the offered rate if known
+    if (this.priorBytesPerMs !== undefined) return this.priorBytesPerMs
     const first = this.firstDoneAt - this.firstTakenAt
     return first > 0 ? this.doneBytes / first : undefined
   }
@@ -148,19 +150,61 @@ class LaneState {
   }
 }
 
-function worthTaking(state: LaneState, bytes: number, all: Iterable<LaneState>): boolean {
-  const lanes = [...all]
+/**
+ * Which item a lane takes next, or undefined to wait. A lane within LANE_SLACK of the best
+ * estimated delivery time takes the first unassigned item, as the consumer needs them in order. A
+ * slower lane (a home uplink beside an origin) is not idle: it takes the first unassigned item
+ * that the consumer will not need before this lane can deliver it, judged by the bytes ahead of
+ * that item and the lanes' combined rate (earliest deadline first), so its capacity adds to the
+ * others' instead of holding up the item at the front.
+ */
+function pickItem(
+  state: LaneState,
+  all: LaneState[],
+  items: ReadItem[],
+  owner: Array<LaneState | undefined>,
+  from: number,
+  limit: number,
+): number | undefined {
+  let first = from
+  while (first < limit && owner[first] !== undefined) first++
+  if (first >= limit) return undefined
+  const bytes = (items[first] as ReadItem).bytes
   let fastest: number | undefined
-  for (const lane of lanes) {
+  for (const lane of all) {
     const rate = lane.rate()
     if (rate !== undefined && (fastest === undefined || rate > fastest)) fastest = rate
   }
   // Until some lane has delivered, each lane takes one item at a time: that measures the rates.
-  if (fastest === undefined || state.rate() === undefined) return state.inFlightBytes === 0
-  const mine = state.etaMs(bytes, fastest)
-  let best = mine
-  for (const other of lanes) best = Math.min(best, other.etaMs(bytes, fastest))
-  return mine <= best * LANE_SLACK
+  if (fastest === undefined || state.rate() === undefined)
+    return state.inFlightBytes === 0 ? first : undefined
+  const myRate = state.rate() as number
+  if (myRate * LANE_SLACK >= fastest) {
+    // a lane about as fast as the fastest: the front item, unless another would finish it much sooner
+    const mine = state.etaMs(bytes, fastest)
+    let best = mine
+    for (const other of all) best = Math.min(best, other.etaMs(bytes, fastest))
+    return mine <= best * LANE_SLACK ? first : undefined
+  }
+  // A slow lane: the first unassigned item it delivers before the fast lanes, at their combined
+  // rate, would have delivered what is ahead of it and not already held by a slow lane.
+  let fastRate = 0
+  for (const lane of all) {
+    const rate = lane.rate()
+    if (rate !== undefined && rate * LANE_SLACK >= fastest) fastRate += rate
+  }
+  let ahead = 0
+  for (let j = from; j < limit; j++) {
+    const item = items[j] as ReadItem
+    const held = owner[j]
+    if (held === undefined) {
+      if (state.etaMs(item.bytes, fastest) <= ahead / fastRate) return j
+      ahead += item.bytes
+    } else if ((held.rate() ?? 0) * LANE_SLACK >= fastest) {
+      ahead += item.bytes
+    }
+  }
+  return undefined
 }
 
 /** Runs one consumer over `items` and returns what it measured. Rejects on the first failed read. */
@@ -172,7 +216,9 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const latencyScale = options.latencyScale ?? 1
   const bytesByKind = { local: 0, peer: 0, origin: 0 }
   const slots = items.map(() => slot())
-  let cursor = 0
+  const owner: Array<LaneState | undefined> = items.map(() => undefined)
+  /** Every item before this one is assigned. */
+  let firstUnassigned = 0
   let consumed = 0
   let failure: unknown
   const progressWaiters: Array<() => void> = []
@@ -186,12 +232,15 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const worker = async (lane: Lane): Promise<void> => {
     const state = states.get(lane)!
     while (failure === undefined) {
-      if (cursor >= items.length) return
-      if (cursor >= consumed + depth || !worthTaking(state, items[cursor]!.bytes, states.values())) {
+      while (firstUnassigned < items.length && owner[firstUnassigned] !== undefined) firstUnassigned++
+      if (firstUnassigned >= items.length) return
+      const limit = Math.min(items.length, consumed + depth)
+      const index = pickItem(state, [...states.values()], items, owner, consumed, limit)
+      if (index === undefined) {
         await new Promise<void>((resolve) => progressWaiters.push(resolve))
         continue
       }
-      const index = cursor++
+      owner[index] = state
       const item = items[index]!
       state.take(item.bytes)
       try {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { consume, type Lane, type ReadItem } from '../../src/experiment/workloads.ts'
+
+/** A lane that serves requests one after another at `bytesPerMs`, each after a round trip of `rttMs`. */
+function pacedLane(
+  label: string,
+  kind: Lane['kind'],
+  bytesPerMs: number,
+  rttMs: number,
+  concurrency: number,
+): Lane {
+  let freeAt = 0
+  return {
+    label,
+    kind,
+    concurrency,
+    expectedBytesPerSec: bytesPerMs * 1000,
+    read: async () => {
+      const now = performance.now()
+      const start = Math.max(now + rttMs / 2, freeAt)
+      freeAt = start + 100_000 / bytesPerMs
+      await new Promise((resolve) => setTimeout(resolve, freeAt + rttMs / 2 - now))
+      return new Uint8Array(100_000)
+    },
+  }
+}
+
+const items = (n: number): ReadItem[] =>
+  Array.from({ length: n }, (_, i) => ({ keys: [`k${i}`], bytes: 100_000 }))
+
+describe('the consumer with lanes of different speeds', () => {
+  it('lets slow lanes add their capacity beside a fast one instead of idling', async () => {
+    // an origin at 10 kB/ms (100 ms RTT) and four peers at 1 kB/ms each (20 ms RTT)
+    const origin = () => pacedLane('origin', 'origin', 10_000, 100, 16)
+    const peers = () => Array.from({ length: 4 }, (_, i) => pacedLane(`peer-${i}`, 'peer', 1_000, 20, 16))
+    const alone = await consume({ items: items(200), lanes: [origin()] })
+    const mixed = await consume({ items: items(200), lanes: [origin(), ...peers()] })
+    // 20 MB: 2.1 s alone; with 14 kB/ms combined ~1.5 s
+    expect(mixed.seconds).toBeLessThan(alone.seconds * 0.9)
+    expect(mixed.bytesByKind.peer).toBeGreaterThan(0.15 * 20_000_000)
+  }, 20_000)
+})
