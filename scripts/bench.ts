@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { dhtBench } from './bench/dht.ts'
 import { emulatedBench } from './bench/emulated.ts'
 import { localReadBench } from './bench/local-read.ts'
+import { longFatLinkBench } from './bench/long-fat-link.ts'
 import { loopbackBench } from './bench/loopback.ts'
 import { machineInfo, versions } from './bench/machine.ts'
 import { multiSourceBench } from './bench/multisource.ts'
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   loopback: loopbackBench,
   'local-read': localReadBench,
   emulated: emulatedBench,
+  'long-fat-link': longFatLinkBench,
   'multi-source': multiSourceBench,
   dht: dhtBench,
   vivaldi: vivaldiBench,

@@ -133,7 +133,13 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     await transferMBps(plainClient, plainServer, items.slice(0, 2))
     // Machine load drifts between rounds (other work shares the cores), so both pairs transfer at
     // the same time, see the same load, and each round gives one ratio; the median ratio is kept.
-    const bulk = [...items, ...items]
+    // about 256 MB a round: long enough to average over, short enough for a 512 MiB dataset
+    const bulk: ReadItem[] = []
+    for (let i = 0, bytes = 0; bytes < 256e6; i++) {
+      const item = items[i % items.length] as ReadItem
+      bulk.push(item)
+      bytes += item.bytes
+    }
     const rounds = options.zeroRounds ?? 7
     const zeroRates: number[] = []
     const plainRates: number[] = []

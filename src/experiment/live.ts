@@ -154,7 +154,16 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
         })
       const local = async () => ({ lanes: [storeLane(node.store, IN_FLIGHT)], close: async () => {} })
       cells.push(
-        cell(manifest.chunkSize, workload, 'P0-local-warm', 'local', [], await measure(local), target),
+        cell(
+          manifest.chunkSize,
+          workload,
+          'P0-local-warm',
+          'local',
+          [],
+          await measure(local),
+          target,
+          'local',
+        ),
       )
       for (const provider of providers) {
         const runs = await measure(() =>
@@ -164,6 +173,8 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
             IN_FLIGHT,
           ),
         )
+        // with one provider, it is the network the outcome compares local storage with
+        const role = providers.length === 1 ? 'network' : undefined
         cells.push(
           cell(
             manifest.chunkSize,
@@ -173,6 +184,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
             [provider],
             runs,
             target,
+            role,
           ),
         )
         log(`${workload} from ${provider.label}: ${runs[0]?.throughputMBps.toFixed(2)} MB/s`)
@@ -185,7 +197,18 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
             IN_FLIGHT,
           ),
         )
-        cells.push(cell(manifest.chunkSize, workload, 'P2-residential-peers', 'all', providers, runs, target))
+        cells.push(
+          cell(
+            manifest.chunkSize,
+            workload,
+            'P2-residential-peers',
+            'all',
+            providers,
+            runs,
+            target,
+            'network',
+          ),
+        )
       }
     }
 
@@ -383,6 +406,7 @@ function cell(
   providers: LiveProvider[],
   runs: Run[],
   targetBytesPerSec?: number,
+  role?: Cell['role'],
 ): Cell {
   const rtt = providers.length === 0 ? 0 : Math.min(...providers.map((p) => p.rttMs))
   const model: LinkModel = { oneWayDelayMs: { propagationMs: 0, accessMs: rtt / 2 }, rateMbps: 0 }
@@ -395,6 +419,7 @@ function cell(
     chunkSizeBytes,
     ...(targetBytesPerSec === undefined ? {} : { targetRateMBps: targetBytesPerSec / 1e6 }),
     model,
+    ...(role === undefined ? {} : { role }),
     runs,
   }
 }

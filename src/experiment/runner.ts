@@ -74,7 +74,7 @@ export const MAX_DILATION = 32
  * Auto dilation starts where the cell's configured capacity is at most this share of this
  * machine's measured chunk throughput (all of a cell's nodes share one process).
  */
-const AUTO_DILATION_LOAD_SHARE = 0.4
+const AUTO_DILATION_LOAD_SHARE = 0.25
 /** A dilated cell whose result moves more than this between K and 2K is not trustworthy. */
 export const DILATION_STABLE_SHARE = 0.05
 
@@ -354,14 +354,18 @@ function isLocal(p: CellPlan): boolean {
   return p.placement === 'P0-local-cold' || p.placement === 'P0-local-warm'
 }
 
-/** Sum of the configured rates of a cell's sources, MB/s (undilated). */
-function capacityMBps(paths: SourcePath[]): number {
-  return paths.reduce((sum, x) => sum + x.rateBytesPerSec, 0) / 1e6
+/**
+ * What a cell moves at most, MB/s (undilated): its sources' configured rates together, or the
+ * consumer's target when that is lower (a paced stream needs no dilation to be link-true).
+ */
+function capacityMBps(paths: SourcePath[], targetBytesPerSec?: number): number {
+  const links = paths.reduce((sum, x) => sum + x.rateBytesPerSec, 0)
+  return Math.min(links, targetBytesPerSec ?? Number.POSITIVE_INFINITY) / 1e6
 }
 
 /** The smallest power of two that keeps the cell's emulated traffic within this machine's share. */
-export function startingDilation(paths: SourcePath[], machineMBps: number): number {
-  const needed = capacityMBps(paths) / (AUTO_DILATION_LOAD_SHARE * Math.max(machineMBps, 1))
+export function startingDilation(paths: SourcePath[], machineMBps: number, targetBytesPerSec?: number): number {
+  const needed = capacityMBps(paths, targetBytesPerSec) / (AUTO_DILATION_LOAD_SHARE * Math.max(machineMBps, 1))
   let k = 1
   while (k < needed && k < MAX_DILATION) k *= 2
   return k
@@ -438,7 +442,7 @@ async function measureCell(
   once: (rep: number, k: number) => Promise<Run>,
 ): Promise<Cell> {
   const local = isLocal(p)
-  let k = local ? 1 : (ctx.fixedDilation ?? startingDilation(paths, ctx.machineMBps))
+  let k = local ? 1 : (ctx.fixedDilation ?? startingDilation(paths, ctx.machineMBps, p.targetBytesPerSec))
   const rejected: number[] = []
   const runs: Run[] = []
   for (let rep = 0; rep < repetitions; rep++) {
@@ -464,7 +468,8 @@ async function measureCell(
   let dilation: Cell['dilation']
   if (!local) {
     dilation = { factor: k, rejected }
-    if (k > 1 && ctx.settings.dilationCheckRepetitions > 0) {
+    const checked = p.role !== undefined || !ctx.settings.checkDecidingCellsOnly
+    if (k > 1 && checked && ctx.settings.dilationCheckRepetitions > 0) {
       const checkRuns: Run[] = []
       for (let rep = 0; rep < ctx.settings.dilationCheckRepetitions; rep++)
         checkRuns.push(await once(rep, k * 2))

@@ -117,6 +117,8 @@ export interface ModeSettings {
   supplementaryRepetitions: number
   /** Repetitions at 2K that check a dilated cell's result does not move. */
   dilationCheckRepetitions: number
+  /** Check only the cells that decide a status (the quick run's budget). */
+  checkDecidingCellsOnly: boolean
   samplesCount: number
   /** Total size of the shards dataset (W2 reads part of it, W4 stages all of it), MiB. */
   shardsMiB: number
@@ -129,14 +131,16 @@ export const MODE_SETTINGS: Record<'quick' | 'full', ModeSettings> = {
     repetitions: 3,
     supplementaryRepetitions: 2,
     dilationCheckRepetitions: 1,
+    checkDecidingCellsOnly: true,
     samplesCount: 512,
-    shardsMiB: 128,
+    shardsMiB: 64,
     tokenStreamSeconds: 4,
   },
   full: {
     repetitions: 5,
     supplementaryRepetitions: 3,
     dilationCheckRepetitions: 2,
+    checkDecidingCellsOnly: false,
     samplesCount: 512,
     shardsMiB: 512,
     tokenStreamSeconds: 30,
@@ -293,7 +297,10 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       cell('W2-sequential-shards', 'P1-datacentre-peer'),
     )
   } else {
-    for (const w of workloads) fixedCells.push(cell(w, 'P0-local-warm'), cell(w, 'P1-datacentre-peer'))
+    // (supplementary W3/W4 cells would repeat a consumer-paced 30 s or a 512 MiB staging per run)
+    for (const w of ['W1-random-samples', 'W2-sequential-shards'] as const) {
+      fixedCells.push(cell(w, 'P0-local-warm'), cell(w, 'P1-datacentre-peer'))
+    }
     fixedCells.push(cell('W1-random-samples', 'P3-origin'), cell('W3-token-stream', 'P3-origin'))
     fixedCells.push(
       cell('W1-random-samples', 'P0-local-cold', {

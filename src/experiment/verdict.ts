@@ -12,7 +12,8 @@
  *
  * Rules, in order (the same text is printed in the report):
  *   R0 calibration failed -> inconclusive.
- *   R1 a deciding cell (local, network, near) is missing, failed or has fewer than 2 runs -> inconclusive.
+ *   R1 a deciding cell (local, network, near) is missing, failed or has fewer than 2 runs -> inconclusive
+ *      (a live run has no near cell: its outcome is decided, its mechanism is not tested).
  *   R2 a deciding cell is not trusted: labelled machine-bound or protocol-bound by the fidelity guard,
  *      or its result moved more than DILATION_STABLE_SHARE between dilation K and 2K -> inconclusive.
  *   R3 outcome, from the interval of local's advantage in the primary metric: inside
@@ -76,7 +77,8 @@ export const VERDICT_RULES: readonly string[] = [
   'Fixed comparisons, chosen before the run: local = P0 local storage (cold); network = P2 residential ' +
     'peers at the claim distance; near = the same peers at the nearest distance; origin = P3 (W2, W4).',
   'R0 calibration failed -> inconclusive.',
-  `R1 a deciding cell (local, network, near) missing, failed or with fewer than ${MIN_DECIDING_RUNS} runs -> inconclusive.`,
+  `R1 a deciding cell (local, network, near) missing, failed or with fewer than ${MIN_DECIDING_RUNS} runs -> inconclusive ` +
+    '(a live run cannot move its peers: it has no near cell, its outcome is decided and its mechanism not tested).',
   'R2 a deciding cell not trusted (fidelity label machine-bound or protocol-bound, or its result moved more ' +
     `than ${pct(DILATION_STABLE_SHARE)} between dilation K and 2K) -> inconclusive.`,
   `R3 outcome: 95% bootstrap interval of local's advantage in the primary metric inside [1/${1 + EQUIVALENCE_MARGIN}, ` +
@@ -318,11 +320,14 @@ export function workloadVerdict(results: Results, workload: Workload): WorkloadV
     verdict.outcome.reason = verdict.reason
     return verdict
   }
-  const missing = (['local', 'network', 'near'] as const).filter((role) => {
+  // A live run cannot move its peers: without a near cell the outcome is still decided.
+  const missing = (
+    ['local', 'network', ...(results.config.mode === 'live' ? [] : ['near' as const])] as const
+  ).filter((role) => {
     const s = deciding[role]
     return s === undefined || s.values.length < MIN_DECIDING_RUNS
   })
-  if (missing.length > 0 || local === undefined || network === undefined || near === undefined) {
+  if (missing.length > 0 || local === undefined || network === undefined) {
     const failed = (['local', 'network', 'near'] as const)
       .map((role) => roleCell(role))
       .filter((c): c is Cell => c?.error !== undefined)
@@ -336,7 +341,7 @@ export function workloadVerdict(results: Results, workload: Workload): WorkloadV
   const outcome = compare('local vs network', metric, local, network, seed + 101)
   verdict.comparisons.unshift(outcome)
   verdict.outcome.comparison = outcome
-  verdict.untrusted = [local.cell, network.cell, near.cell]
+  verdict.untrusted = [local.cell, network.cell, ...(near === undefined ? [] : [near.cell])]
     .map(distrust)
     .filter((x): x is string => x !== undefined)
   if (verdict.untrusted.length > 0) {
@@ -375,6 +380,14 @@ export function workloadVerdict(results: Results, workload: Workload): WorkloadV
   verdict.outcome = { status: 'holds', comparison: outcome, reason: `local storage faster: ${lead}` }
 
   verdict.rule = 'R4'
+  if (near === undefined) {
+    verdict.mechanism = {
+      status: 'not-applicable',
+      reason: 'no cell with the same peers nearer (a live run cannot move its peers): distance is not tested',
+    }
+    verdict.reason = `${verdict.outcome.reason}; the mechanism is not tested without a near cell`
+    return verdict
+  }
   const share = distanceShare(metric, local, near, network, seed + 303)
   const moved = `${describe(near, metric)} -> ${describe(network, metric)}`
   if (share === undefined) {
