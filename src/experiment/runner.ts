@@ -358,14 +358,30 @@ function isLocal(p: CellPlan): boolean {
  * What a cell moves at most, MB/s (undilated): its sources' configured rates together, or the
  * consumer's target when that is lower (a paced stream needs no dilation to be link-true).
  */
-function capacityMBps(paths: SourcePath[], targetBytesPerSec?: number): number {
-  const links = paths.reduce((sum, x) => sum + x.rateBytesPerSec, 0)
+function capacityMBps(paths: SourcePath[], targetBytesPerSec?: number, window?: number): number {
+  // a source delivers at most its link rate, and at most its request window per round trip
+  const links = paths.reduce(
+    (sum, x) =>
+      sum +
+      Math.min(
+        x.rateBytesPerSec,
+        window === undefined ? Number.POSITIVE_INFINITY : window / (x.rttMs / 1000),
+      ),
+    0,
+  )
   return Math.min(links, targetBytesPerSec ?? Number.POSITIVE_INFINITY) / 1e6
 }
 
 /** The smallest power of two that keeps the cell's emulated traffic within this machine's share. */
-export function startingDilation(paths: SourcePath[], machineMBps: number, targetBytesPerSec?: number): number {
-  const needed = capacityMBps(paths, targetBytesPerSec) / (AUTO_DILATION_LOAD_SHARE * Math.max(machineMBps, 1))
+export function startingDilation(
+  paths: SourcePath[],
+  machineMBps: number,
+  targetBytesPerSec?: number,
+  windowBytes?: number,
+): number {
+  const needed =
+    capacityMBps(paths, targetBytesPerSec, windowBytes) /
+    (AUTO_DILATION_LOAD_SHARE * Math.max(machineMBps, 1))
   let k = 1
   while (k < needed && k < MAX_DILATION) k *= 2
   return k
@@ -442,7 +458,10 @@ async function measureCell(
   once: (rep: number, k: number) => Promise<Run>,
 ): Promise<Cell> {
   const local = isLocal(p)
-  let k = local ? 1 : (ctx.fixedDilation ?? startingDilation(paths, ctx.machineMBps, p.targetBytesPerSec))
+  let k = local
+    ? 1
+    : (ctx.fixedDilation ??
+      startingDilation(paths, ctx.machineMBps, p.targetBytesPerSec, p.inFlight * dataset.plan.chunkSizeBytes))
   const rejected: number[] = []
   const runs: Run[] = []
   for (let rep = 0; rep < repetitions; rep++) {

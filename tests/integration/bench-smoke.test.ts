@@ -36,7 +36,15 @@ describe('npm run bench -- --quick --json', () => {
     expect(report.machine.cpus).toBeGreaterThan(0)
     expect(report.versions.node).toBe(process.version)
     expect(report.versions.libp2p).toMatch(/^\d+\./)
-    for (const section of ['loopback.', 'local_read.', 'emulated.', 'multi_source.', 'dht.', 'vivaldi.']) {
+    for (const section of [
+      'loopback.',
+      'local_read.',
+      'emulated.',
+      'long_fat_link.',
+      'multi_source.',
+      'dht.',
+      'vivaldi.',
+    ]) {
       expect(report.results.some((r) => r.name.startsWith(section))).toBe(true)
     }
     expect(report.results.filter((r) => r.name.endsWith('.error'))).toEqual([])
