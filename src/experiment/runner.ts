@@ -742,15 +742,13 @@ async function stageRemotely(
     const seconds = m.result.seconds / k
     const ttfbMs = m.ttfbMs / k
     const firstChunkMs = m.firstChunkMs / k
-    const afterFirst = m.result.fetchedBytes - dataset.plan.chunkSizeBytes
-    const steadySeconds = seconds - firstChunkMs / 1000
     return {
       seconds,
       bytes: m.result.fetchedBytes,
       throughputMBps: m.result.fetchedBytes / seconds / 1e6,
       ttfbMs,
       firstChunkMs,
-      ...(afterFirst > 0 && steadySeconds > 0 ? { steadyMBps: afterFirst / steadySeconds / 1e6 } : {}),
+      ...(m.steadyBytesPerSec !== undefined ? { steadyMBps: (m.steadyBytesPerSec * k) / 1e6 } : {}),
       latencyHistogram: m.histogram.encode(),
       originBytes: m.originBytes,
       peerBytes: m.peerBytes,

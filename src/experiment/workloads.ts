@@ -307,8 +307,14 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
     if (at !== undefined && (firstResponseByteAt === undefined || at < firstResponseByteAt))
       firstResponseByteAt = at
   }
-  const lastArrival = Math.max(...slots.map((s) => s.arrivedAt))
-  const afterFirst = bytes - (items[0]?.bytes ?? 0)
+  // steady state: what arrived after the first whole item, over the time after it (with several
+  // lanes, other items arrive together with the first one and belong to the start-up)
+  let lastArrival = firstChunkAt
+  let afterFirst = 0
+  slots.forEach((s, i) => {
+    if (s.arrivedAt > firstChunkAt) afterFirst += (items[i] as ReadItem).bytes
+    lastArrival = Math.max(lastArrival, s.arrivedAt)
+  })
   return {
     seconds: (ended - started) / 1000,
     bytes,
@@ -445,6 +451,8 @@ export interface StageMeasure {
   ttfbMs: number
   /** From the start to the first whole chunk. */
   firstChunkMs: number
+  /** Bytes that arrived after the first whole chunk / the time after it, bytes/s. */
+  steadyBytesPerSec: number | undefined
   originBytes: number
   peerBytes: number
 }
@@ -467,6 +475,8 @@ export async function stageWithFetcher(
   const started = performance.now()
   let firstByteAt: number | undefined
   let firstChunkAt: number | undefined
+  let lastChunkAt = 0
+  let afterFirstBytes = 0
   const byPeer = new Map(providers.map((p) => [p.peerId.toString(), p]))
   const env: FetchEnvironment = {
     self,
@@ -478,9 +488,11 @@ export async function stageWithFetcher(
         signal,
         maxInFlight: inFlight,
         ...stretchedTimeouts(1 / latencyScale),
-        onChunk: (_from, _cid, _bytes, timing) => {
+        onChunk: (_from, _cid, bytes, timing) => {
           const now = performance.now()
           firstChunkAt ??= now
+          if (now > firstChunkAt) afterFirstBytes += bytes.byteLength
+          lastChunkAt = now
           const at = now - timing.totalMs + timing.ttfbMs
           if (firstByteAt === undefined || at < firstByteAt) firstByteAt = at
           onTiming(timing.ttfbMs)
@@ -512,6 +524,10 @@ export async function stageWithFetcher(
     histogram,
     ttfbMs: (firstByteAt ?? performance.now()) - started,
     firstChunkMs: (firstChunkAt ?? performance.now()) - started,
+    steadyBytesPerSec:
+      firstChunkAt !== undefined && lastChunkAt > firstChunkAt
+        ? afterFirstBytes / ((lastChunkAt - firstChunkAt) / 1000)
+        : undefined,
     originBytes,
     peerBytes,
   }
