@@ -262,7 +262,8 @@ function methodSection(results: Results): string {
       'than the links allow; protocol-bound when it did not while the machine had room. Local storage measures this ' +
       'machine by definition (label local).',
     '',
-    '**Steady state.** A sequential read moves at least 20 bandwidth-delay products of its sources (32 MiB at ' +
+    `**Steady state.** A sequential read moves at least ${String(results.config.knobs['steadyStateBdps'] ?? 20)} ` +
+      `bandwidth-delay products of its sources (${String(results.config.knobs['minSequentialMiB'] ?? 32)} MiB at ` +
       'least); W4 stages the whole shards dataset; W3 streams for a fixed time. Start-up (time to first byte, time ' +
       'to the first whole chunk) is reported apart from steady-state throughput (bytes after the first chunk over ' +
       'the time after it) and stall fraction.',

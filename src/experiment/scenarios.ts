@@ -130,7 +130,7 @@ export const MODE_SETTINGS: Record<'quick' | 'full', ModeSettings> = {
   quick: {
     repetitions: 3,
     supplementaryRepetitions: 2,
-    dilationCheckRepetitions: 1,
+    dilationCheckRepetitions: 2,
     checkDecidingCellsOnly: true,
     samplesCount: 512,
     shardsMiB: 64,
@@ -163,8 +163,12 @@ const W1_PREFETCH_DEPTH = 64
 const W3_PREFETCH_DEPTH = 4
 /** A sequential read is steady state when it moves this many bandwidth-delay products. */
 export const STEADY_STATE_BDPS = 20
-/** No W2 cell reads less than this, MiB (a few chunks per provider even on short paths). */
-const MIN_SEQUENTIAL_MIB = 32
+/**
+ * No W2 cell reads less than this, MiB: four 1 MiB chunks per provider of a 16-peer swarm, so one
+ * late chunk does not decide the result (at two chunks per peer, a supplementary cell moved 6.8%
+ * between dilation 8 and 16).
+ */
+export const MIN_SEQUENTIAL_MIB = 64
 
 /** Where a placement's bytes come from: one path per provider, undilated. */
 export interface SourcePath {
@@ -371,6 +375,7 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       w3ChunkBytes: W3_CHUNK_BYTES,
       w3StreamSeconds: settings.tokenStreamSeconds,
       steadyStateBdps: STEADY_STATE_BDPS,
+      minSequentialMiB: MIN_SEQUENTIAL_MIB,
       shardsMiB: settings.shardsMiB,
       samplesCount: settings.samplesCount,
       residentialAccessMs: RESIDENTIAL_ACCESS_MS,

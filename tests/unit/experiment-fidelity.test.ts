@@ -106,11 +106,11 @@ describe('the fidelity label of a run', () => {
 })
 
 describe('steady-state sizes', () => {
-  it('reads 20 bandwidth-delay products of a long fat link, at least 32 MiB on short ones', () => {
+  it('reads 20 bandwidth-delay products of a long fat link, at least 64 MiB on short ones', () => {
     const origin = placementPaths('P3-origin')
     expect(steadyStateBytes(origin, 16, MiB)).toBeGreaterThan(20 * 125e6 * 0.098)
-    expect(steadyStateBytes(placementPaths('P1-datacentre-peer'), 16, MiB)).toBe(32 * MiB)
-    // one request in flight caps the origin at 1 MiB per round trip, and the size follows
-    expect(steadyStateBytes(origin, 1, MiB)).toBe(32 * MiB)
+    expect(steadyStateBytes(placementPaths('P1-datacentre-peer'), 16, MiB)).toBe(64 * MiB)
+    // one request in flight caps the origin at 1 MiB per round trip: 20 of those
+    expect(steadyStateBytes(origin, 1, MiB)).toBe(64 * MiB)
   })
 })
