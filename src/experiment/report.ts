@@ -265,8 +265,9 @@ function methodSection(results: Results): string {
     `**Steady state.** A sequential read moves at least ${String(results.config.knobs['steadyStateBdps'] ?? 20)} ` +
       `bandwidth-delay products of its sources (${String(results.config.knobs['minSequentialMiB'] ?? 32)} MiB at ` +
       'least); W4 stages the whole shards dataset; W3 streams for a fixed time. Start-up (time to first byte, time ' +
-      'to the first whole chunk) is reported apart from steady-state throughput (bytes after the first chunk over ' +
-      'the time after it) and stall fraction.',
+      'to the first whole chunk) is reported apart from steady-state throughput ' +
+      `(${String(results.config.knobs['steadyRate'] ?? 'bytes after the first whole chunk over the time after it')}) ` +
+      'and stall fraction.',
     '',
     '**Placements.** P0 local storage (the same bytes read from local disk, cold and warm page cache); P1 a peer in ' +
       'the same datacentre; P2 k residential peers (k = 1, 4, 16) at 1 / 10 / 100 / 1000 km; P3 a distant origin ' +

@@ -376,6 +376,7 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       w3StreamSeconds: settings.tokenStreamSeconds,
       steadyStateBdps: STEADY_STATE_BDPS,
       minSequentialMiB: MIN_SEQUENTIAL_MIB,
+      steadyRate: 'bytes between 10% and 90% arrived, over that time',
       shardsMiB: settings.shardsMiB,
       samplesCount: settings.samplesCount,
       residentialAccessMs: RESIDENTIAL_ACCESS_MS,

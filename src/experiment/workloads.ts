@@ -63,7 +63,7 @@ export interface ConsumeMeasure {
   ttfbMs: number
   /** From start to the arrival of the first whole item the consumer needs. */
   firstChunkMs: number
-  /** Bytes delivered after the first whole item / the time after it, bytes/s (steady state). */
+  /** Steady-state rate, bytes/s: see middleRate(). */
   steadyBytesPerSec: number | undefined
   /** Per-chunk request latency, ms. */
   histogram: LatencyHistogram
@@ -307,28 +307,45 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
     if (at !== undefined && (firstResponseByteAt === undefined || at < firstResponseByteAt))
       firstResponseByteAt = at
   }
-  // steady state: what arrived after the first whole item, over the time after it (with several
-  // lanes, other items arrive together with the first one and belong to the start-up)
-  let lastArrival = firstChunkAt
-  let afterFirst = 0
-  slots.forEach((s, i) => {
-    if (s.arrivedAt > firstChunkAt) afterFirst += (items[i] as ReadItem).bytes
-    lastArrival = Math.max(lastArrival, s.arrivedAt)
-  })
+  const lastArrival = Math.max(firstChunkAt, ...slots.map((s) => s.arrivedAt))
+  const steady = middleRate(slots.map((s, i) => [s.arrivedAt, (items[i] as ReadItem).bytes]))
   return {
     seconds: (ended - started) / 1000,
     bytes,
     ttfbMs: Math.min(firstResponseByteAt ?? firstChunkAt, firstChunkAt) - started,
     firstChunkMs: firstChunkAt - started,
-    steadyBytesPerSec:
-      lastArrival > firstChunkAt && afterFirst > 0
-        ? afterFirst / ((lastArrival - firstChunkAt) / 1000)
-        : undefined,
+    steadyBytesPerSec: lastArrival > firstChunkAt ? steady : undefined,
     histogram,
     // The first item can only be waited for: count it as a stall like any other wait.
     stallSeconds: stallMs / 1000,
     bytesByKind,
   }
+}
+
+/**
+ * The steady-state rate of a transfer: the bytes that arrived between the moments 10% and 90% of
+ * all bytes had arrived, over that time, bytes/s. Start-up (first round trips, a window still
+ * growing) and the tail (the last chunks of the slowest source) stay out of it, with one source or
+ * many (several sources' first chunks arrive together: counting from the first one would
+ * overstate it).
+ */
+export function middleRate(arrivals: Array<[at: number, bytes: number]>): number | undefined {
+  const sorted = arrivals.filter(([at]) => at > 0).sort((a, b) => a[0] - b[0])
+  const total = sorted.reduce((sum, [, bytes]) => sum + bytes, 0)
+  if (sorted.length < 3 || total === 0) return undefined
+  let cumulative = 0
+  let t10: number | undefined
+  let b10 = 0
+  for (const [at, bytes] of sorted) {
+    cumulative += bytes
+    if (t10 === undefined && cumulative >= 0.1 * total) {
+      t10 = at
+      b10 = cumulative
+    } else if (t10 !== undefined && cumulative >= 0.9 * total) {
+      return at > t10 ? (cumulative - b10) / ((at - t10) / 1000) : undefined
+    }
+  }
+  return undefined
 }
 
 // ---------- items from manifests ----------
@@ -451,7 +468,7 @@ export interface StageMeasure {
   ttfbMs: number
   /** From the start to the first whole chunk. */
   firstChunkMs: number
-  /** Bytes that arrived after the first whole chunk / the time after it, bytes/s. */
+  /** Steady-state rate, bytes/s: see middleRate(). */
   steadyBytesPerSec: number | undefined
   originBytes: number
   peerBytes: number
@@ -475,8 +492,7 @@ export async function stageWithFetcher(
   const started = performance.now()
   let firstByteAt: number | undefined
   let firstChunkAt: number | undefined
-  let lastChunkAt = 0
-  let afterFirstBytes = 0
+  const arrivals: Array<[number, number]> = []
   const byPeer = new Map(providers.map((p) => [p.peerId.toString(), p]))
   const env: FetchEnvironment = {
     self,
@@ -491,8 +507,7 @@ export async function stageWithFetcher(
         onChunk: (_from, _cid, bytes, timing) => {
           const now = performance.now()
           firstChunkAt ??= now
-          if (now > firstChunkAt) afterFirstBytes += bytes.byteLength
-          lastChunkAt = now
+          arrivals.push([now, bytes.byteLength])
           const at = now - timing.totalMs + timing.ttfbMs
           if (firstByteAt === undefined || at < firstByteAt) firstByteAt = at
           onTiming(timing.ttfbMs)
@@ -524,10 +539,7 @@ export async function stageWithFetcher(
     histogram,
     ttfbMs: (firstByteAt ?? performance.now()) - started,
     firstChunkMs: (firstChunkAt ?? performance.now()) - started,
-    steadyBytesPerSec:
-      firstChunkAt !== undefined && lastChunkAt > firstChunkAt
-        ? afterFirstBytes / ((lastChunkAt - firstChunkAt) / 1000)
-        : undefined,
+    steadyBytesPerSec: middleRate(arrivals),
     originBytes,
     peerBytes,
   }

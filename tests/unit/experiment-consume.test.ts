@@ -40,3 +40,19 @@ describe('the consumer with lanes of different speeds', () => {
     expect(mixed.bytesByKind.peer).toBeGreaterThan(0.15 * 20_000_000)
   }, 20_000)
 })
+
+describe('the steady-state rate', () => {
+  it('is the rate between 10% and 90% of the bytes, with one source or many arriving together', async () => {
+    const { middleRate } = await import('../../src/experiment/workloads.ts')
+    // one source: 100 chunks of 1000 bytes, one per ms after a 50 ms start-up
+    const one = Array.from({ length: 100 }, (_, i) => [50 + i, 1000] as [number, number])
+    expect(middleRate(one)).toBeCloseTo(1_000_000, -3)
+    // four sources whose first chunks all arrive at once, then one chunk per ms in all
+    const four = [
+      ...Array.from({ length: 4 }, () => [50, 1000] as [number, number]),
+      ...Array.from({ length: 96 }, (_, i) => [51 + i, 1000] as [number, number]),
+    ]
+    expect(middleRate(four)).toBeCloseTo(1_000_000, -4)
+    expect(middleRate([[1, 10]])).toBeUndefined()
+  })
+})
