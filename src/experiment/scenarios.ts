@@ -293,14 +293,11 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
 
   const fixedCells: CellPlan[] = []
   for (const w of workloads) fixedCells.push(cell(w, 'P0-local-cold', { role: 'local' }))
-  fixedCells.push(cell('W2-sequential-shards', 'P3-origin', { role: 'origin' }))
-  fixedCells.push(cell('W4-bulk-staging', 'P3-origin', { role: 'origin' }))
-  if (quick) {
-    fixedCells.push(
-      cell('W2-sequential-shards', 'P0-local-warm'),
-      cell('W2-sequential-shards', 'P1-datacentre-peer'),
-    )
-  } else {
+  // The quick run holds only the cells that decide the claim's statuses (local, near, network):
+  // the origin and datacentre links need dilation 8-16 and belong to the full run.
+  if (!quick) {
+    fixedCells.push(cell('W2-sequential-shards', 'P3-origin', { role: 'origin' }))
+    fixedCells.push(cell('W4-bulk-staging', 'P3-origin', { role: 'origin' }))
     // (supplementary W3/W4 cells would repeat a consumer-paced 30 s or a 512 MiB staging per run)
     for (const w of ['W1-random-samples', 'W2-sequential-shards'] as const) {
       fixedCells.push(cell(w, 'P0-local-warm'), cell(w, 'P1-datacentre-peer'))
@@ -329,23 +326,21 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
         cells.push(cell(w, 'P2-residential-peers', { distanceKm, k, role }))
       }
     }
-    if (distanceKm === DECIDING_DISTANCE_KM) {
+    if (distanceKm === DECIDING_DISTANCE_KM && !quick) {
       cells.push(cell('W2-sequential-shards', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
-      if (!quick) {
-        cells.push(cell('W4-bulk-staging', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
-        cells.push(cell('W1-random-samples', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
-        for (const k of [1, 4])
-          cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k }))
-        cells.push(
-          cell('W1-random-samples', 'P2-residential-peers', {
-            distanceKm,
-            k: 4,
-            targetBytesPerSec: W1_SMALL_JOB_BYTES_PER_SEC,
-            tag: 'small-job',
-          }),
-        )
-        cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: 4, inFlight: 1 }))
-      }
+      cells.push(cell('W4-bulk-staging', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
+      cells.push(cell('W1-random-samples', 'P4-origin-plus-peers', { distanceKm, k: DECIDING_K }))
+      for (const k of [1, 4])
+        cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k }))
+      cells.push(
+        cell('W1-random-samples', 'P2-residential-peers', {
+          distanceKm,
+          k: 4,
+          targetBytesPerSec: W1_SMALL_JOB_BYTES_PER_SEC,
+          tag: 'small-job',
+        }),
+      )
+      cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: 4, inFlight: 1 }))
     }
     if (role === undefined) {
       // the distance sweep: the same swarm further away

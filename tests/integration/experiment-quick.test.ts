@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TRUSTED_LABELS } from '../../src/experiment/fidelity.ts'
 import { type ExperimentOutcome, runExperiment } from '../../src/experiment/runner.ts'
-import { PLACEMENTS, parseResults, type Results, WORKLOADS } from '../../src/experiment/types.ts'
+import { parseResults, type Results, WORKLOADS } from '../../src/experiment/types.ts'
 import { DILATION_STABLE_SHARE } from '../../src/experiment/verdict.ts'
 import { LatencyHistogram } from '../../src/latency/histogram.ts'
 
@@ -39,7 +39,7 @@ describe('bwnode experiment --quick', () => {
   beforeAll(async () => {
     first = await quick(7)
     second = await quick(8)
-  }, 1_200_000)
+  }, 2_400_000)
 
   it('calibrates every (rate, RTT) pair it uses, runs the deciding cells and writes the report', async () => {
     const { stored, outcome, out, lines } = first
@@ -53,11 +53,6 @@ describe('bwnode experiment --quick', () => {
         ).toBe(true)
       }
     }
-    for (const p of PLACEMENTS)
-      expect(
-        stored.cells.some((c) => c.placement === p),
-        p,
-      ).toBe(true)
     for (const cell of stored.cells) {
       if (cell.error !== undefined) continue
       expect(cell.runs.length).toBeGreaterThan(0)
@@ -67,15 +62,15 @@ describe('bwnode experiment --quick', () => {
         expect(run.fidelity).toBeDefined()
       }
     }
-    // every rate of the run calibrated, at the dilation its cells start with
-    const rates = new Set(stored.calibration.rate.map((r) => r.configuredMbps))
-    for (const mbps of [25, 1000, 2000]) expect(rates.has(mbps), `${mbps} Mbit/s`).toBe(true)
+    // every (rate, RTT) pair of the run calibrated: the home peers at 1 km and at 100 km
+    const rtts = stored.calibration.rate.map((r) => r.rttMs ?? 0).sort((a, b) => a - b)
+    expect(rtts.length).toBeGreaterThanOrEqual(2)
+    expect(rtts.at(-1)! - rtts[0]!).toBeGreaterThan(1)
     for (const r of stored.calibration.rtt) expect(r.measuredMs).toBeGreaterThan(0)
-    // emulated distance shows up: the origin's first byte comes later than the datacentre peer's
-    const ttfb = (placement: string) =>
-      stored.cells.find((c) => c.workload === 'W2-sequential-shards' && c.placement === placement)!.runs[0]!
-        .ttfbMs
-    expect(ttfb('P3-origin')).toBeGreaterThan(ttfb('P1-datacentre-peer'))
+    // the emulated round trips are what was configured (residential access both ends, ~20 ms)
+    for (const r of stored.calibration.rtt) {
+      expect(Math.abs(r.measuredMs - r.configuredMs) / r.configuredMs).toBeLessThan(0.25)
+    }
 
     const report = await readFile(outcome.reportPath, 'utf8')
     for (const section of [

@@ -58,9 +58,9 @@ export function registerExperiment(program: Command): void {
     )
     .option(
       '--quick',
-      'the deciding cells, 3 repetitions each, for CI and npm start (a few minutes; the default)',
+      'only the cells that decide the statuses, 3 repetitions each, for CI and npm start (minutes; the default)',
     )
-    .option('--full', 'the whole matrix, 5 repetitions per deciding cell (under an hour on 2 cores)')
+    .option('--full', 'the whole matrix, 5 repetitions per deciding cell (about 90 minutes on 2 cores)')
     .option('--out <dir>', 'output directory', DEFAULT_EXPERIMENT_OUT)
     .option(
       '--seed <n>',
