@@ -546,15 +546,22 @@ async function runOnce(
 ): Promise<Run> {
   ctx.dilation.factor = k
   const span = ctx.monitor.begin()
-  const { run, items } = await measureOnce(ctx, p, dataset, model, rep, k)
+  let measured: Awaited<ReturnType<typeof measureOnce>>
+  try {
+    measured = await measureOnce(ctx, p, dataset, model, rep, k)
+  } finally {
+    // a failed run must not leave the links slowed for the next connect (handshakes run undilated)
+    ctx.dilation.factor = 1
+  }
   const figures = span.end()
-  ctx.dilation.factor = 1
+  const { run, items } = measured
+  const ideal = idealOf(p, items)
   const fidelity = classifyRun({
     figures,
     dilation: k,
     cpus: cpus().length,
     seconds: run.seconds,
-    ...(idealOf(p, items) !== undefined ? { ideal: idealOf(p, items) as IdealTransfer } : {}),
+    ...(ideal !== undefined ? { ideal } : {}),
     rttMs: shortestRttMs(p),
   })
   return { ...run, fidelity }

@@ -229,13 +229,14 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const started = performance.now()
   let firstByteAt: number | undefined
   const states = new Map(lanes.map((lane) => [lane, new LaneState(lane.expectedBytesPerSec)]))
+  const allStates = [...states.values()]
   const worker = async (lane: Lane): Promise<void> => {
     const state = states.get(lane)!
     while (failure === undefined) {
       while (firstUnassigned < items.length && owner[firstUnassigned] !== undefined) firstUnassigned++
       if (firstUnassigned >= items.length) return
       const limit = Math.min(items.length, consumed + depth)
-      const index = pickItem(state, [...states.values()], items, owner, consumed, limit)
+      const index = pickItem(state, allStates, items, owner, consumed, limit)
       if (index === undefined) {
         await new Promise<void>((resolve) => progressWaiters.push(resolve))
         continue
