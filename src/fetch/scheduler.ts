@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_BAD_CHUNKS,
   DEFAULT_MAX_FAILURES,
   DEFAULT_MIN_CHUNK_TIMEOUT_MS,
+  LOCALITY_MAX_COST,
 } from './constants.ts'
 import { type CpuGauge, EventLoopGauge } from './cpu.ts'
 import type { ProviderState } from './provider.ts'
@@ -63,7 +64,8 @@ interface Assignment {
  * measured rate divided by a distance premium (1 + bias x its extra RTT over
  * the nearest provider, relative to that RTT). A far provider over its share
  * waits while a nearer one is busy, so the near one takes most of the bytes
- * at some cost in time; with bias 0 every provider is kept busy (fastest).
+ * at a bounded cost in time (LOCALITY_MAX_COST: never slower than the fastest
+ * provider alone); with bias 0 every provider is kept busy (fastest).
  */
 export class MultiSourceScheduler {
   private readonly init: SchedulerInit
@@ -73,6 +75,8 @@ export class MultiSourceScheduler {
   private readonly indexByKey = new Map<string, number>()
   private readonly order: WantedChunk[]
   private readonly pending = new Set<string>()
+  /** Expected bytes of the chunks in `pending`. */
+  private pendingBytes = 0
   private readonly retry: string[] = []
   private readonly assigned = new Map<string, Assignment[]>()
   private readonly cursor = new Map<ProviderState, number>()
@@ -101,6 +105,7 @@ export class MultiSourceScheduler {
       this.byKey.set(chunk.key, chunk)
       this.indexByKey.set(chunk.key, index)
       this.pending.add(chunk.key)
+      this.pendingBytes += chunk.size
     })
     this.finished = new Promise<void>((resolve, reject) => {
       this.resolveRun = resolve
@@ -202,15 +207,25 @@ export class MultiSourceScheduler {
     return this.indexByKey.get(key) ?? -1
   }
 
-  /** Would this provider deliver the chunk close to the best holder's estimate? */
+  /**
+   * Would this provider deliver the chunk in time? Yes when it is within `assignSlack` of the best
+   * holder's estimate, or when the other holders could not reach it sooner anyway: with this much
+   * still unassigned, they need (pending bytes / their combined rate) to get through it, so a slow
+   * provider finishing before that adds its capacity instead of holding the tail. Without the
+   * second test a home uplink beside a fast origin gets nothing (its one chunk takes longer than
+   * the origin's queue), and origin + peers is no faster than the origin alone.
+   */
   private worthAssigning(provider: ProviderState, chunk: WantedChunk, index: number): boolean {
     const mine = provider.estimateMs(chunk.size)
     let best = mine
+    let othersBytesPerSec = 0
     for (const other of this.providers) {
       if (other === provider || !other.active || !other.has.has(index)) continue
       best = Math.min(best, other.estimateMs(chunk.size))
+      othersBytesPerSec += other.capacityBytesPerSec() ?? 0
     }
-    return mine <= best * (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
+    if (mine <= best * (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)) return true
+    return othersBytesPerSec > 0 && mine <= (this.pendingBytes * 1000) / othersBytesPerSec
   }
 
   get localityBias(): number {
@@ -224,7 +239,10 @@ export class MultiSourceScheduler {
 
   /**
    * Each active provider's distance premium (1 + bias x its RTT above the nearest one's,
-   * relative to that) and its share of the bytes: measured capacity / premium, normalised.
+   * relative to that) and its share of the bytes: measured capacity / premium, normalised, then
+   * bounded so that locality never costs more than LOCALITY_MAX_COST of the time the other
+   * providers save over the fastest one alone (see boundedShares). Whatever the bias, a fetch
+   * from several providers is then never slower than from its fastest provider alone.
    */
   localityShares(): Map<ProviderState, { premium: number; share: number }> {
     const active = this.providers.filter((p) => p.active)
@@ -236,10 +254,13 @@ export class MultiSourceScheduler {
     const rates = active.map((p) => p.capacityBytesPerSec())
     // Without a rate for everyone, compare them as equals rather than guess.
     const ratesKnown = rates.every((r) => r !== undefined && r > 0)
+    const capacities = active.map((_, i) => (ratesKnown ? rates[i]! : 1))
     const premiums = active.map((p) => 1 + (this.localityBias * excess(p)) / nearest)
-    const weights = active.map((_, i) => (ratesKnown ? rates[i]! : 1) / premiums[i]!)
-    const total = weights.reduce((sum, w) => sum + w, 0)
-    return new Map(active.map((p, i) => [p, { premium: premiums[i]!, share: weights[i]! / total }]))
+    const shares = boundedShares(
+      capacities,
+      capacities.map((c, i) => c / premiums[i]!),
+    )
+    return new Map(active.map((p, i) => [p, { premium: premiums[i]!, share: shares[i]! }]))
   }
 
   /**
@@ -315,6 +336,7 @@ export class MultiSourceScheduler {
 
   private start(provider: ProviderState, chunk: WantedChunk): void {
     this.pending.delete(chunk.key)
+    this.pendingBytes -= chunk.size
     const controller = new AbortController()
     const assignment: Assignment = {
       provider,
@@ -422,6 +444,7 @@ export class MultiSourceScheduler {
     const stillAssigned = (this.assigned.get(chunk.key) ?? []).some((a) => a !== assignment)
     if (this.byKey.has(chunk.key) && !stillAssigned && !this.pending.has(chunk.key)) {
       this.pending.add(chunk.key)
+      this.pendingBytes += chunk.size
       this.retry.push(chunk.key)
     }
   }
@@ -437,6 +460,36 @@ export class MultiSourceScheduler {
     }
     void Promise.resolve(provider.session.close()).catch(() => {})
   }
+}
+
+/**
+ * Shares of the bytes from each provider's capacity and its locality weight (capacity / premium).
+ * Sharing by capacity finishes every provider together (the ideal time T); sharing by weight puts
+ * more on near providers, which then finish later. No provider's share may exceed f x its
+ * capacity share, f = 1 + LOCALITY_MAX_COST x (total capacity / largest - 1), so the fetch takes
+ * at most f x T: the ideal plus that part of what the others save over the fastest alone. The
+ * excess of a capped share goes to the uncapped ones in proportion to their weights.
+ */
+export function boundedShares(capacities: number[], weights: number[]): number[] {
+  const totalCapacity = capacities.reduce((sum, c) => sum + c, 0)
+  const totalWeight = weights.reduce((sum, w) => sum + w, 0)
+  if (totalCapacity <= 0 || totalWeight <= 0) return capacities.map(() => 1 / Math.max(1, capacities.length))
+  const slowdown = 1 + LOCALITY_MAX_COST * (totalCapacity / Math.max(...capacities) - 1)
+  const caps = capacities.map((c) => (slowdown * c) / totalCapacity)
+  const shares = weights.map((w) => w / totalWeight)
+  const capped = new Set<number>()
+  // Each pass caps at least one more provider, or stops: at most n passes.
+  for (let pass = 0; pass < shares.length; pass++) {
+    const over = shares.findIndex((s, i) => !capped.has(i) && s > caps[i]! + 1e-12)
+    if (over === -1) break
+    for (let i = 0; i < shares.length; i++) if (shares[i]! > caps[i]! + 1e-12) capped.add(i)
+    const left = 1 - [...capped].reduce((sum, i) => sum + caps[i]!, 0)
+    const freeWeight = weights.reduce((sum, w, i) => (capped.has(i) ? sum : sum + w), 0)
+    for (let i = 0; i < shares.length; i++) {
+      shares[i] = capped.has(i) ? caps[i]! : freeWeight > 0 ? (left * weights[i]!) / freeWeight : 0
+    }
+  }
+  return shares
 }
 
 /** A request this many times older than its expected time is overdue (see endgameFor). */

@@ -1,13 +1,15 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { BwnodeError } from '../../src/errors/index.ts'
+import { LOCALITY_MAX_COST } from '../../src/fetch/constants.ts'
 import { ProviderState } from '../../src/fetch/provider.ts'
-import { MultiSourceScheduler, type WantedChunk } from '../../src/fetch/scheduler.ts'
+import { boundedShares, MultiSourceScheduler, type WantedChunk } from '../../src/fetch/scheduler.ts'
 import type { ProviderSession } from '../../src/fetch/types.ts'
 
 /**
@@ -278,5 +280,117 @@ describe('MultiSourceScheduler', () => {
       // Every odd chunk had to come from the far one, whatever its share.
       expect(partial.far).toBeGreaterThanOrEqual(120)
     })
+  })
+
+  describe('a fast far source beside slow near ones (an origin and home peers)', () => {
+    /**
+     * Origin: a chunk per 2 ms behind a 20 ms round trip (500/s); each of 32 peers: a chunk per
+     * 80 ms behind 10 ms (400/s together). One peer chunk takes longer than the origin's whole
+     * queue, as a 1 MiB chunk from a 25 Mbit/s uplink does beside a 1 Gbit/s origin.
+     */
+    async function fetchFrom(withOrigin: boolean, peers: number, localityBias?: number) {
+      const count = 600
+      const { wanted, bytes } = await makeChunks(count)
+      const scheduler = new MultiSourceScheduler({
+        chunks: wanted,
+        signal: new AbortController().signal,
+        deliver: async () => {},
+        cpu: { saturated: () => false },
+        ...(localityBias === undefined ? {} : { localityBias }),
+      })
+      const served: Array<{ served: number }> = []
+      if (withOrigin) {
+        const origin = fakeSession(bytes, { delayMs: 20, serviceMs: 2 })
+        served.push(origin)
+        scheduler.addProvider(
+          new ProviderState(await peer(), origin, all(count), {
+            rttMs: 20,
+            rttSource: 'measured',
+            offeredBytesPerSec: 500_000,
+          }),
+        )
+      }
+      for (let i = 0; i < peers; i++) {
+        const home = fakeSession(bytes, { delayMs: 10, serviceMs: 80 })
+        served.push(home)
+        scheduler.addProvider(
+          new ProviderState(await peer(), home, all(count), {
+            rttMs: 10,
+            rttSource: 'measured',
+            offeredBytesPerSec: 12_500,
+          }),
+        )
+      }
+      scheduler.discoveryFinished()
+      const started = performance.now()
+      await scheduler.run()
+      return { ms: performance.now() - started, served: served.map((s) => s.served) }
+    }
+
+    for (const localityBias of [0, 1]) {
+      it(`gives the peers their share and finishes sooner than the origin alone (bias ${localityBias})`, async () => {
+        const alone = await fetchFrom(true, 0, localityBias)
+        const both = await fetchFrom(true, 32, localityBias)
+        const peersServed = both.served.slice(1).reduce((sum, n) => sum + n, 0)
+        // the peers' capacity share is 400 / 900 chunks/s; locality may raise it (one peer chunk
+        // outlasting the origin's queue once kept them at 0-5%)
+        expect(peersServed / 600).toBeGreaterThan(0.25)
+        expect(both.ms).toBeLessThan(alone.ms)
+      })
+    }
+  })
+})
+
+describe('boundedShares', () => {
+  it('leaves a bias that costs less than its bound alone (two equal providers: 2/3 near)', () => {
+    const shares = boundedShares([1, 1], [1, 1 / 2])
+    expect(shares[0]).toBeCloseTo(2 / 3, 9)
+    expect(shares[1]).toBeCloseTo(1 / 3, 9)
+  })
+
+  it('caps the near providers when the far one is the fast one (origin 125, 16 peers of 3 MB/s)', () => {
+    const capacities = [125, ...Array<number>(16).fill(3)]
+    // the origin pays premium 2.4, the peers none
+    const shares = boundedShares(
+      capacities,
+      capacities.map((c, i) => (i === 0 ? c / 2.4 : c)),
+    )
+    const total = capacities.reduce((a, b) => a + b, 0)
+    const slowdown = 1 + LOCALITY_MAX_COST * (total / 125 - 1)
+    const peers = shares.slice(1).reduce((a, b) => a + b, 0)
+    expect(peers).toBeCloseTo((slowdown * 48) / total, 9)
+    // finish time relative to the ideal split, and to the origin alone
+    const time = Math.max(...shares.map((s, i) => (s * total) / capacities[i]!))
+    expect(time).toBeCloseTo(slowdown, 9)
+    expect(time / (total / 125)).toBeLessThan(1)
+  })
+
+  it('always sums to 1 and never lets a fetch be slower than its fastest provider alone', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 0.01, max: 1000, noNaN: true }),
+            fc.double({ min: 1, max: 50, noNaN: true }),
+          ),
+          {
+            minLength: 1,
+            maxLength: 20,
+          },
+        ),
+        (providers) => {
+          const capacities = providers.map(([c]) => c)
+          const shares = boundedShares(
+            capacities,
+            providers.map(([c, premium]) => c / premium),
+          )
+          expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6)
+          const total = capacities.reduce((a, b) => a + b, 0)
+          const time = Math.max(...shares.map((s, i) => (s * total) / capacities[i]!))
+          // in units of the ideal time; the fastest alone takes total / max
+          expect(time).toBeLessThanOrEqual(total / Math.max(...capacities) + 1e-6)
+        },
+      ),
+    )
   })
 })
