@@ -19,6 +19,7 @@ import { longFatLinkBench } from './bench/long-fat-link.ts'
 import { loopbackBench } from './bench/loopback.ts'
 import { machineInfo, versions } from './bench/machine.ts'
 import { multiSourceBench } from './bench/multisource.ts'
+import { quicBench } from './bench/quic.ts'
 import { formatTable } from './bench/table.ts'
 import type { BenchContext, BenchResult } from './bench/types.ts'
 import { vivaldiBench } from './bench/vivaldi.ts'
@@ -31,6 +32,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   'multi-source': multiSourceBench,
   dht: dhtBench,
   vivaldi: vivaldiBench,
+  quic: quicBench,
 }
 
 function argValue(name: string): string | undefined {

@@ -31,6 +31,7 @@ const VERSIONED_PACKAGES = [
   'libp2p',
   '@chainsafe/libp2p-noise',
   '@chainsafe/libp2p-yamux',
+  '@chainsafe/libp2p-quic',
   '@libp2p/tcp',
   '@libp2p/kad-dht',
   'level',

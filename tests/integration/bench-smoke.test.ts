@@ -44,6 +44,7 @@ describe('npm run bench -- --quick --json', () => {
       'multi_source.',
       'dht.',
       'vivaldi.',
+      'quic.',
     ]) {
       expect(report.results.some((r) => r.name.startsWith(section))).toBe(true)
     }
