@@ -13,8 +13,9 @@ import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
 import { Ledger } from '../ledger/ledger.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
-import { ChunkSession } from '../protocols/chunk/client.ts'
+import type { ChunkSession } from '../protocols/chunk/client.ts'
 import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
+import { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
 import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
 import { OfferBook, type RankedOffer } from '../protocols/offer/book.ts'
 import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
@@ -86,6 +87,8 @@ export class Bwnode {
   /** Bytes served per dataset (dashboard, metrics). */
   readonly served: ServedByDataset
   private readonly payments: Payments
+  /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
+  private readonly sessions: ChunkSessionPool
   chunkServer: ChunkServer | undefined
   /** Timeouts and limits of the chunk server; a lab running in dilated time stretches them. */
   chunkServerInit: ChunkServerInit = {}
@@ -102,6 +105,7 @@ export class Bwnode {
     this.db = fields.db
     this.libp2p = fields.libp2p
     this.metrics = fields.metrics
+    this.sessions = new ChunkSessionPool(this.libp2p)
     this.metrics.bind({
       credits: () => ({
         earned: this.ledger.earned / MICROCREDITS_PER_CREDIT,
@@ -264,6 +268,7 @@ export class Bwnode {
     await this.datasets.stop()
     this.offers.stop()
     await this.pinger?.stop()
+    await this.sessions.close()
     await this.libp2p.stop()
     await this.ledger.close()
     await this.latency.close()
@@ -350,17 +355,21 @@ export class Bwnode {
         void this.latency.recordTransfer(peer, sample.bytes, sample.seconds).catch(() => {})
       }
     }
-    const session = await ChunkSession.open(this.libp2p, peer, {
-      signal,
-      onChunk: (from, _cid, bytes, timing) => {
-        onTiming(timing.ttfbMs)
-        this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
-        this.metrics.chunkLatency.observe(timing.totalMs / 1000)
-        record(sampler.add(bytes.byteLength, timing.ttfbMs))
+    const { session, fresh } = await this.sessions.acquire(
+      peer,
+      {
+        onChunk: (from, _cid, bytes, timing) => {
+          onTiming(timing.ttfbMs)
+          this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+          this.metrics.chunkLatency.observe(timing.totalMs / 1000)
+          record(sampler.add(bytes.byteLength, timing.ttfbMs))
+        },
+        makeVoucher: (payee, bytes) => this.payments.voucherFor(payee, bytes),
       },
-      makeVoucher: (payee, bytes) => this.payments.voucherFor(payee, bytes),
-    })
-    void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
+      signal,
+    )
+    // A pooled session was set up by an earlier fetch: only a new stream measures setup.
+    if (fresh) void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
     return {
       get: (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) =>
         session.get(cid, options),
@@ -376,7 +385,8 @@ export class Bwnode {
         // A voucher is recorded as spent before it is sent: let the ones being signed go out,
         // or the payer would have paid for bytes the provider is never credited.
         await this.payments.settled(peer)
-        await session.close()
+        // kept for the next fetch from this peer (a warm stream), or closed if it cannot be
+        await this.sessions.release(session)
         record(sampler.finish())
       },
     }

@@ -226,7 +226,19 @@ describe('chunk protocol over libp2p', () => {
     const chunks = await makeChunks(1, () => 100)
     let slots = 1
     const released: number[] = []
-    const srv = await serve(new MapChunkSource(chunks), {
+    // The first stream's request waits on this gate, so its stream is busy (an idle one would give
+    // its slot up: see chunk-session-pool.test.ts).
+    const gate = Promise.withResolvers<void>()
+    const source = new MapChunkSource(chunks)
+    const gated = {
+      getChunk: async (cid: CID) => {
+        await gate.promise
+        return source.getChunk(cid)
+      },
+      getManifestBytes: (cid: CID) => source.getManifestBytes(cid),
+      haveMap: (cid: CID) => source.haveMap(cid),
+    }
+    const srv = await registerChunkProtocol(server, gated, {
       admit: () => {
         if (slots === 0) return undefined
         slots--
@@ -238,11 +250,14 @@ describe('chunk protocol over libp2p', () => {
     })
     const first = await ChunkSession.open(client, server.peerId)
     const c0 = chunks[0] as { cid: CID }
-    await first.get(c0.cid)
+    const firstGet = first.get(c0.cid)
+    await expect.poll(() => srv.heldRequests).toBe(1)
     const second = await ChunkSession.open(client, server.peerId)
     const err = await second.get(c0.cid).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.BUSY)
     expect(srv.activeStreams).toBe(1)
+    gate.resolve()
+    await expect(firstGet).resolves.toBeInstanceOf(Uint8Array)
     await first.close()
     await expect.poll(() => released.length).toBe(1)
     expect(srv.activeStreams).toBe(0)

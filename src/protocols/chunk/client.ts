@@ -77,7 +77,7 @@ interface Outstanding {
 export class ChunkSession {
   readonly peerId: PeerId
   private readonly stream: Stream
-  private readonly hooks: ClientHooks
+  private hooks: ClientHooks
   private readonly maxInFlight: number
   private readonly responseTimeoutMs: number
   private readonly drainTimeoutMs: number
@@ -87,6 +87,8 @@ export class ChunkSession {
   private readonly outstanding = new Map<number, Outstanding>()
   /** Callers waiting for a slot on the wire. */
   private readonly slotWaiters: Array<() => void> = []
+  /** Callers of drained(), woken when the last outstanding request is answered or on failure. */
+  private drainWaiters: Array<() => void> = []
   /** Requests on the wire that hold a slot (vouchers do not). */
   private slotsUsed = 0
   private nextId = 1
@@ -133,6 +135,30 @@ export class ChunkSession {
   /** Requests sent and not yet answered, count. */
   get inFlight(): number {
     return this.outstanding.size
+  }
+
+  /**
+   * Swaps the hooks (a pooled session passes from one fetch to the next; each has its own
+   * bookkeeping). Requests already answered keep the hooks they were answered under.
+   */
+  setHooks(hooks: ClientHooks): void {
+    this.hooks = { onChunk: hooks.onChunk, makeVoucher: hooks.makeVoucher }
+  }
+
+  /**
+   * Resolves true once no request is outstanding (cancelled ones included: the server answers
+   * each), false if that takes longer than `timeoutMs` or the session fails first.
+   */
+  async drained(timeoutMs: number): Promise<boolean> {
+    if (this.outstanding.size === 0) return !this.closed
+    const { promise, resolve } = Promise.withResolvers<boolean>()
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    timer.unref?.()
+    this.drainWaiters.push(() => {
+      clearTimeout(timer)
+      resolve(this.outstanding.size === 0 && !this.closed)
+    })
+    return promise
   }
 
   /** Requests waiting locally for a slot on the wire, count. */
@@ -362,6 +388,7 @@ export class ChunkSession {
         throw new ProtocolError(ChunkErrorCode.BAD_FRAME, `response to unknown request ${response.id}`)
       }
       this.outstanding.delete(response.id)
+      if (this.outstanding.size === 0) this.wakeDrainWaiters()
       if (!matches(entry.kind, response)) {
         throw new ProtocolError(ChunkErrorCode.BAD_FRAME, `${response.type} in answer to ${entry.kind}`)
       }
@@ -404,6 +431,13 @@ export class ChunkSession {
     const entries = [...this.outstanding.values()]
     this.outstanding.clear()
     for (const entry of entries) entry.reject(err)
+    this.wakeDrainWaiters()
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const wake of waiters) wake()
   }
 
   /** Fails the session when requests are outstanding and no response came for too long. */

@@ -80,7 +80,8 @@ export class ChunkServer {
   private readonly source: ChunkSource
   private readonly policy: ServePolicy
   private readonly init: Resolved
-  private readonly streams = new Set<ServerStream>()
+  /** Admitted streams, each with a promise that settles once its slot is given back. */
+  private readonly streams = new Map<ServerStream, Promise<void>>()
 
   constructor(source: ChunkSource, policy: ServePolicy = {}, init: ChunkServerInit = {}) {
     this.source = source
@@ -110,14 +111,14 @@ export class ChunkServer {
   /** Requests parsed and not yet answered, over all streams, count. */
   get heldRequests(): number {
     let n = 0
-    for (const s of this.streams) n += s.held
+    for (const s of this.streams.keys()) n += s.held
     return n
   }
 
   /** Request bytes received but not yet parsed, over all streams (excludes transport buffers). */
   get bufferedRequestBytes(): number {
     let n = 0
-    for (const s of this.streams) n += s.bufferedBytes
+    for (const s of this.streams.keys()) n += s.bufferedBytes
     return n
   }
 
@@ -140,24 +141,43 @@ export class ChunkServer {
       let release: (() => void) | undefined
       if (this.policy.admit !== undefined) {
         release = this.policy.admit(peerId)
+        // A client may keep a finished stream open for its next fetch (a warm window): at the
+        // limit, the stream idle longest gives its slot to one that has work.
+        if (release === undefined && (await this.reclaimIdleStream())) release = this.policy.admit(peerId)
         if (release === undefined) {
           await this.refuse(stream, ChunkErrorCode.BUSY, 'server at its concurrency limit')
           return
         }
       }
       const serverStream = new ServerStream(stream, peerId, this.source, this.policy, this.init)
-      this.streams.add(serverStream)
+      const ended = Promise.withResolvers<void>()
+      this.streams.set(serverStream, ended.promise)
       try {
         await serverStream.run()
       } finally {
         this.streams.delete(serverStream)
         release?.()
+        ended.resolve()
       }
     } catch (err) {
       // Only reachable through a bug in this module; the node must survive it anyway.
       log.error('chunk handler failed for %p - %e', peerId, err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
+  }
+
+  /** Ends the admitted stream idle longest, if any, and resolves true once its slot is free. */
+  private async reclaimIdleStream(): Promise<boolean> {
+    let oldest: ServerStream | undefined
+    for (const s of this.streams.keys()) {
+      const since = s.idleSince
+      if (since !== undefined && (oldest === undefined || since < (oldest.idleSince as number))) oldest = s
+    }
+    if (oldest === undefined) return false
+    const ended = this.streams.get(oldest)
+    oldest.endIdle()
+    await ended
+    return true
   }
 
   /** Answers a stream-level ERROR (request id 0) and ends the stream without reading it. */
@@ -197,6 +217,7 @@ class ServerStream {
   private failed = false
   private requestsSeen = 0
   private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private idleAt = 0
 
   constructor(stream: Stream, peerId: PeerId, source: ChunkSource, policy: ServePolicy, init: Resolved) {
     this.stream = stream
@@ -214,6 +235,18 @@ class ServerStream {
 
   get held(): number {
     return this.queued.length + this.inService
+  }
+
+  /** When this stream last ran out of work (clock ms), or undefined while it has some. */
+  get idleSince(): number | undefined {
+    return this.idleTimer === undefined || this.held > 0 || this.reader.midFrame ? undefined : this.idleAt
+  }
+
+  /** Ends an idle stream as its idle timeout would, without counting it against the peer. */
+  endIdle(): void {
+    if (this.idleSince === undefined) return
+    this.clearIdleTimer()
+    this.fail(new ProtocolError(ChunkErrorCode.IDLE_TIMEOUT, 'idle stream closed for another client'))
   }
 
   get bufferedBytes(): number {
@@ -459,6 +492,7 @@ class ServerStream {
 
   private armIdleTimer(): void {
     this.clearIdleTimer()
+    this.idleAt = this.init.clock.now()
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined
       if (this.held > 0 || this.reader.midFrame) return

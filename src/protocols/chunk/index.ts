@@ -19,6 +19,7 @@ export {
   STREAM_REQUEST_ID,
 } from './messages.ts'
 export { PeerScore, type PeerScoreInit } from './peer-score.ts'
+export { ChunkSessionPool, type SessionPoolInit } from './session-pool.ts'
 export type {
   ChunkSource,
   ChunkTiming,
