@@ -26,6 +26,9 @@ const bootstrapAddr = multiaddrString.refine((value) => value.includes('/p2p/'),
 
 const port = z.number().int().min(0).max(65535)
 
+/** See connections.maxStreamWindowBytes: twice 1 Gbit/s x 150 ms, room for what queues behind it. */
+export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 32 * 1024 * 1024
+
 export const linkSchema = z.strictObject({
   /** Last-mile latency added once at this end, one way (ms). */
   accessLatencyMs: z.number().min(0).max(10_000).default(0),
@@ -61,6 +64,18 @@ export const configSchema = z.strictObject({
       /** Inbound connections per host per second; a lab bootstraps many nodes from one host at once. */
       inboundPerHostPerSecond: z.number().int().min(1).default(100),
       dialTimeoutMs: z.number().int().min(100).default(10_000),
+      /**
+       * Largest yamux receive window per stream, bytes. One stream moves at most a window per
+       * round trip, so this must exceed the bandwidth-delay product of the longest, fattest link
+       * the node fetches over (1 Gbit/s x 150 ms is 18.75 MB); yamux grows each stream's window
+       * from 256 KiB up to this as data flows, so idle streams cost nothing.
+       */
+      maxStreamWindowBytes: z
+        .number()
+        .int()
+        .min(256 * 1024)
+        .max(2 ** 32 - 1)
+        .default(DEFAULT_MAX_STREAM_WINDOW_BYTES),
     })
     .prefault({}),
   store: z

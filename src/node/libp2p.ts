@@ -54,9 +54,13 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
     addresses: { listen: config.listen, announce: config.announce },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    // yamux's stream window auto-grows from 256 KiB to 16 MiB, so one stream can fill
-    // a link whose bandwidth-delay product is below that (per-stream cap = window / RTT).
-    streamMuxers: [yamux()],
+    // yamux grows a stream's receive window from 256 KiB up to this maximum (its own default is
+    // 16 MiB); one stream moves at most a window per round trip, so the maximum must exceed the
+    // bandwidth-delay product, with room for what queues behind the link. Only the receive side
+    // is set: the initial window stays at the protocol's 256 KiB, which every peer assumes.
+    streamMuxers: [
+      yamux({ streamOptions: { maxStreamWindowSize: config.connections.maxStreamWindowBytes } }),
+    ],
     ...(init.connectionProtector === undefined ? {} : { connectionProtector: init.connectionProtector }),
     peerDiscovery,
     ...(init.metricsRegistry === undefined
