@@ -742,7 +742,13 @@ async function stageRemotely(
       ctx.consumer.store,
       cid,
       // the fetcher runs in real time: its hint is the dilated round trip
-      providers.map((x) => ({ peerId: x.node.peerId, kind: x.kind, rttMs: Math.max(pathRttMs(x) * k, 0.1) })),
+      providers.map((x) => ({
+        peerId: x.node.peerId,
+        kind: x.kind,
+        rttMs: Math.max(pathRttMs(x) * k, 0.1),
+        // the offer's uplink, on the dilated clock the fetcher runs on
+        ...(x.link.uplinkMbps > 0 ? { offeredBytesPerSec: (x.link.uplinkMbps * 1e6) / 8 / k } : {}),
+      })),
       p.inFlight,
       1 / k,
     )

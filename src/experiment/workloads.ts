@@ -460,6 +460,8 @@ export interface StageProvider {
   peerId: PeerId
   kind: 'peer' | 'origin'
   rttMs: number
+  /** The provider's advertised uplink, bytes/s, as a node learns it from the provider's offer. */
+  offeredBytesPerSec?: number
 }
 
 export interface StageMeasure {
@@ -478,7 +480,8 @@ export interface StageMeasure {
 /**
  * Stages a whole dataset into `store` with the node's Fetcher and multi-source scheduler. Providers
  * are handed over directly (the DHT walk is measured elsewhere); their hint is the RTT the consumer
- * measured with a ping, as a node that just connected would know it.
+ * measured with a ping and the uplink their offer advertises, as a node that just connected would
+ * know them.
  */
 export async function stageWithFetcher(
   self: PeerId,
@@ -517,7 +520,12 @@ export async function stageWithFetcher(
       }),
     hint: async (peer): Promise<ProviderHint> => {
       const p = byPeer.get(peer.toString())
-      return p === undefined ? { rttSource: 'unknown' } : { rttMs: p.rttMs, rttSource: 'measured' }
+      if (p === undefined) return { rttSource: 'unknown' }
+      return {
+        rttMs: p.rttMs,
+        rttSource: 'measured',
+        ...(p.offeredBytesPerSec === undefined ? {} : { offeredBytesPerSec: p.offeredBytesPerSec }),
+      }
     },
   }
   const result = await new Fetcher(store, env).fetch(datasetCid, {

@@ -238,6 +238,7 @@ export class Fetcher {
       const joining: Promise<void>[] = []
       let budgetError: Error | undefined
       const join = async (peer: PeerId): Promise<void> => {
+        scheduler.joining()
         try {
           const session = await open(peer)
           const have = await session.have(datasetCid, { signal })
@@ -271,6 +272,8 @@ export class Fetcher {
           if (code === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
           else if (code !== 'ERR_NOT_FOUND' && !signal.aborted) this.failures.failed(peer)
           log('provider %p unusable: %s', peer, errorMessage(err))
+        } finally {
+          scheduler.joined()
         }
       }
       const discovery = (async () => {

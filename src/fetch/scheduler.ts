@@ -81,6 +81,10 @@ export class MultiSourceScheduler {
   private readonly assigned = new Map<string, Assignment[]>()
   private readonly cursor = new Map<ProviderState, number>()
   private discovering = true
+  /** Chunks endgameFor() moved from one provider's queue to another's (each moves once). */
+  private readonly moved = new Set<string>()
+  /** Providers announced by joining() and not yet added. */
+  private joiningCount = 0
   private settled = false
   private resolveRun!: () => void
   private rejectRun!: (err: Error) => void
@@ -139,6 +143,20 @@ export class MultiSourceScheduler {
     this.pump()
   }
 
+  /**
+   * A provider is about to join (its HAVE is on the way): until it does, or `joined()` says it
+   * will not, providers without a measured rate take no more than an even share of the chunks.
+   */
+  joining(): void {
+    this.joiningCount++
+  }
+
+  /** A provider announced by joining() was added, or turned out unusable. */
+  joined(): void {
+    this.joiningCount = Math.max(0, this.joiningCount - 1)
+    this.pump()
+  }
+
   /** No more providers will be added: fail if the ones we have cannot finish. */
   discoveryFinished(): void {
     this.discovering = false
@@ -176,9 +194,19 @@ export class MultiSourceScheduler {
         .map((provider) => ({ provider, estimate: provider.estimateMs(sample) }))
         .sort((a, b) => a.estimate - b.estimate || (a.provider.rttMs ?? 50) - (b.provider.rttMs ?? 50))
       for (const { provider } of ranked) {
-        const chunk = this.nextFor(provider) ?? this.endgameFor(provider)
-        if (chunk === undefined) continue
-        this.start(provider, chunk)
+        const next = this.nextFor(provider)
+        if (next !== undefined) {
+          this.start(provider, next)
+        } else {
+          const taken = this.endgameFor(provider)
+          if (taken === undefined) continue
+          this.start(provider, taken.chunk)
+          // a request still queued at its server is withdrawn there: moved, not duplicated
+          if (taken.from !== undefined) {
+            this.moved.add(taken.chunk.key)
+            taken.from.controller.abort(new BwnodeError('ERR_REASSIGNED', 'moved to a provider that is free'))
+          }
+        }
         progress = true
         break
       }
@@ -286,7 +314,22 @@ export class MultiSourceScheduler {
     return provider.bytes + provider.inFlightBytes <= mine.share * handed
   }
 
+  /**
+   * Providers answer HAVE one after another, a round trip or so apart. The first to answer would
+   * fill its whole window at once, and with enough providers that is every chunk: the ones that
+   * answer a moment later get nothing, and a few queues hold the whole fetch. So while others are
+   * joining, a provider that has not yet shown its rate (JOIN_SHARE_UNTIL_CHUNKS delivered) takes
+   * at most an even share of what is left among everyone active or joining.
+   */
+  private withinJoinShare(provider: ProviderState): boolean {
+    if (this.joiningCount === 0 || provider.chunks >= JOIN_SHARE_UNTIL_CHUNKS) return true
+    const left = this.pending.size + this.assigned.size
+    const share = Math.ceil(left / (this.activeProviders.length + this.joiningCount))
+    return provider.inFlight < share
+  }
+
   private nextFor(provider: ProviderState): WantedChunk | undefined {
+    if (!this.withinJoinShare(provider)) return undefined
     if (!this.withinLocalShare(provider, this.order[0]?.size ?? 1)) return undefined
     for (let i = 0; i < this.retry.length; i++) {
       const key = this.retry[i]!
@@ -314,29 +357,78 @@ export class MultiSourceScheduler {
   }
 
   /**
-   * Nothing left to hand out: race the oldest outstanding request held by someone else.
-   * A provider past its locality share races only overdue requests (older than
-   * ENDGAME_OVERDUE x their expected time): a stalled peer is still raced, but a near
-   * peer's healthy queue is not handed to a far one at the tail.
+   * Nothing left to hand out: take over the outstanding request that would arrive last, if this
+   * provider would deliver it sooner. Each provider's requests are served in order, so the i-th
+   * oldest of a provider arrives after about i + 1 of its chunk times. Providers that answered
+   * HAVE first hold deep queues while ones that joined a moment later have none; a request that
+   * deep in a queue has not been started by its server, so it is moved (cancelled there, where
+   * it is dropped unsent). A request its server is already sending (within the first
+   * SERVING_AHEAD of the queue) is left alone, unless it is stalled (older than ENDGAME_OVERDUE
+   * x its expected time): that one is raced, and the first verified copy wins.
+   *
+   * A provider past its locality share races only stalled requests: a near peer's healthy queue
+   * is not handed to a far one at the tail.
    */
-  private endgameFor(provider: ProviderState): WantedChunk | undefined {
-    if (this.pending.size > 0 || provider.inFlight >= 2) return undefined
+  private endgameFor(provider: ProviderState): { chunk: WantedChunk; from?: Assignment } | undefined {
+    if (this.pending.size > 0) return undefined
     const overdueOnly = !this.withinLocalShare(provider, this.order[0]?.size ?? 1)
     const now = this.now()
-    let oldest: { key: string; startedAt: number } | undefined
+    const byProvider = new Map<ProviderState, Array<{ key: string; assignment: Assignment }>>()
     for (const [key, list] of this.assigned) {
-      if (list.length !== 1 || list[0]!.provider === provider) continue
-      if (!provider.has.has(this.indexOf(key))) continue
-      if (overdueOnly && now - list[0]!.startedAt < ENDGAME_OVERDUE * list[0]!.expectedMs) continue
-      if (oldest === undefined || list[0]!.startedAt < oldest.startedAt)
-        oldest = { key, startedAt: list[0]!.startedAt }
+      for (const assignment of list) {
+        const queue = byProvider.get(assignment.provider) ?? []
+        queue.push({ key, assignment })
+        byProvider.set(assignment.provider, queue)
+      }
     }
-    return oldest === undefined ? undefined : this.byKey.get(oldest.key)
+    let best: { key: string; arrivesAt: number; from?: Assignment } | undefined
+    for (const [holder, queue] of byProvider) {
+      if (holder === provider) continue
+      queue.sort((a, b) => a.assignment.startedAt - b.assignment.startedAt)
+      const chunkMs = this.chunkTimeMs(holder, queue[0]!.assignment, now)
+      for (const [i, { key, assignment }] of queue.entries()) {
+        // already raced, or not something this provider holds
+        if ((this.assigned.get(key)?.length ?? 0) !== 1) continue
+        const chunk = this.byKey.get(key)
+        if (chunk === undefined || !provider.has.has(this.indexOf(key))) continue
+        // Only a holder that has delivered, at a known rate, has an expected time to be late
+        // against. Before its first chunk (stream start-up, a cold disk, a window still growing)
+        // it is judged by the chunk timeout alone: racing then fetched a third of a sixteen-peer
+        // staging twice.
+        const stalled =
+          holder.chunks > 0 &&
+          holder.rateBytesPerSec() !== undefined &&
+          now - assignment.startedAt >= ENDGAME_OVERDUE * assignment.expectedMs
+        const queuedAtServer = i >= SERVING_AHEAD
+        if (!stalled && (overdueOnly || !queuedAtServer)) continue
+        // a chunk moves once, and only for a clear gain (no two providers passing it back and forth)
+        if (!stalled && this.moved.has(key)) continue
+        const arrivesAt = stalled ? Number.POSITIVE_INFINITY : now + (i + 1) * chunkMs
+        const slack = stalled ? 1 : (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
+        if (arrivesAt <= now + slack * provider.estimateMs(chunk.size)) continue
+        if (best === undefined || arrivesAt > best.arrivesAt)
+          best = { key, arrivesAt, ...(stalled ? {} : { from: assignment }) }
+      }
+    }
+    const chunk = best === undefined ? undefined : this.byKey.get(best.key)
+    if (best === undefined || chunk === undefined) return undefined
+    return { chunk, ...(best.from === undefined ? {} : { from: best.from }) }
+  }
+
+  /**
+   * How long `holder` takes per chunk, ms: from its measured rate, or, before it has one, at
+   * least as long as its oldest request has been waiting beyond a round trip.
+   */
+  private chunkTimeMs(holder: ProviderState, oldest: Assignment, now: number): number {
+    const size = this.order[0]?.size ?? 1
+    const rate = holder.rateBytesPerSec()
+    const measured = rate !== undefined && rate > 0 ? (size * 1000) / rate : 0
+    const waited = now - oldest.startedAt - (holder.rttMs ?? 0)
+    return Math.max(measured, waited, 0)
   }
 
   private start(provider: ProviderState, chunk: WantedChunk): void {
-    this.pending.delete(chunk.key)
-    this.pendingBytes -= chunk.size
+    if (this.pending.delete(chunk.key)) this.pendingBytes -= chunk.size
     const controller = new AbortController()
     const assignment: Assignment = {
       provider,
@@ -417,7 +509,7 @@ export class MultiSourceScheduler {
     const err = aborted.aborted && aborted.reason instanceof Error ? aborted.reason : failure
     const code = errorCode(err)
     // Losing an endgame race is not the provider's fault, and a dropped provider is already counted.
-    if (code === 'ERR_DUPLICATE') return
+    if (code === 'ERR_DUPLICATE' || code === 'ERR_REASSIGNED') return
     if (code === 'ERR_PROVIDER_DROPPED') {
       this.requeue(chunk, assignment)
       return
@@ -491,6 +583,16 @@ export function boundedShares(capacities: number[], weights: number[]): number[]
   }
   return shares
 }
+
+/** Chunks a provider delivers before its rate, not an even share, decides what it takes. */
+const JOIN_SHARE_UNTIL_CHUNKS = 3
+
+/**
+ * Requests at the front of a provider's queue that its server is already reading or sending
+ * (the one being written plus the chunk server's DEFAULT_SERVE_PREFETCH): moving one of them would
+ * waste its bytes, so only requests behind these are moved (see endgameFor).
+ */
+const SERVING_AHEAD = 3
 
 /** A request this many times older than its expected time is overdue (see endgameFor). */
 const ENDGAME_OVERDUE = 2
