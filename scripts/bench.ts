@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { crossProcessBench } from './bench/cross-process.ts'
 import { dhtBench } from './bench/dht.ts'
 import { emulatedBench } from './bench/emulated.ts'
 import { localReadBench } from './bench/local-read.ts'
@@ -26,6 +27,7 @@ import { vivaldiBench } from './bench/vivaldi.ts'
 
 const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = {
   loopback: loopbackBench,
+  'cross-process': crossProcessBench,
   'local-read': localReadBench,
   emulated: emulatedBench,
   'long-fat-link': longFatLinkBench,

@@ -38,6 +38,7 @@ describe('npm run bench -- --quick --json', () => {
     expect(report.versions.libp2p).toMatch(/^\d+\./)
     for (const section of [
       'loopback.',
+      'cross_process.',
       'local_read.',
       'emulated.',
       'long_fat_link.',
