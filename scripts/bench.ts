@@ -20,6 +20,7 @@ import { longFatLinkBench } from './bench/long-fat-link.ts'
 import { loopbackBench } from './bench/loopback.ts'
 import { machineInfo, versions } from './bench/machine.ts'
 import { multiSourceBench } from './bench/multisource.ts'
+import { placementsBench } from './bench/placements.ts'
 import { quicBench } from './bench/quic.ts'
 import { formatTable } from './bench/table.ts'
 import type { BenchContext, BenchResult } from './bench/types.ts'
@@ -32,6 +33,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   emulated: emulatedBench,
   'long-fat-link': longFatLinkBench,
   'multi-source': multiSourceBench,
+  placements: placementsBench,
   dht: dhtBench,
   vivaldi: vivaldiBench,
   quic: quicBench,

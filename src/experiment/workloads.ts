@@ -12,7 +12,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { DEFAULT_MANIFEST_HEDGE_MS, DEFAULT_MIN_CHUNK_TIMEOUT_MS } from '../fetch/constants.ts'
+import {
+  DEFAULT_JOIN_GRACE_MS,
+  DEFAULT_MANIFEST_HEDGE_MS,
+  DEFAULT_MIN_CHUNK_TIMEOUT_MS,
+} from '../fetch/constants.ts'
 import { Fetcher } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchResult, ProviderHint } from '../fetch/types.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
@@ -534,6 +538,7 @@ export async function stageWithFetcher(
     // under time dilation K the fetcher's own timers stretch with the links
     minChunkTimeoutMs: DEFAULT_MIN_CHUNK_TIMEOUT_MS / latencyScale,
     manifestHedgeMs: DEFAULT_MANIFEST_HEDGE_MS / latencyScale,
+    joinGraceMs: DEFAULT_JOIN_GRACE_MS / latencyScale,
     // The experiment measures what the links can deliver: every provider kept busy.
     localityBias: 0,
   })

@@ -15,6 +15,12 @@ export const DEFAULT_MAX_WINDOW = 64
 export const DEFAULT_MAX_PROVIDERS = 16
 /** How long to keep looking for more providers after the first (ms). */
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 15_000
+/**
+ * The first chunk requests of a fetch wait at most this long (after the first provider answered
+ * HAVE) for the other providers found to answer, ms: they answer within a round trip or two of
+ * each other, and a first answerer that filled its window at once would hold the whole fetch.
+ */
+export const DEFAULT_JOIN_GRACE_MS = 1_000
 /** A chunk request slower than max(this, 4x the expected time) is abandoned and moved (ms). */
 export const DEFAULT_MIN_CHUNK_TIMEOUT_MS = 10_000
 /** Bad chunks (hash mismatch) a provider may send before it is dropped. */

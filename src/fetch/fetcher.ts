@@ -53,6 +53,8 @@ export interface FetchOptions {
   localityBias?: number
   /** A chunk request slower than max(this, 4x its expected time) is moved (DEFAULT_MIN_CHUNK_TIMEOUT_MS). */
   minChunkTimeoutMs?: number
+  /** The first requests wait at most this long for the other providers found (DEFAULT_JOIN_GRACE_MS). */
+  joinGraceMs?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
   onProvider?: (provider: ProviderState) => void
 }
@@ -205,6 +207,7 @@ export class Fetcher {
       signal,
       ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       ...(options.minChunkTimeoutMs === undefined ? {} : { minChunkTimeoutMs: options.minChunkTimeoutMs }),
+      ...(options.joinGraceMs === undefined ? {} : { joinGraceMs: options.joinGraceMs }),
       // ProviderSession.get resolves only with verified bytes, so the store need not hash again.
       deliver: (chunk, bytes) => this.store.putVerifiedChunk(chunk.cid, bytes),
       onEvent: (event) => {

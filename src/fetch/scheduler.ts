@@ -2,6 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import {
   DEFAULT_ASSIGN_SLACK,
+  DEFAULT_JOIN_GRACE_MS,
   DEFAULT_LOCALITY_BIAS,
   DEFAULT_MAX_BAD_CHUNKS,
   DEFAULT_MAX_FAILURES,
@@ -30,6 +31,8 @@ export interface SchedulerInit {
   /** Whether this node's CPU is saturated (default: event-loop utilisation); injectable for tests. */
   cpu?: CpuGauge
   minChunkTimeoutMs?: number
+  /** The first assignments wait at most this long for providers still joining, ms. */
+  joinGraceMs?: number
   maxBadChunks?: number
   maxFailures?: number
   onEvent?(event: SchedulerEvent): void
@@ -85,6 +88,9 @@ export class MultiSourceScheduler {
   private readonly moved = new Set<string>()
   /** Providers announced by joining() and not yet added. */
   private joiningCount = 0
+  /** now() when the first provider was added. */
+  private firstJoinedAt: number | undefined
+  private graceTimer: ReturnType<typeof setTimeout> | undefined
   private settled = false
   private resolveRun!: () => void
   private rejectRun!: (err: Error) => void
@@ -137,6 +143,7 @@ export class MultiSourceScheduler {
   addProvider(provider: ProviderState): void {
     if (this.settled) return
     this.providers.push(provider)
+    this.firstJoinedAt ??= this.now()
     this.cursor.set(provider, 0)
     const sample = this.order[0]?.size ?? 1
     provider.initialEstimateMs = provider.estimateMs(sample)
@@ -144,8 +151,12 @@ export class MultiSourceScheduler {
   }
 
   /**
-   * A provider is about to join (its HAVE is on the way): until it does, or `joined()` says it
-   * will not, providers without a measured rate take no more than an even share of the chunks.
+   * A provider is about to join (its HAVE is on the way). Providers answer one after another, a
+   * round trip or so apart; the first to answer would fill its whole window at once, and with
+   * enough providers that is every chunk, so the ones answering a moment later get nothing and
+   * a few queues hold the whole fetch (or a slow home peer holds what the origin joining next
+   * would have sent in a fraction of the time). So the first assignments wait until every
+   * announced provider has joined, or `joinGraceMs` after the first one did.
    */
   joining(): void {
     this.joiningCount++
@@ -182,6 +193,7 @@ export class MultiSourceScheduler {
       this.succeed()
       return
     }
+    if (this.waitingForJoiners()) return
     // Greedy earliest-finish-time: each free request goes to the provider that would finish it
     // first (ties to the lower RTT), so the nearest provider is ranked first and the others take
     // only what they can deliver sooner than its queue would.
@@ -223,6 +235,22 @@ export class MultiSourceScheduler {
         )
       }
     }
+  }
+
+  /** True (and a pump scheduled) while the first assignments wait for announced providers. */
+  private waitingForJoiners(): boolean {
+    if (this.joiningCount === 0 || this.assigned.size > 0 || this.doneChunks > 0) return false
+    if (this.firstJoinedAt === undefined) return false
+    const left = this.firstJoinedAt + (this.init.joinGraceMs ?? DEFAULT_JOIN_GRACE_MS) - this.now()
+    if (left <= 0) return false
+    if (this.graceTimer === undefined) {
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = undefined
+        this.pump()
+      }, left)
+      this.graceTimer.unref?.()
+    }
+    return true
   }
 
   private holders(key: string): ProviderState[] {
@@ -314,22 +342,7 @@ export class MultiSourceScheduler {
     return provider.bytes + provider.inFlightBytes <= mine.share * handed
   }
 
-  /**
-   * Providers answer HAVE one after another, a round trip or so apart. The first to answer would
-   * fill its whole window at once, and with enough providers that is every chunk: the ones that
-   * answer a moment later get nothing, and a few queues hold the whole fetch. So while others are
-   * joining, a provider that has not yet shown its rate (JOIN_SHARE_UNTIL_CHUNKS delivered) takes
-   * at most an even share of what is left among everyone active or joining.
-   */
-  private withinJoinShare(provider: ProviderState): boolean {
-    if (this.joiningCount === 0 || provider.chunks >= JOIN_SHARE_UNTIL_CHUNKS) return true
-    const left = this.pending.size + this.assigned.size
-    const share = Math.ceil(left / (this.activeProviders.length + this.joiningCount))
-    return provider.inFlight < share
-  }
-
   private nextFor(provider: ProviderState): WantedChunk | undefined {
-    if (!this.withinJoinShare(provider)) return undefined
     if (!this.withinLocalShare(provider, this.order[0]?.size ?? 1)) return undefined
     for (let i = 0; i < this.retry.length; i++) {
       const key = this.retry[i]!
@@ -584,15 +597,12 @@ export function boundedShares(capacities: number[], weights: number[]): number[]
   return shares
 }
 
-/** Chunks a provider delivers before its rate, not an even share, decides what it takes. */
-const JOIN_SHARE_UNTIL_CHUNKS = 3
-
 /**
- * Requests at the front of a provider's queue that its server is already reading or sending
- * (the one being written plus the chunk server's DEFAULT_SERVE_PREFETCH): moving one of them would
- * waste its bytes, so only requests behind these are moved (see endgameFor).
+ * Requests at the front of a provider's queue that its server may already be sending: moving one
+ * would waste its bytes. The server checks for a CANCEL just before it writes a response, so
+ * everything behind the first can be moved without a byte sent (see endgameFor).
  */
-const SERVING_AHEAD = 3
+const SERVING_AHEAD = 1
 
 /** A request this many times older than its expected time is overdue (see endgameFor). */
 const ENDGAME_OVERDUE = 2

@@ -43,6 +43,7 @@ describe('npm run bench -- --quick --json', () => {
       'emulated.',
       'long_fat_link.',
       'multi_source.',
+      'placements.',
       'dht.',
       'vivaldi.',
       'quic.',

@@ -356,7 +356,8 @@ describe('providers that join one after another', () => {
     const sessions = Array.from({ length: 16 }, () => fakeSession(bytes, { delayMs: 10, serviceMs: 40 }))
     if (announce) for (let i = 0; i < sessions.length; i++) scheduler.joining()
     const run = scheduler.run()
-    // HAVE replies arrive 5 ms apart, as round trips to different peers do
+    // HAVE replies arrive a millisecond apart, within a round trip of each other as replies to
+    // requests sent at the same moment do
     for (const session of sessions) {
       scheduler.addProvider(
         new ProviderState(await peer(), session, all(count), {
@@ -366,7 +367,7 @@ describe('providers that join one after another', () => {
         }),
       )
       if (announce) scheduler.joined()
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      await new Promise((resolve) => setTimeout(resolve, 1))
     }
     scheduler.discoveryFinished()
     const started = performance.now()
@@ -374,7 +375,7 @@ describe('providers that join one after another', () => {
     return { ms: performance.now() - started, served: sessions.map((s) => s.served) }
   }
 
-  it('gives each an even share while the others are still joining, and fetches nothing twice', async () => {
+  it('waits for the others still joining before it hands out chunks, and fetches nothing twice', async () => {
     const even = await staged(true)
     // 4 chunks each is even; the first to answer must not take its whole window of 8
     expect(Math.max(...even.served)).toBeLessThanOrEqual(6)
