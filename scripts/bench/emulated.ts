@@ -79,7 +79,7 @@ export async function emulatedBench(ctx: BenchContext): Promise<BenchResult[]> {
     const chunks = Math.max(12, Math.round((mbps * 1e6 * seconds) / 8 / CHUNK_BYTES))
     const ratio = await cell(ctx, rttMs, mbps, chunks)
     ctx.log(`emulated rtt ${rttMs} ms, ${mbps} Mbit/s, ${chunks} chunks: ${ratio.toFixed(3)}`)
-    results.push(checked(`emulated.rtt${rttMs}ms_${mbps}mbps`, ratio, 'of rate', '>=', 0.9, 'pipelined'))
+    results.push(checked(`emulated.rtt${rttMs}ms_${mbps}mbps`, ratio, 'of rate', '>=', 0.95, 'pipelined'))
   }
   const singleRate = 50
   for (const rttMs of ctx.quick ? [20] : [2, 20, 100]) {

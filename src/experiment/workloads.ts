@@ -148,6 +148,18 @@ class LaneState {
     return first > 0 ? this.doneBytes / first : undefined
   }
 
+  /**
+   * The higher of the measured and the offered rate, bytes per ms: what a fast lane may still
+   * reach. A fresh stream's first completions come while its window is still growing; judged by
+   * them, a fast origin looks slow and the home peers beside it are handed items it would have
+   * delivered sooner (they carried 54-65% of a sequential read whose capacity share was 28%).
+   */
+  upperRate(): number | undefined {
+    const measured = this.rate()
+    if (measured === undefined) return this.priorBytesPerMs
+    return this.priorBytesPerMs === undefined ? measured : Math.max(measured, this.priorBytesPerMs)
+  }
+
   /** `fallbackRate` stands in for a lane with no history yet (the fastest rate seen so far). */
   etaMs(bytes: number, fallbackRate: number): number {
     return (this.inFlightBytes + bytes) / (this.rate() ?? fallbackRate)
@@ -192,10 +204,12 @@ function pickItem(
   }
   // A slow lane: the first unassigned item it delivers before the fast lanes, at their combined
   // rate, would have delivered what is ahead of it and not already held by a slow lane.
+  // The fast lanes at the most they may reach: a slow lane takes only what it delivers before them
+  // even then, so adding it never delays the in-order consumer.
   let fastRate = 0
   for (const lane of all) {
     const rate = lane.rate()
-    if (rate !== undefined && rate * LANE_SLACK >= fastest) fastRate += rate
+    if (rate !== undefined && rate * LANE_SLACK >= fastest) fastRate += lane.upperRate() ?? rate
   }
   let ahead = 0
   for (let j = from; j < limit; j++) {

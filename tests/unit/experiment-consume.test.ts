@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest'
 import { consume, type Lane, type ReadItem } from '../../src/experiment/workloads.ts'
 
-/** A lane that serves requests one after another at `bytesPerMs`, each after a round trip of `rttMs`. */
+/**
+ * A lane that serves requests one after another at `bytesPerMs`, each after a round trip of
+ * `rttMs`; with `rampItems`, its first items come at a quarter of that (a fresh stream's window
+ * still growing).
+ */
 function pacedLane(
   label: string,
   kind: Lane['kind'],
   bytesPerMs: number,
   rttMs: number,
   concurrency: number,
+  rampItems = 0,
 ): Lane {
   let freeAt = 0
+  let served = 0
   return {
     label,
     kind,
@@ -18,7 +24,7 @@ function pacedLane(
     read: async () => {
       const now = performance.now()
       const start = Math.max(now + rttMs / 2, freeAt)
-      freeAt = start + 100_000 / bytesPerMs
+      freeAt = start + 100_000 / (served++ < rampItems ? bytesPerMs / 4 : bytesPerMs)
       await new Promise((resolve) => setTimeout(resolve, freeAt + rttMs / 2 - now))
       return new Uint8Array(100_000)
     },
@@ -38,6 +44,17 @@ describe('the consumer with lanes of different speeds', () => {
     // 20 MB: 2.1 s alone; with 14 kB/ms combined ~1.5 s
     expect(mixed.seconds).toBeLessThan(alone.seconds * 0.9)
     expect(mixed.bytesByKind.peer).toBeGreaterThan(0.15 * 20_000_000)
+  }, 20_000)
+
+  it('does not hand the peers what a fast origin still warming up would deliver sooner', async () => {
+    // the origin's first 8 items at a quarter of its rate: judged by them, it looks like 2.5 kB/ms
+    const origin = () => pacedLane('origin', 'origin', 10_000, 100, 16, 8)
+    const peers = () => Array.from({ length: 8 }, (_, i) => pacedLane(`peer-${i}`, 'peer', 500, 20, 16))
+    const alone = await consume({ items: items(200), lanes: [origin()] })
+    const mixed = await consume({ items: items(200), lanes: [origin(), ...peers()] })
+    expect(mixed.seconds).toBeLessThan(alone.seconds)
+    // the peers' capacity share is 4 / 14 of the bytes
+    expect(mixed.bytesByKind.peer).toBeLessThan(0.35 * 20_000_000)
   }, 20_000)
 })
 
