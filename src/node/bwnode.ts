@@ -32,6 +32,12 @@ import { ServedByDataset } from './served.ts'
 /** A locality probe (one ping) that takes longer than this is abandoned, ms. */
 const PROBE_TIMEOUT_MS = 5_000
 
+/**
+ * Closing the connections to a peer cut off for debt waits this long for their streams to
+ * close gracefully, then aborts them, ms: a peer that stops reading must not keep them open.
+ */
+const HANG_UP_TIMEOUT_MS = 2_000
+
 export interface NodeStatus {
   peerId: string
   multiaddrs: string[]
@@ -316,6 +322,10 @@ export class Bwnode {
    * How this node serves: never more peers at once than offered (semaphore),
    * never faster than offered (token bucket on the uplink), and only to peers
    * that keep paying (ledger thresholds; vouchers arrive on the same stream).
+   * A peer refused past the disconnect threshold loses every connection to this
+   * node, not only the stream. It may dial again; its debt is still on the
+   * ledger, so each request it cannot afford disconnects it again, until a
+   * voucher (PAY is free) clears what it was refused. Nothing bans it.
    */
   private servePolicy(): ServePolicy {
     const offer = this.config.offer
@@ -331,6 +341,7 @@ export class Bwnode {
       beforeServe: (peer, bytes) => {
         if (price > 0) this.ledger.chargeServe(peer, bytes)
       },
+      disconnect: (peer) => this.libp2p.hangUp(peer, { signal: AbortSignal.timeout(HANG_UP_TIMEOUT_MS) }),
       ...(uplink === undefined
         ? {}
         : { pace: (bytes: number, signal: AbortSignal) => uplink.take(bytes, signal) }),

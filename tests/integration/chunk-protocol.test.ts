@@ -184,6 +184,31 @@ describe('chunk protocol over libp2p', () => {
     expect(session.closed).toBe(true)
   })
 
+  it('on ERR_PAYMENT_DISCONNECT calls disconnect once, after the answer, and the peer still reads it', async () => {
+    const chunks = await makeChunks(2, () => 2048)
+    const disconnected: string[] = []
+    await serve(new MapChunkSource(chunks), {
+      beforeServe: () => {
+        throw new BwnodeError(ChunkErrorCode.PAYMENT_DISCONNECT, 'debt over the hard limit')
+      },
+      // What a node does: drop the whole connection as soon as the hook is called.
+      disconnect: async (peer) => {
+        disconnected.push(peer.toString())
+        await server.hangUp(peer)
+      },
+    })
+    const session = await ChunkSession.open(client, server.peerId)
+    const err = await session.get((chunks[0] as { cid: CID }).cid).catch((e: unknown) => e)
+    expect(codeOf(err)).toBe(ChunkErrorCode.PAYMENT_DISCONNECT)
+    expect((err as Error).message).toBe('debt over the hard limit')
+    const deadline = Date.now() + 3_000
+    while (client.getConnections(server.peerId).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(client.getConnections(server.peerId)).toHaveLength(0)
+    expect(disconnected).toEqual([client.peerId.toString()])
+  })
+
   it('paces every chunk, reports served bytes, and credits vouchers from makeVoucher', async () => {
     const chunks = await makeChunks(8, (i) => 1000 + i)
     const paced: number[] = []

@@ -215,6 +215,8 @@ class ServerStream {
   private inService = 0
   private readDone = false
   private failed = false
+  /** Set when the stream ends on ERR_PAYMENT_DISCONNECT: the peer's connection goes too. */
+  private disconnecting = false
   private requestsSeen = 0
   private idleTimer: ReturnType<typeof setTimeout> | undefined
   private idleAt = 0
@@ -267,6 +269,10 @@ class ServerStream {
         this.serveLoop().catch((err) => this.fail(err)),
       ])
       if (!this.failed) await this.finish()
+      // Only now, with the ERROR frame flushed ahead of our FIN, may the connection go: closed
+      // first, it could drop the frame and leave the peer guessing why. A peer whose stream
+      // failed while we answered (it stopped reading) is disconnected all the same.
+      if (this.disconnecting) await this.disconnectPeer()
     } finally {
       this.stream.removeEventListener('close', onClose)
       this.clearIdleTimer()
@@ -419,8 +425,9 @@ class ServerStream {
           : errorCodeFor(err)
       const message = err instanceof BwnodeError ? err.message : 'request failed'
       if (code === ChunkErrorCode.INTERNAL) log.error('serving %p failed - %e', this.peerId, err)
+      if (code === ChunkErrorCode.PAYMENT_DISCONNECT) this.disconnecting = true
       await this.write({ type: 'error', id: request.id, code, message })
-      return code !== ChunkErrorCode.PAYMENT_DISCONNECT
+      return !this.disconnecting
     }
     await this.write(response)
     if (served !== undefined) this.policy.onServed?.(this.peerId, served.cid, served.bytes)
@@ -462,6 +469,15 @@ class ServerStream {
       this.init.drainTimeoutMs,
       this.abortController.signal,
     )
+  }
+
+  /** Hands the peer to the policy's disconnect hook; its failure must not escape the handler. */
+  private async disconnectPeer(): Promise<void> {
+    try {
+      await this.policy.disconnect?.(this.peerId)
+    } catch (err) {
+      log.error('disconnecting %p failed - %e', this.peerId, err)
+    }
   }
 
   /** Closes our writable end after the last response; the peer closes its own. */

@@ -27,9 +27,18 @@ export interface ServePolicy {
   admit?(peerId: PeerId): ReleaseFn | undefined
   /**
    * Called before each chunk or manifest is sent with its size. Throw a BwnodeError with
-   * ERR_PAYMENT_REQUIRED to refuse this request, or ERR_PAYMENT_DISCONNECT to refuse and close.
+   * ERR_PAYMENT_REQUIRED to refuse this request, or ERR_PAYMENT_DISCONNECT to refuse it, end the
+   * stream and then call `disconnect`.
    */
   beforeServe?(peerId: PeerId, bytes: number): void | Promise<void>
+  /**
+   * Called after an ERR_PAYMENT_DISCONNECT answer was handed to the transport and the stream's
+   * writable end closed (or the stream failed trying), so the peer can read why it was cut off
+   * before the connection goes. The node closes its connections to the peer here; the server
+   * itself only owns the stream. Should settle promptly: the stream's admission slot is held
+   * until it does. Failures are logged.
+   */
+  disconnect?(peerId: PeerId): void | Promise<void>
   /** Waits until `bytes` may be sent (token-bucket uplink cap). Must give up when `signal` aborts. */
   pace?(bytes: number, signal: AbortSignal): Promise<void>
   /** Credits a voucher the peer sent on the stream. Throws on a bad voucher (ERR_BAD_VOUCHER). */
