@@ -1,11 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { BwnodeError, ConfigError, errorCode, errorMessage, explainDiskFull } from '../errors/index.ts'
+import { type HostAccess, HostCheck } from './host-check.ts'
 
 /**
  * The local HTTP API used by the CLI and the dashboard. Reads are open to
  * whoever can reach the socket (loopback by default); anything that changes
  * state needs `Authorization: Bearer <token>`, the token written to api.json.
+ * Every request must name the API in its Host header, and a browser's Origin
+ * on a state-changing one must be the API's own (host-check.ts).
  */
 
 export interface ApiServerInit {
@@ -51,14 +54,41 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted)
 }
 
-export function createApiApp(token: string): FastifyInstance {
+async function refuse(reply: FastifyReply, status: number, code: string, message: string): Promise<void> {
+  await reply.code(status).send({ error: { code, message } })
+}
+
+/** `access` says which Host names the API answers besides loopback; the default is a loopback API. */
+export function createApiApp(token: string, access: HostAccess = { bindHost: '127.0.0.1' }): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
+  const hosts = new HostCheck(access)
+  // One hook ahead of every route, the dashboard, /metrics and the 404 handler alike.
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const local = { address: request.socket.localAddress, port: request.socket.localPort }
+    const host = request.headers.host
+    if (!hosts.allowsHost(host, local)) {
+      await refuse(
+        reply,
+        421,
+        'ERR_BAD_HOST',
+        `this API does not answer to host ${JSON.stringify(host ?? '')}: use the URL in api.json (or add the name to api.allowedHosts)`,
+      )
+      return
+    }
     const changesState = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS'
-    if (changesState && !tokenMatches(token, request.headers.authorization)) {
-      await reply
-        .code(401)
-        .send({ error: { code: 'ERR_UNAUTHORIZED', message: 'this call changes state: send the API token' } })
+    if (!changesState) return
+    if (!tokenMatches(token, request.headers.authorization)) {
+      await refuse(reply, 401, 'ERR_UNAUTHORIZED', 'this call changes state: send the API token')
+      return
+    }
+    // Only a browser sends Origin; a page from another site never gets to change state, token or not.
+    if (!hosts.allowsOrigin(request.headers.origin, local)) {
+      await refuse(
+        reply,
+        403,
+        'ERR_BAD_ORIGIN',
+        `state changes are refused from origin ${JSON.stringify(request.headers.origin)}`,
+      )
     }
   })
   app.setErrorHandler(async (caught, _request, reply) => {

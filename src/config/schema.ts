@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DEFAULT_MIN_FREE_BYTES } from '../store/constants.ts'
@@ -25,6 +26,17 @@ const bootstrapAddr = multiaddrString.refine((value) => value.includes('/p2p/'),
 })
 
 const port = z.number().int().min(0).max(65535)
+
+/** A host name or IP address, no scheme or port: what a Host header names. */
+const hostName = z
+  .string()
+  .max(255)
+  .refine(
+    (value) =>
+      /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value) ||
+      isIP(value.replace(/^\[(.*)\]$/, '$1')) !== 0,
+    { message: 'must be a host name or IP address, without scheme or port' },
+  )
 
 /** See connections.maxStreamWindowBytes: twice 1 Gbit/s x 150 ms, room for what queues behind it. */
 export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 32 * 1024 * 1024
@@ -56,6 +68,12 @@ export const configSchema = z.strictObject({
       port: port.default(0),
       /** Binding the API to a non-loopback host needs this set explicitly. */
       allowRemote: z.boolean().default(false),
+      /**
+       * Host names the API answers to, on any port, besides loopback, `host` and the
+       * address a request arrived on (e.g. a reverse proxy's name). Any other Host
+       * header is refused: that is what stops DNS rebinding.
+       */
+      allowedHosts: z.array(hostName).max(64).default([]),
     })
     .prefault({}),
   connections: z

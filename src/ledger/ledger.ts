@@ -12,12 +12,12 @@ import {
 } from './constants.ts'
 import { creditsForBytes, isUint } from './credits.ts'
 import { InsufficientCredits, PaymentRequired, type VoucherRejectCode, VoucherRejected } from './errors.ts'
+import { EventHistory } from './history.ts'
 import { type ChannelBackend, type ChannelState, PayerChannel } from './payer-channel.ts'
 import { Serial } from './serial.ts'
 import {
   type ChannelPointer,
   emptyPeerTotals,
-  eventKey,
   type LedgerDb,
   type LedgerEvent,
   type LedgerStore,
@@ -37,6 +37,11 @@ const log = logger('bwnode:ledger')
 const VOUCHER_CACHE_SIZE = 4096
 
 type VoucherSublevel = LedgerStore['vouchersIn']
+type LedgerSublevel = LedgerStore[Exclude<keyof LedgerStore, 'root'>]
+/** One put or del of a ledger batch, on one of the ledger's sublevels. */
+type BatchOp =
+  | { type: 'put'; sublevel: LedgerSublevel; key: string; value: unknown }
+  | { type: 'del'; sublevel: LedgerSublevel; key: string }
 
 export interface LedgerInit {
   /** The node's Database or a sublevel of it; the ledger keeps its keys under 'ledger'. */
@@ -174,7 +179,7 @@ export class Ledger {
   readonly #store: LedgerStore
   readonly #privateKey: PrivateKey
   readonly #configuredGrant: number
-  readonly #retainEvents: number
+  readonly #history: EventHistory
   readonly #clock: () => number
   readonly #random: (size: number) => Uint8Array
   readonly #serial = new Serial()
@@ -186,10 +191,10 @@ export class Ledger {
   #grant = 0
   #earned = 0
   #spent = 0
-  #nextEvent = 0
   #state: 'new' | 'open' | 'closed' = 'new'
   readonly #dirtyStats = new Set<string>()
-  #pendingEvents: Array<[string, LedgerEvent]> = []
+  /** Rejections waiting for the next write; they get their history keys when it is staged. */
+  #pendingEvents: LedgerEvent[] = []
   #writeScheduled = false
   #writes: Promise<void> = Promise.resolve()
 
@@ -217,9 +222,9 @@ export class Ledger {
         `disconnectThresholdBytes (${this.disconnectThresholdBytes}) must be above paymentThresholdBytes (${this.paymentThresholdBytes})`,
       )
     }
-    this.#retainEvents = positiveInt(
-      init.historyRetainEvents ?? DEFAULT_HISTORY_RETAIN_EVENTS,
-      'historyRetainEvents',
+    this.#history = new EventHistory(
+      this.#store.events,
+      positiveInt(init.historyRetainEvents ?? DEFAULT_HISTORY_RETAIN_EVENTS, 'historyRetainEvents'),
     )
     this.#clock = init.clock ?? Date.now
     this.#random = init.randomBytes ?? nodeRandomBytes
@@ -263,9 +268,7 @@ export class Ledger {
     for await (const [peer, stats] of s.peerStats.iterator()) {
       Object.assign(this.#peer(peer), stats)
     }
-    for await (const key of s.events.keys({ reverse: true, limit: 1 })) {
-      this.#nextEvent = Number(key) + 1
-    }
+    await this.#history.open()
     this.#state = 'open'
   }
 
@@ -432,14 +435,13 @@ export class Ledger {
       channelId: voucher.channelId,
       sequence: voucher.sequence,
     }
-    await s.root.batch<string, unknown>(
+    await this.#write(
       [
         { type: 'put', sublevel: s.vouchersIn, key, value: storeVoucher(voucher, now) },
         { type: 'put', sublevel: s.totals, key: 'self', value: { earned, spent: this.#spent } },
         { type: 'put', sublevel: s.peerTotals, key: from, value: totals },
-        ...this.#eventOps(event),
       ],
-      {},
+      [event],
     )
     // Memory follows only once the batch is written.
     this.#remember(s.vouchersIn, key, voucher)
@@ -497,15 +499,14 @@ export class Ledger {
       channelId: voucher.channelId,
       sequence: voucher.sequence,
     }
-    await s.root.batch<string, unknown>(
+    await this.#write(
       [
         { type: 'put', sublevel: s.vouchersOut, key, value: storeVoucher(voucher, now) },
         { type: 'put', sublevel: s.channels, key: payee, value: pointer },
         { type: 'put', sublevel: s.totals, key: 'self', value: { earned: this.#earned, spent } },
         { type: 'put', sublevel: s.peerTotals, key: payee, value: totals },
-        ...this.#eventOps(event),
       ],
-      {},
+      [event],
     )
     this.#remember(s.vouchersOut, key, voucher)
     this.#spent = spent
@@ -685,26 +686,34 @@ export class Ledger {
   async flush(): Promise<void> {
     this.#writeScheduled = false
     const peers = [...this.#dirtyStats]
-    const events = this.#pendingEvents
     this.#dirtyStats.clear()
-    this.#pendingEvents = []
-    if (peers.length === 0 && events.length === 0) {
+    if (peers.length === 0 && this.#pendingEvents.length === 0) {
       await this.#writes
       return
     }
     const s = this.#store
-    const ops = [
-      ...peers.map((peer) => {
-        const p = this.#peer(peer)
-        const value: PeerStats = { servedBytes: p.servedBytes, rejected: p.rejected }
-        return { type: 'put' as const, sublevel: s.peerStats, key: peer, value }
-      }),
-      ...events.map(([key, value]) => ({ type: 'put' as const, sublevel: s.events, key, value })),
-    ]
-    // Chained so an older snapshot never lands after a newer one; a failed write does not block later ones.
-    const write = this.#writes.then(() => s.root.batch<string, unknown>(ops, {}))
+    const ops = peers.map((peer) => {
+      const p = this.#peer(peer)
+      const value: PeerStats = { servedBytes: p.servedBytes, rejected: p.rejected }
+      return { type: 'put' as const, sublevel: s.peerStats, key: peer, value }
+    })
+    await this.#write(ops, [])
+  }
+
+  /**
+   * Write one batch: `ops`, then the pending rejections and `events` with the
+   * history pruned back to its bound. Every batch goes through one chain, so an
+   * older snapshot never lands after a newer one and a history key is only ever
+   * deleted after (or with) the batch that put it; a failed write does not block
+   * later ones.
+   */
+  #write(ops: readonly BatchOp[], events: readonly LedgerEvent[]): Promise<void> {
+    const staged = this.#history.stage([...this.#pendingEvents, ...events])
+    this.#pendingEvents = []
+    const all = [...ops, ...staged.ops]
+    const write = this.#writes.then(() => this.#store.root.batch<string, unknown>(all, {}))
     this.#writes = write.catch(() => {})
-    await write
+    return write.then(() => staged.written())
   }
 
   #markDirty(peer: string): void {
@@ -718,24 +727,8 @@ export class Ledger {
 
   #countRejection(peer: string, code: string): void {
     this.#peer(peer).rejected++
-    const counter = this.#nextEvent++
-    this.#pendingEvents.push([
-      eventKey(counter),
-      { time: this.#clock(), peer, kind: 'reject', bytes: 0, credits: 0, code },
-    ])
+    this.#pendingEvents.push({ time: this.#clock(), peer, kind: 'reject', bytes: 0, credits: 0, code })
     this.#markDirty(peer)
-  }
-
-  #eventOps(event: LedgerEvent) {
-    const s = this.#store
-    const counter = this.#nextEvent++
-    const ops: Array<
-      | { type: 'put'; sublevel: typeof s.events; key: string; value: LedgerEvent }
-      | { type: 'del'; sublevel: typeof s.events; key: string }
-    > = [{ type: 'put', sublevel: s.events, key: eventKey(counter), value: event }]
-    const expired = counter - this.#retainEvents
-    if (expired >= 0) ops.push({ type: 'del', sublevel: s.events, key: eventKey(expired) })
-    return ops
   }
 
   /** Latest voucher of a channel, from memory or the database. */

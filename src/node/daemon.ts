@@ -22,7 +22,7 @@ export async function startDaemon(config: BwnodeConfig): Promise<RunningDaemon> 
   const node = await Bwnode.create(config)
   await node.start()
   const token = newApiToken()
-  const app = createApiApp(token)
+  const app = createApiApp(token, { bindHost: config.api.host, allowedHosts: config.api.allowedHosts })
   registerNodeRoutes(app, node)
   registerDatasetRoutes(app, node)
   registerMarketRoutes(app, node)

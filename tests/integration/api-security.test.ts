@@ -1,6 +1,9 @@
+import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseAuthority } from '../../src/api/host-check.ts'
+import { type ApiServer, createApiApp, listenApi } from '../../src/api/server.ts'
 import { withApiHost } from '../../src/cli/commands/start.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
@@ -27,6 +30,51 @@ function tryConnect(host: string, port: number): Promise<string> {
       resolve('timeout')
     })
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+  })
+}
+
+interface RawAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/**
+ * One request through node:http, so the Host header is sent exactly as given
+ * (fetch() would replace it with the URL's host); `host: null` sends none.
+ */
+function rawRequest(
+  url: string,
+  path: string,
+  options: { method?: string; host: string | null; headers?: Record<string, string>; body?: string },
+): Promise<RawAnswer> {
+  const target = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: Number(target.port),
+        path,
+        method: options.method ?? 'GET',
+        setHost: false,
+        headers: {
+          ...(options.host === null ? {} : { host: options.host }),
+          ...options.headers,
+          ...(options.body === undefined
+            ? {}
+            : { 'content-length': String(Buffer.byteLength(options.body)) }),
+        },
+      },
+      (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (body += chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(options.body)
   })
 }
 
@@ -146,6 +194,100 @@ describe('HTTP API access', () => {
     expect(data.credits.balance).toBe(1000)
   })
 
+  // What a DNS-rebinding page reaches: its own name, now pointing at 127.0.0.1.
+  const readRoutes = [
+    '/',
+    '/dashboard/app.js',
+    '/api/dashboard',
+    '/api/status',
+    '/api/credits',
+    '/metrics',
+    '/nowhere',
+  ]
+
+  it('refuses a request whose Host does not name the API, before any route runs', async () => {
+    const port = new URL(url).port
+    const forged = [
+      `evil.example:${port}`,
+      'evil.example',
+      `localhost.evil.example:${port}`,
+      `127.0.0.1.evil.example:${port}`,
+      `127.0.0.1:${Number(port) === 1 ? 2 : 1}`,
+      `[::2]:${port}`,
+      '',
+    ]
+    for (const host of forged) {
+      for (const path of readRoutes) {
+        const answer = await rawRequest(url, path, { host })
+        expect(answer.status, `${path} with Host ${host}`).toBe(421)
+        expect(answer.headers['content-type']).toMatch(/^application\/json/)
+        expect(JSON.parse(answer.body)).toEqual({
+          error: { code: 'ERR_BAD_HOST', message: expect.stringContaining('api.json') },
+        })
+        expect(answer.body).not.toContain(daemon.node.peerId.toString())
+      }
+    }
+    // Refused before the token check too: a forged Host never reaches a state change.
+    const write = await rawRequest(url, '/api/seeds', {
+      method: 'POST',
+      host: `evil.example:${port}`,
+      headers: { authorization: `Bearer ${daemon.api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'tiny' }),
+    })
+    expect(write.status).toBe(421)
+    const noHost = await rawRequest(url, '/api/status', { host: null })
+    expect(noHost.status).toBeGreaterThanOrEqual(400)
+    expect(noHost.body).not.toContain(daemon.node.peerId.toString())
+  })
+
+  it('answers every loopback name of the bound port, as the CLI and the dashboard send it', async () => {
+    const port = new URL(url).port
+    for (const host of [
+      new URL(url).host,
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `LocalHost:${port}`,
+      `[::1]:${port}`,
+    ]) {
+      for (const path of readRoutes) {
+        const answer = await rawRequest(url, path, { host })
+        expect(answer.status, `${path} with Host ${host}`).toBe(path === '/nowhere' ? 404 : 200)
+      }
+      const status = JSON.parse((await rawRequest(url, '/api/status', { host })).body) as { peerId: string }
+      expect(status.peerId).toBe(daemon.node.peerId.toString())
+    }
+  })
+
+  it('refuses a state change from a foreign browser origin even with the token', async () => {
+    const host = new URL(url).host
+    const cancel = (origin: string | undefined) =>
+      rawRequest(url, '/api/transfers/999', {
+        method: 'DELETE',
+        host,
+        headers: {
+          authorization: `Bearer ${daemon.api.token}`,
+          ...(origin === undefined ? {} : { origin }),
+        },
+      })
+    for (const origin of [
+      'http://evil.example',
+      `http://evil.example:${new URL(url).port}`,
+      'null',
+      'file://',
+    ]) {
+      const answer = await cancel(origin)
+      expect(answer.status, origin).toBe(403)
+      expect(JSON.parse(answer.body)).toEqual({
+        error: { code: 'ERR_BAD_ORIGIN', message: expect.any(String) },
+      })
+    }
+    // The dashboard's own origin and clients that send none (CLI, curl) reach the route: no such transfer.
+    for (const origin of [url, `http://localhost:${new URL(url).port}`, undefined]) {
+      const answer = await cancel(origin)
+      expect(answer.status, String(origin)).toBe(404)
+    }
+  })
+
   it('listens on loopback only', async () => {
     const address = daemon.api.app.server.address()
     expect(typeof address === 'object' && address !== null ? address.address : address).toBe('127.0.0.1')
@@ -154,6 +296,56 @@ describe('HTTP API access', () => {
     // Our own interface address: the connection never leaves this machine.
     if (external !== undefined) expect(await tryConnect(external, port)).toBe('ECONNREFUSED')
     expect(await tryConnect('127.0.0.1', port)).toBe('connected')
+  })
+})
+
+describe('Host check off loopback', () => {
+  const servers: ApiServer[] = []
+  afterAll(async () => {
+    for (const server of servers) await server.close()
+  })
+
+  async function serve(bindHost: string, allowedHosts: string[] = []): Promise<ApiServer> {
+    const token = 'test-token'
+    const app = createApiApp(token, { bindHost, allowedHosts })
+    app.get('/api/status', async () => ({ ok: true }))
+    const server = await listenApi(app, { host: bindHost, port: 0, token })
+    servers.push(server)
+    return server
+  }
+
+  it('answers configured names on any port and nothing else', async () => {
+    const server = await serve('127.0.0.1', ['node.example', 'Proxy.Example'])
+    for (const host of ['node.example', 'node.example:8443', 'proxy.example:80', 'NODE.EXAMPLE']) {
+      expect((await rawRequest(server.url, '/api/status', { host })).status, host).toBe(200)
+    }
+    for (const host of ['evil.example', 'sub.node.example', 'node.example.evil.example']) {
+      expect((await rawRequest(server.url, '/api/status', { host })).status, host).toBe(421)
+    }
+  })
+
+  it('bound to 0.0.0.0, answers the address a request arrived on and the URL it reports', async () => {
+    const server = await serve('0.0.0.0')
+    const port = new URL(server.url).port
+    expect(server.url).toBe(`http://0.0.0.0:${port}`)
+    expect((await rawRequest(server.url, '/api/status', { host: `0.0.0.0:${port}` })).status).toBe(200)
+    expect((await rawRequest(server.url, '/api/status', { host: `evil.example:${port}` })).status).toBe(421)
+    const external = localNonLoopbackIpv4()
+    if (external !== undefined) {
+      const direct = `http://${external}:${port}`
+      expect((await rawRequest(direct, '/api/status', { host: `${external}:${port}` })).status).toBe(200)
+      expect((await rawRequest(direct, '/api/status', { host: `evil.example:${port}` })).status).toBe(421)
+    }
+  })
+
+  it('parses Host headers strictly', () => {
+    expect(parseAuthority('127.0.0.1:4020')).toEqual({ name: '127.0.0.1', port: 4020 })
+    expect(parseAuthority('[::1]:4020')).toEqual({ name: '::1', port: 4020 })
+    expect(parseAuthority('[::ffff:127.0.0.1]:1')).toEqual({ name: '127.0.0.1', port: 1 })
+    expect(parseAuthority('Example.ORG')).toEqual({ name: 'example.org', port: 80 })
+    for (const bad of ['', ':80', '::1', '[::1', '[::1]x', '[zz]:1', 'a:b', 'a:80:80', 'a:99999', 'a:-1']) {
+      expect(parseAuthority(bad), bad).toBeUndefined()
+    }
   })
 })
 

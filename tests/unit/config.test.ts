@@ -49,6 +49,17 @@ describe('config validation', () => {
     expect(parseConfig({ api: { host: '0.0.0.0', allowRemote: true } }, 'f.json').api.host).toBe('0.0.0.0')
   })
 
+  it('takes API host names without scheme or port', () => {
+    expect(parseConfig({}, 'f.json').api.allowedHosts).toEqual([])
+    const names = ['node.example', 'NODE-1', '192.168.1.5', '::1', '[fe80::1]']
+    expect(parseConfig({ api: { allowedHosts: names } }, 'f.json').api.allowedHosts).toEqual(names)
+    for (const bad of ['http://node.example', 'node.example:8080', '', '-x', 'a b', 'a/b']) {
+      expect(() => parseConfig({ api: { allowedHosts: [bad] } }, 'f.json'), bad).toThrow(
+        /api\.allowedHosts\.0: must be a host name or IP address/,
+      )
+    }
+  })
+
   it('reports a missing file and invalid JSON with the file name', async () => {
     await expect(loadConfig('/nonexistent/bwnode.json')).rejects.toThrow(/bwnode\.json: file not found/)
     const file = await configFile('{ "listen": [ ')

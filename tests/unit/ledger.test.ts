@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors/index.ts'
+import { DEFAULT_HISTORY_RETAIN_EVENTS } from '../../src/ledger/constants.ts'
 import {
   creditsForBytes,
   encodeVoucher,
@@ -13,6 +14,7 @@ import {
   VoucherRejected,
   voucherSigningBytes,
 } from '../../src/ledger/index.ts'
+import { eventKey, type LedgerEvent, openLedgerStore } from '../../src/ledger/store.ts'
 import {
   crashAndRestart,
   creditView,
@@ -358,6 +360,92 @@ describe('Ledger: voucher rejection', () => {
     await server!.ledger.close()
     await crashAndRestart(server!)
     expect(server!.ledger.summary().peers[0]).toMatchObject({ peerId: client!.id, rejected: 1 })
+  })
+})
+
+/** Every event the ledger has stored, oldest first, read from LevelDB itself rather than through history(). */
+async function storedEvents(node: TestNode): Promise<Array<[string, LedgerEvent]>> {
+  await node.ledger.flush()
+  const events: Array<[string, LedgerEvent]> = []
+  for await (const entry of openLedgerStore(node.db).events.iterator()) events.push(entry)
+  return events
+}
+
+/** A clock that ticks once per reading, so every event's time says when it came. */
+function tickingClock(): () => number {
+  let now = 1_000
+  return () => now++
+}
+
+describe('Ledger: history bound', () => {
+  it('keeps the newest 10,000 events in LevelDB under a flood of rejected vouchers', async () => {
+    const [client, server] = await start(2, { clock: tickingClock() })
+    const channel = await client!.ledger.openChannel(server!.id, PRICE)
+    await server!.ledger.acceptVoucher(client!.id, await channel.pay(MiB), PRICE)
+    const fields = fieldsFor(client!, server!)
+    const forged = encodeVoucher({
+      ...fields,
+      signature: await server!.key.sign(voucherSigningBytes(fields)),
+    })
+    const flood = DEFAULT_HISTORY_RETAIN_EVENTS + 2_000
+    for (let i = 0; i < flood; i++) {
+      const bytes = i % 100 === 0 ? forged : Uint8Array.of(1, i & 0xff, i >> 8)
+      await server!.ledger.acceptVoucher(client!.id, bytes, PRICE).catch((err: unknown) => {
+        if (!(err instanceof VoucherRejected)) throw err
+      })
+    }
+    expect(server!.ledger.summary().peers[0]!.rejected).toBe(flood)
+    const events = await storedEvents(server!)
+    expect(events).toHaveLength(DEFAULT_HISTORY_RETAIN_EVENTS)
+    // The newest ones: the earn and the first 2,001 rejections are gone, the keys run to the last event.
+    const total = flood + 1
+    expect(events[0]![0]).toBe(eventKey(total - DEFAULT_HISTORY_RETAIN_EVENTS))
+    expect(events.at(-1)![0]).toBe(eventKey(total - 1))
+    expect(events.every(([, e]) => e.kind === 'reject')).toBe(true)
+    const times = events.map(([, e]) => e.time)
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+    const newest = await server!.ledger.history(1)
+    expect(newest[0]!.time).toBe(times.at(-1))
+    expect(server!.ledger.earned).toBe(creditsForBytes(MiB, PRICE))
+    expect((await server!.ledger.verifyAll()).ok).toBe(true)
+  })
+
+  it('bounds every kind of event together, earn, spend and reject interleaved', async () => {
+    const options = { historyRetainEvents: 7, clock: tickingClock() }
+    const [client, server] = await start(2, options)
+    const channel = await client!.ledger.openChannel(server!.id, PRICE)
+    const kinds: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const voucher = await channel.pay(1000)
+      if (i % 3 === 0) {
+        await server!.ledger.acceptVoucher(client!.id, new Uint8Array(3), PRICE).catch(() => {})
+        kinds.push('reject')
+      }
+      await server!.ledger.acceptVoucher(client!.id, voucher, PRICE)
+      kinds.push('earn')
+    }
+    const events = await storedEvents(server!)
+    expect(events.map(([, e]) => e.kind)).toEqual(kinds.slice(-7))
+    expect((await storedEvents(client!)).map(([, e]) => e.sequence)).toEqual([14, 15, 16, 17, 18, 19, 20])
+    expect((await server!.ledger.history(100)).map((e) => e.kind)).toEqual(kinds.slice(-7).reverse())
+  })
+
+  it('trims a history left longer than the limit when it opens, and keeps it bounded after', async () => {
+    const [client, server] = await start(2, { historyRetainEvents: 50, clock: tickingClock() })
+    for (let i = 0; i < 50; i++) {
+      await server!.ledger.acceptVoucher(client!.id, Uint8Array.of(i), PRICE).catch(() => {})
+    }
+    const before = await storedEvents(server!)
+    expect(before).toHaveLength(50)
+    await server!.ledger.close()
+    server!.options.historyRetainEvents = 10
+    await crashAndRestart(server!)
+    expect(await storedEvents(server!)).toEqual(before.slice(-10))
+    await server!.ledger.acceptVoucher(client!.id, Uint8Array.of(1), PRICE).catch(() => {})
+    const after = await storedEvents(server!)
+    expect(after).toHaveLength(10)
+    expect(after.slice(0, 9)).toEqual(before.slice(-9))
+    expect(after[9]![0]).toBe(eventKey(50))
   })
 })
 
