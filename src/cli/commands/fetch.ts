@@ -58,6 +58,15 @@ export function registerFetch(program: Command): void {
       const api = await client(options)
       const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout * 1000
       await refuseWithoutPeers(api, cid)
+      // Ctrl-C cancels the transfer; verified chunks stay, so a rerun resumes. The handler is in
+      // place before the transfer starts: a Ctrl-C while the request is on its way must not kill
+      // the CLI and leave the transfer running.
+      let cancel: (() => Promise<unknown>) | undefined
+      const onSigint = (): void => {
+        interrupted = true
+        void cancel?.()
+      }
+      process.once('SIGINT', onSigint)
       const transfer = await api.post<TransferInfo>('/api/fetch', {
         cid,
         seed: options.seed,
@@ -65,13 +74,10 @@ export function registerFetch(program: Command): void {
         ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
         ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
       })
-      // Ctrl-C cancels the transfer; verified chunks stay, so a rerun resumes.
-      const cancel = (): Promise<unknown> => api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
-      const onSigint = (): void => {
-        interrupted = true
-        void cancel()
-      }
-      process.once('SIGINT', onSigint)
+      const cancelTransfer = (): Promise<unknown> =>
+        api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
+      cancel = cancelTransfer
+      if (interrupted) await cancelTransfer()
       // The bar's library loads only where a bar is drawn.
       const bar =
         process.stderr.isTTY && !json
@@ -85,7 +91,7 @@ export function registerFetch(program: Command): void {
       bar?.start(1, 0, { done: '0 B', total: '?', rate: '-', peers: plural(0, 'peer') })
       while (info.state === 'running') {
         if (deadline !== undefined && Date.now() >= deadline) {
-          await cancel()
+          await cancelTransfer()
           bar?.stop()
           process.removeListener('SIGINT', onSigint)
           throw new BwnodeError(
