@@ -40,6 +40,8 @@ export interface CalibrateOptions {
   dilationFor: (pair: SourcePath, machineMBps: number) => number
   zeroRounds?: number
   onProgress?: (line: string) => void
+  /** Stops calibration between transfers (and its nodes at once); it then rejects. */
+  signal?: AbortSignal
 }
 
 const CALIBRATION_IN_FLIGHT = 16
@@ -128,6 +130,12 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     return node
   }
   const notes: string[] = []
+  const signal = options.signal
+  let stopping: Promise<void> | undefined
+  const onAbort = (): void => {
+    stopping = stopAll(nodes)
+  }
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     // Zero-delay overhead, interleaved.
     const zeroClient = await start('zero-client', zeroLink(), false)
@@ -152,6 +160,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     const plainRates: number[] = []
     const ratios: number[] = []
     for (let round = 0; round < rounds; round++) {
+      signal?.throwIfAborted()
       const [z, p] = await Promise.all([
         transferMBps(zeroClient, zeroServer, bulk),
         transferMBps(plainClient, plainServer, bulk),
@@ -176,6 +185,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     const rtt: Calibration['rtt'] = []
     const rate: Calibration['rate'] = []
     for (const [i, pair] of distinctPairs(options.pairs).entries()) {
+      signal?.throwIfAborted()
       const k = options.dilationFor(pair, plainMedian)
       const configuredMbps = (pair.rateBytesPerSec * 8) / 1e6
       const server = await start(
@@ -225,7 +235,10 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
         }
       } finally {
         dilation.factor = 1
-        await server.stop()
+        // after an abort the server was stopped with the others already
+        await server.stop().catch((err: unknown) => {
+          if (signal?.aborted !== true) throw err
+        })
         nodes.splice(nodes.indexOf(server), 1)
       }
     }
@@ -245,6 +258,8 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
         : notes.join('; '),
     }
   } finally {
+    signal?.removeEventListener('abort', onAbort)
+    await stopping
     await stopAll(nodes)
   }
 }

@@ -66,6 +66,11 @@ export interface RunExperimentOptions {
    */
   dilation?: number | 'auto'
   onProgress?: (line: string) => void
+  /**
+   * Stops the run between measurements: the nodes are stopped, the work dir (gigabytes of
+   * datasets) is removed and the promise rejects with the signal's reason. No report is written.
+   */
+  signal?: AbortSignal
 }
 
 /** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
@@ -111,6 +116,7 @@ interface Context {
   origin: Provider
   residential: Provider[]
   log: (line: string) => void
+  signal: AbortSignal | undefined
 }
 
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
@@ -125,11 +131,21 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
   // log it instead of letting it end a run of many minutes (the affected run fails and is retried).
   const onStray = (reason: unknown): void => log(`stray rejection: ${(reason as Error)?.message ?? reason}`)
   process.on('unhandledRejection', onStray)
+  // An abort stops the nodes at once, so the run in progress fails now rather than at its end;
+  // the checks between runs then keep it from being retried.
+  let stopping: Promise<void> | undefined
+  const onAbort = (): void => {
+    stopping = stopAll(nodes)
+  }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     log(
       `experiment ${options.mode}: seed ${seed}, ${plan.settings.repetitions} repetition(s) per deciding cell, work dir ${workDir}`,
     )
+    const signal = options.signal
+    signal?.throwIfAborted()
     const template = await buildTemplate(workDir, plan.datasets)
+    signal?.throwIfAborted()
     log(
       `datasets: ${[...template.datasets.values()].map((d) => `${d.plan.id} ${(d.bytes / 1e6).toFixed(1)} MB`).join(', ')}`,
     )
@@ -145,8 +161,10 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       dilationFor: (pair, machineMBps) => fixedDilation ?? startingDilation([pair], machineMBps),
       zeroRounds: options.mode === 'quick' ? 3 : 7,
       onProgress: log,
+      ...(signal === undefined ? {} : { signal }),
     })
     log(`calibration ${calibration.passed ? 'passed' : `FAILED: ${calibration.notes}`}`)
+    signal?.throwIfAborted()
 
     const dilation = new TimeDilation(1)
     const monitor = new FidelityMonitor()
@@ -173,6 +191,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       origin: await provider('origin', 'origin', originLink()),
       residential: [],
       log,
+      signal,
     }
     log(`datacentre peer RTT ${ctx.datacentre.rttMs} ms, origin RTT ${ctx.origin.rttMs} ms`)
 
@@ -181,6 +200,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     const cells: Cell[] = []
     const runAll = async (cellPlans: CellPlan[]) => {
       for (const cellPlan of cellPlans) {
+        signal?.throwIfAborted()
         const began = performance.now()
         const cell = await runCell(
           ctx,
@@ -237,6 +257,9 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     return { results, reportPath: report.reportPath, verdicts: report.verdicts }
   } finally {
     process.off('unhandledRejection', onStray)
+    options.signal?.removeEventListener('abort', onAbort)
+    await stopping
+    // stopping a node twice is harmless, and nodes may have started after the abort
     await stopAll(nodes)
     await rm(workDir, { recursive: true, force: true }).catch(() => {})
   }
@@ -409,9 +432,11 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
   const paths = placementPaths(p.placement, p.distanceKm, p.k)
   const once = async (rep: number, k: number): Promise<Run> => {
     // A connection lost under machine load fails one run, not the whole experiment: retry it once.
+    ctx.signal?.throwIfAborted()
     try {
       return await runOnce(ctx, p, dataset, model, rep, k)
     } catch (err) {
+      ctx.signal?.throwIfAborted()
       ctx.log(`run ${rep} of ${p.workload} ${p.placement} failed (${(err as Error).message}); retrying`)
       return await runOnce(ctx, p, dataset, model, rep, k)
     }
@@ -419,6 +444,7 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
   try {
     return await measureCell(ctx, p, repetitions, dataset, model, distanceKm, paths, once)
   } catch (err) {
+    ctx.signal?.throwIfAborted()
     // a cell that fails twice is reported as failed, with its error; the experiment goes on
     const message = (err as Error).message ?? String(err)
     ctx.log(`${p.workload} ${p.placement}: failed (${message})`)

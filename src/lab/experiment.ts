@@ -10,6 +10,8 @@ export interface QuickExperimentOptions {
   mode: 'quick'
   out: string
   onProgress?: (line: string) => void
+  /** Stops the run between measurements and removes its work dir. */
+  signal?: AbortSignal
 }
 
 /** `runExperiment` of src/experiment/runner.ts, as far as the lab uses it. */

@@ -334,7 +334,12 @@ async function runQuickExperiment(
   const out = resolve(options.out)
   display.log(`lab: running the quick experiment (report in ${out})`)
   const outcome = await abortable(
-    run({ mode: 'quick', out, onProgress: (progress) => display.log(`  ${progressText(progress)}`) }),
+    run({
+      mode: 'quick',
+      out,
+      onProgress: (progress) => display.log(`  ${progressText(progress)}`),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }),
     options.signal,
   )
   const summary = summariseExperiment(outcome, out)

@@ -80,6 +80,18 @@ export function registerExperiment(program: Command): void {
     .option('--json', 'print the verdicts as JSON on stdout')
     .action(async (options: ExperimentCliOptions) => {
       const json = options.json === true
+      // Ctrl-C stops the run between measurements and removes its work dir (the datasets are
+      // gigabytes in the temp dir); a second Ctrl-C exits at once.
+      const controller = new AbortController()
+      let signals = 0
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals += 1
+        if (signals > 1) process.exit(130)
+        process.stderr.write(`bwnode experiment: ${signal}, stopping (no report is written)\n`)
+        controller.abort()
+      }
+      process.on('SIGINT', onSignal)
+      process.on('SIGTERM', onSignal)
       try {
         const modes = [options.quick, options.full, options.live].filter((flag) => flag === true).length
         if (modes > 1) throw new UsageError('give one of --quick, --full or --live')
@@ -107,6 +119,7 @@ export function registerExperiment(program: Command): void {
                 onProgress,
                 ...seed,
                 ...(options.dilation === undefined ? {} : { dilation: options.dilation }),
+                signal: controller.signal,
               })
         const verdicts = outcome.verdicts.map(verdictSummary)
         emit(
@@ -142,7 +155,10 @@ export function registerExperiment(program: Command): void {
             ].join('\n'),
         )
       } catch (err) {
-        process.exitCode = reportError(err, json)
+        process.exitCode = controller.signal.aborted ? 130 : reportError(err, json)
+      } finally {
+        process.removeListener('SIGINT', onSignal)
+        process.removeListener('SIGTERM', onSignal)
       }
     })
 }
