@@ -51,6 +51,19 @@ export const linkSchema = z.strictObject({
   position: z.strictObject({ x: z.number(), y: z.number() }).default({ x: 0, y: 0 }),
   /** Fibre path length / straight-line distance (CLAIM.md: ~1.3 to ~2.1). */
   routeInflation: z.number().min(1).max(5).default(1.5),
+  /**
+   * The uplink's bottleneck buffer above the bandwidth-delay product, in ms at its rate: 5 is a
+   * managed queue (CoDel's target), 50-100 a bloated home router (M-Lab). See src/net/uplink-load.ts.
+   */
+  queueMs: z.number().min(0).max(5_000).default(5),
+  /** Household traffic on the same uplink: the share of its rate it takes, and whether it is a
+   * greedy upload that keeps the buffer full (a standing queue of queueMs for every byte). */
+  crossTraffic: z
+    .strictObject({
+      share: z.number().min(0).max(0.95),
+      greedy: z.boolean().default(true),
+    })
+    .optional(),
 })
 
 export const configSchema = z.strictObject({

@@ -11,9 +11,11 @@
  *   (the minimum of several) against the configured RTT, and steady-state chunk goodput (after the
  *   first chunk) against the configured rate.
  */
+
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
 import { TimeDilation } from '../net/dilation.ts'
+import { MANAGED_QUEUE_MS } from '../net/uplink-load.ts'
 import type { Bwnode } from '../node/bwnode.ts'
 import { connect, startNode, stopAll, type Template } from './nodes.ts'
 import type { SourcePath } from './scenarios.ts'
@@ -55,6 +57,7 @@ function zeroLink(overrides: Partial<LinkConfig> = {}): LinkConfig {
     downlinkMbps: 0,
     position: { x: 0, y: 0 },
     routeInflation: 1.5,
+    queueMs: MANAGED_QUEUE_MS,
     ...overrides,
   }
 }

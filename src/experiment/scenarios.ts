@@ -4,6 +4,7 @@
  */
 import type { LinkConfig } from '../config/schema.ts'
 import { linkBetween } from '../net/link.ts'
+import { MANAGED_QUEUE_MS } from '../net/uplink-load.ts'
 import type { Placement, Workload } from './types.ts'
 
 const KiB = 1024
@@ -64,7 +65,14 @@ export function residentialLink(distanceKm: number, index: number, count: number
 }
 
 function link(accessLatencyMs: number, uplinkMbps: number, position: { x: number; y: number }): LinkConfig {
-  return { accessLatencyMs, uplinkMbps, downlinkMbps: 0, position, routeInflation: ROUTE_INFLATION }
+  return {
+    accessLatencyMs,
+    uplinkMbps,
+    downlinkMbps: 0,
+    position,
+    routeInflation: ROUTE_INFLATION,
+    queueMs: MANAGED_QUEUE_MS,
+  }
 }
 
 /** A dataset the runner imports once, under a name the cells refer to. */

@@ -11,6 +11,7 @@ import {
 } from './link.ts'
 import { exchangePreamble } from './preamble.ts'
 import { ShapedMessageStream, type ShaperOptions, SharedUplink } from './shaped-stream.ts'
+import type { UplinkLoad } from './uplink-load.ts'
 
 const log = logger('bwnode:net')
 
@@ -32,6 +33,8 @@ export interface LinkEmulatorInit extends Omit<ShaperOptions, 'delayMs' | 'rateM
   /** Shared by every connection of this emulator; see TimeDilation. */
   dilation?: { readonly factor: number }
   probe?: EmulatorProbe
+  /** What this node's uplink carries besides bwnode (household traffic, its queue); see UplinkLoad. */
+  load?: UplinkLoad
   /** Called once per raw connection after the preamble, e.g. for the experiment's logs. */
   onPath?: (info: EmulatedConnectionInfo) => void
 }
@@ -61,10 +64,10 @@ export function createLinkEmulator(
   init: LinkEmulatorInit = {},
 ): () => ConnectionProtector {
   const local = resolveLink(localLink)
-  const { preambleTimeoutMs, onPath, alwaysShape = false, ...shaperDefaults } = init
+  const { preambleTimeoutMs, onPath, alwaysShape = false, load, ...shaperDefaults } = init
   // One uplink per node, however many connections it has.
   const uplink = Number.isFinite(local.uplinkMbps)
-    ? new SharedUplink(local.uplinkMbps, init.dilation ?? UNDILATED)
+    ? new SharedUplink(local.uplinkMbps, init.dilation ?? UNDILATED, load)
     : undefined
   return () => ({
     async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {

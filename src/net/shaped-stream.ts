@@ -14,27 +14,36 @@ import {
   MIN_PACING_PIECE_BYTES,
 } from './constants.ts'
 import { type EmulatorProbe, UNDILATED } from './dilation.ts'
+import type { UplinkLoad } from './uplink-load.ts'
 
 /**
  * One node's uplink, shared by all its shaped connections: a virtual clock that says until when
  * the uplink is busy. Every piece any connection sends reserves its serialisation time on it, so
- * the node's connections together never send faster than its uplink.
+ * the node's connections together never send faster than its uplink. With a load (UplinkLoad),
+ * household traffic takes its share of the rate and a greedy upload's standing queue delays every
+ * piece before it is serialised.
  */
 export class SharedUplink {
   /** Undilated rate. */
   readonly bytesPerMs: number
   /** When the uplink finishes what has been reserved so far (performance.now() ms). */
   freeAt = Number.NEGATIVE_INFINITY
+  readonly load: UplinkLoad | undefined
   private readonly dilation: { readonly factor: number }
 
-  constructor(rateMbps: number, dilation: { readonly factor: number } = UNDILATED) {
+  constructor(rateMbps: number, dilation: { readonly factor: number } = UNDILATED, load?: UplinkLoad) {
     this.bytesPerMs = (rateMbps * 1e6) / 8 / 1000
     this.dilation = dilation
+    this.load = load
   }
 
   /** Reserve `bytes` starting no earlier than `earliestStart`; returns when they are serialised. */
   reserve(bytes: number, earliestStart: number): number {
-    this.freeAt = Math.max(earliestStart, this.freeAt) + (bytes * this.dilation.factor) / this.bytesPerMs
+    const k = this.dilation.factor
+    // FIFO: a piece behind a standing queue leaves after it, or after bwnode's own earlier pieces
+    const queuedBehind = earliestStart + (this.load?.standingQueueMs ?? 0) * k
+    const bytesPerMs = this.bytesPerMs * (this.load?.availableShare ?? 1)
+    this.freeAt = Math.max(queuedBehind, this.freeAt) + (bytes * k) / bytesPerMs
     return this.freeAt
   }
 }
@@ -94,8 +103,6 @@ export class ShapedMessageStream extends AbstractMessageStream {
   readonly baseDelayMs: number
   /** Undilated rate, Mbit/s. */
   readonly rateMbps: number
-  /** Bytes the queue may hold before send() reports backpressure. */
-  readonly queueLimitBytes: number
   private readonly baseBytesPerMs: number
   private readonly dilation: { readonly factor: number }
   private readonly probe: EmulatorProbe | undefined
@@ -103,6 +110,8 @@ export class ShapedMessageStream extends AbstractMessageStream {
   private readonly pieceBytes: number
   private readonly toleranceMs: number
   private readonly now: () => number
+  private readonly queueBufferMs: number
+  private readonly queueExtraBytes: number
   private queue: Pending[] = []
   private head = 0
   private queuedBytes = 0
@@ -148,10 +157,9 @@ export class ShapedMessageStream extends AbstractMessageStream {
           Math.ceil(this.baseBytesPerMs * (options.pacingQuantumMs ?? DEFAULT_PACING_QUANTUM_MS)),
         )
       : Number.POSITIVE_INFINITY
-    this.queueLimitBytes = limited
-      ? Math.ceil(
-          this.baseBytesPerMs * (this.baseDelayMs + (options.queueBufferMs ?? DEFAULT_QUEUE_BUFFER_MS)),
-        ) + (options.queueBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES)
+    this.queueBufferMs = options.queueBufferMs ?? DEFAULT_QUEUE_BUFFER_MS
+    this.queueExtraBytes = limited
+      ? (options.queueBufferBytes ?? DEFAULT_QUEUE_BUFFER_BYTES)
       : (options.unlimitedQueueBytes ?? DEFAULT_UNLIMITED_QUEUE_BYTES)
 
     inner.addEventListener('message', (evt: StreamMessageEvent) => {
@@ -172,6 +180,17 @@ export class ShapedMessageStream extends AbstractMessageStream {
         this.onTransportClosed()
       }
     })
+  }
+
+  /**
+   * Bytes the queue may hold before send() reports backpressure: the bandwidth-delay product plus
+   * the bottleneck buffer (the uplink load's, when the uplink has one: a bloated buffer lets the
+   * sender queue that much more ahead of everything else on the link).
+   */
+  get queueLimitBytes(): number {
+    if (!Number.isFinite(this.baseBytesPerMs)) return this.queueExtraBytes
+    const bufferMs = this.uplink?.load?.bufferMs ?? this.queueBufferMs
+    return Math.ceil(this.baseBytesPerMs * (this.baseDelayMs + bufferMs)) + this.queueExtraBytes
   }
 
   /** One-way delay in real time: the configured delay x the dilation factor, ms. */

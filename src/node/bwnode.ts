@@ -13,6 +13,7 @@ import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
 import { Ledger } from '../ledger/ledger.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
+import { UplinkLoad } from '../net/uplink-load.ts'
 import type { ChunkSession } from '../protocols/chunk/client.ts'
 import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
 import { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
@@ -69,6 +70,15 @@ export function emulatedLink(link: LinkConfig): NodeLink {
     position: link.position,
     routeInflation: link.routeInflation,
   }
+}
+
+/** The household traffic and queue a node's link config puts on its uplink. */
+export function uplinkLoadOf(link: LinkConfig): UplinkLoad {
+  return new UplinkLoad({
+    crossTrafficShare: link.crossTraffic?.share ?? 0,
+    crossTrafficGreedy: link.crossTraffic?.greedy ?? true,
+    bufferMs: link.queueMs,
+  })
 }
 
 /**
@@ -217,7 +227,11 @@ export class Bwnode {
         metricsRegistry: metrics.registry,
         ...(config.link === undefined
           ? {}
-          : { connectionProtector: createLinkEmulator(emulatedLink(config.link)) }),
+          : {
+              connectionProtector: createLinkEmulator(emulatedLink(config.link), {
+                load: uplinkLoadOf(config.link),
+              }),
+            }),
         ...extra,
       })
       return new Bwnode({ config, dataDir, privateKey, peerId: libp2p.peerId, db, libp2p, metrics })
