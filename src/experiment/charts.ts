@@ -5,6 +5,7 @@
 import { parse, View } from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
 import { DECOMPOSITION_PARTS, decompose, routeInflationFromKnobs } from './decompose.ts'
+import { loadChart } from './report-load.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import type { Cell, Placement, Results } from './types.ts'
 
@@ -307,13 +308,16 @@ function peersVsOriginChart(rows: Row[]): ChartSpec | undefined {
 /** The chart specs the results support, in report order. */
 export function chartSpecs(results: Results): ChartSpec[] {
   const rows = rowsFor(results.cells)
+  // loaded uplinks have their own chart; the others compare links at rest
+  const idle = rows.filter((r) => r.cell.load === undefined)
   const inflation = routeInflationFromKnobs(results.config.knobs)
   return [
-    throughputVsDistance(rows),
-    decompositionChart(rows, inflation),
+    throughputVsDistance(idle),
+    decompositionChart(idle, inflation),
     w1Chart(rows),
-    kScalingChart(rows),
-    peersVsOriginChart(rows),
+    kScalingChart(idle),
+    peersVsOriginChart(idle),
+    loadChart(results),
   ].filter((c): c is ChartSpec => c !== undefined)
 }
 

@@ -13,11 +13,24 @@ import {
   routeInflationFromKnobs,
 } from './decompose.ts'
 import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
-import { type CellStats, cellStats, type RatioInterval, type Spread } from './stats.ts'
+import {
+  bytes,
+  CHARTS_DIR,
+  chartLink,
+  fidelityText,
+  interval,
+  medianRange,
+  num,
+  pct,
+  table,
+  where,
+} from './report-format.ts'
+import { loadSection } from './report-load.ts'
+import { type CellStats, cellStats } from './stats.ts'
 import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
 import { computeVerdicts, VERDICT_RULES, type WorkloadVerdict } from './verdict.ts'
 
-export const CHARTS_DIR = 'charts'
+export { CHARTS_DIR } from './report-format.ts'
 export const REPORT_FILE = 'report.md'
 export const RESULTS_FILE = 'results.json'
 
@@ -44,75 +57,6 @@ export async function writeReport(input: Results, outDir: string): Promise<Repor
   const reportPath = join(outDir, REPORT_FILE)
   await writeFile(reportPath, renderReportMarkdown(results, verdicts, charts))
   return { resultsPath, reportPath, chartPaths, verdicts }
-}
-
-// ---------- formatting ----------
-
-function num(n: number | undefined, digits = 3): string {
-  if (n === undefined || Number.isNaN(n)) return 'n/a'
-  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
-  if (n === 0) return '0'
-  const abs = Math.abs(n)
-  if (abs >= 1000) return n.toFixed(0)
-  if (abs >= 1) return Number(n.toPrecision(digits + 1)).toString()
-  return Number(n.toPrecision(digits)).toString()
-}
-
-function pct(x: number | undefined): string {
-  return x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`
-}
-
-function medianRange(s: Spread | undefined): string {
-  return s === undefined ? 'n/a' : `${num(s.median)} [${num(s.min)}-${num(s.max)}]`
-}
-
-function interval(r: RatioInterval | undefined): string {
-  if (r === undefined) return 'n/a'
-  const ci = r.method === 'bootstrap' ? `${num(r.low)}-${num(r.high)}` : 'no interval (single run)'
-  return `${num(r.ratio)}x (95% CI ${ci})`
-}
-
-/** Binary units for sizes that are whole KiB (chunk sizes usually are), decimal units otherwise. */
-function bytes(n: number): string {
-  if (n > 0 && n % 1024 !== 0) return decimalBytes(n)
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${num(v)} ${units[i]}`
-}
-
-function decimalBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let v = n
-  let i = 0
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${num(v)} ${units[i]}`
-}
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
-}
-
-function chartLink(charts: readonly RenderedChart[], file: string): string {
-  const c = charts.find((x) => x.file === file)
-  return c === undefined
-    ? '_(no data for this chart in these results)_'
-    : `![${c.title}](${CHARTS_DIR}/${c.file})\n\nChart: [${c.title}](${CHARTS_DIR}/${c.file})`
-}
-
-function where(cell: Cell): string {
-  const parts: string[] = []
-  if (cell.distanceKm !== undefined) parts.push(`${num(cell.distanceKm)} km`)
-  if (cell.k !== undefined) parts.push(`k=${cell.k}`)
-  return parts.join(', ') || '-'
 }
 
 // ---------- sections ----------
@@ -351,16 +295,6 @@ function statsRow(cell: Cell, s: CellStats): string[] {
   ]
 }
 
-function fidelityText(cell: Cell): string {
-  const label = cell.fidelity?.label ?? 'n/a'
-  const k = cell.dilation !== undefined ? `, K=${cell.dilation.factor}` : ''
-  const moved =
-    cell.dilation?.check !== undefined
-      ? `, moved ${pct(cell.dilation.check.moved)} at K=${cell.dilation.check.factor}`
-      : ''
-  return `${label}${k}${moved}`
-}
-
 function fidelitySection(results: Results): string {
   const rows = results.cells
     .filter((c) => c.runs.length > 0)
@@ -495,7 +429,13 @@ function decompositionSection(results: Results, charts: readonly RenderedChart[]
 
 function kScalingSection(results: Results, charts: readonly RenderedChart[]): string {
   const cells = results.cells
-    .filter((c) => c.placement === 'P2-residential-peers' && c.k !== undefined && c.runs.length > 0)
+    .filter(
+      (c) =>
+        c.placement === 'P2-residential-peers' &&
+        c.k !== undefined &&
+        c.load === undefined &&
+        c.runs.length > 0,
+    )
     .sort(
       (a, b) =>
         a.workload.localeCompare(b.workload) || (a.distanceKm ?? 0) - (b.distanceKm ?? 0) || a.k! - b.k!,
@@ -527,6 +467,7 @@ function peersVsOriginSection(results: Results, charts: readonly RenderedChart[]
       (c.placement === 'P3-origin' ||
         c.placement === 'P4-origin-plus-peers' ||
         c.placement === 'P2-residential-peers') &&
+      c.load === undefined &&
       c.runs.length > 0,
   )
   const rows = cells.map((c) => {
@@ -643,6 +584,7 @@ export function renderReportMarkdown(
     decompositionSection(results, charts),
     kScalingSection(results, charts),
     peersVsOriginSection(results, charts),
+    loadSection(results, charts),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`

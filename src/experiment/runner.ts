@@ -16,6 +16,7 @@ import type { LinkConfig } from '../config/schema.ts'
 import { seededRandom } from '../latency/random.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { linkBetween } from '../net/link.ts'
+import { UNLOADED, UplinkLoad } from '../net/uplink-load.ts'
 import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { calibrate } from './calibrate.ts'
 import { cellLabel, classifyRun, FidelityMonitor, type IdealTransfer, idealTransfer } from './fidelity.ts'
@@ -33,9 +34,12 @@ import {
 import { writeReport } from './report.ts'
 import {
   buildPlan,
+  type CellGroup,
   type CellPlan,
+  cellPaths,
   consumerLink,
   datacentreLink,
+  groupPlan,
   originLink,
   placementPaths,
   residentialLink,
@@ -71,6 +75,8 @@ export interface RunExperimentOptions {
    * datasets) is removed and the promise rejects with the signal's reason. No report is written.
    */
   signal?: AbortSignal
+  /** Run one group of cells and its baselines only (e.g. 'load'); such a run decides no status. */
+  only?: CellGroup
 }
 
 /** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
@@ -117,12 +123,14 @@ interface Context {
   residential: Provider[]
   log: (line: string) => void
   signal: AbortSignal | undefined
+  /** Read by every residential peer's uplink; each cell sets its load condition here. */
+  residentialLoad: UplinkLoad
 }
 
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
   const log = options.onProgress ?? (() => {})
   const seed = options.seed ?? DEFAULT_EXPERIMENT_SEED
-  const plan = buildPlan(options.mode)
+  const plan = options.only === undefined ? buildPlan(options.mode) : groupPlan(options.mode, options.only)
   const startedAt = new Date().toISOString()
   const began = performance.now()
   const workDir = await mkdtemp(join(tmpdir(), 'bwnode-experiment-'))
@@ -171,8 +179,19 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     const emulator = { dilation, probe: monitor }
     const consumer = await startNode({ dataDir: join(workDir, 'consumer'), link: consumerLink(), emulator })
     nodes.push(consumer)
-    const provider = async (name: string, kind: Provider['kind'], link: LinkConfig): Promise<Provider> => {
-      const node = await startNode({ dataDir: join(workDir, name), link, template, emulator })
+    const residentialLoad = new UplinkLoad()
+    const provider = async (
+      name: string,
+      kind: Provider['kind'],
+      link: LinkConfig,
+      load?: UplinkLoad,
+    ): Promise<Provider> => {
+      const node = await startNode({
+        dataDir: join(workDir, name),
+        link,
+        template,
+        emulator: load === undefined ? emulator : { ...emulator, load },
+      })
       nodes.push(node)
       const rttMs = await connect(consumer, node)
       return { node, kind, label: name, link, rttMs }
@@ -192,6 +211,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       residential: [],
       log,
       signal,
+      residentialLoad,
     }
     log(`datacentre peer RTT ${ctx.datacentre.rttMs} ms, origin RTT ${ctx.origin.rttMs} ms`)
 
@@ -220,7 +240,12 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       try {
         for (let i = 0; i < kMax; i++) {
           peers.push(
-            await provider(`home-${distanceKm}km-${i}`, 'peer', residentialLink(distanceKm, i, kMax)),
+            await provider(
+              `home-${distanceKm}km-${i}`,
+              'peer',
+              residentialLink(distanceKm, i, kMax),
+              residentialLoad,
+            ),
           )
         }
         ctx.residential = peers
@@ -429,7 +454,7 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
   if (dataset === undefined) throw new Error(`cell needs dataset ${p.datasetId}, not in the template`)
   const model = modelOf(ctx, p)
   const distanceKm = distanceOf(ctx, p)
-  const paths = placementPaths(p.placement, p.distanceKm, p.k)
+  const paths = cellPaths(p)
   const once = async (rep: number, k: number): Promise<Run> => {
     // A connection lost under machine load fails one run, not the whole experiment: retry it once.
     ctx.signal?.throwIfAborted()
@@ -441,6 +466,8 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
       return await runOnce(ctx, p, dataset, model, rep, k)
     }
   }
+  // the residential peers' uplinks carry this cell's load, and nothing once it is done
+  ctx.residentialLoad.settings = p.load ?? UNLOADED
   try {
     return await measureCell(ctx, p, repetitions, dataset, model, distanceKm, paths, once)
   } catch (err) {
@@ -449,6 +476,8 @@ async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<
     const message = (err as Error).message ?? String(err)
     ctx.log(`${p.workload} ${p.placement}: failed (${message})`)
     return { ...cellHeader(p, dataset, model, distanceKm), runs: [], error: message }
+  } finally {
+    ctx.residentialLoad.settings = UNLOADED
   }
 }
 
@@ -470,6 +499,7 @@ function cellHeader(
     model,
     ...(p.role !== undefined ? { role: p.role } : {}),
     ...(p.tag !== undefined ? { tag: p.tag } : {}),
+    ...(p.load !== undefined ? { load: p.load } : {}),
   }
 }
 
@@ -545,7 +575,7 @@ function itemsFor(ctx: Context, p: CellPlan, dataset: TemplateDataset, rep: numb
 function idealOf(p: CellPlan, items: ReadItem[]): IdealTransfer | undefined {
   if (isLocal(p)) return undefined
   return idealTransfer({
-    paths: placementPaths(p.placement, p.distanceKm, p.k),
+    paths: cellPaths(p),
     itemBytes: items.map((i) => i.bytes),
     inFlight: p.inFlight,
     ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec } : {}),
@@ -553,7 +583,7 @@ function idealOf(p: CellPlan, items: ReadItem[]): IdealTransfer | undefined {
 }
 
 function shortestRttMs(p: CellPlan): number {
-  const paths = placementPaths(p.placement, p.distanceKm, p.k)
+  const paths = cellPaths(p)
   return paths.length === 0 ? 0 : Math.min(...paths.map((x) => x.rttMs))
 }
 

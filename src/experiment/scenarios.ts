@@ -4,7 +4,12 @@
  */
 import type { LinkConfig } from '../config/schema.ts'
 import { linkBetween } from '../net/link.ts'
-import { MANAGED_QUEUE_MS } from '../net/uplink-load.ts'
+import {
+  BLOATED_QUEUE_MS,
+  DEFAULT_CROSS_TRAFFIC_SHARE,
+  MANAGED_QUEUE_MS,
+  type UplinkLoadSettings,
+} from '../net/uplink-load.ts'
 import type { Placement, Workload } from './types.ts'
 
 const KiB = 1024
@@ -117,7 +122,28 @@ export interface CellPlan {
   role?: CellRole
   /** Distinguishes cells that differ only in a knob the id does not show (e.g. W1's target). */
   tag?: string
+  /** What the residential peers' uplinks carry besides bwnode during this cell (absent: nothing). */
+  load?: UplinkLoadSettings
 }
+
+/**
+ * Latency under load (CLAIM.md: +50-100 ms on loaded home uplinks, M-Lab): the lent uplinks carry a
+ * greedy household upload, behind a bloated drop-tail buffer or a managed (AQM) queue.
+ */
+export const LOAD_CONDITIONS: Record<'bloated' | 'managed', UplinkLoadSettings> = {
+  bloated: {
+    crossTrafficShare: DEFAULT_CROSS_TRAFFIC_SHARE,
+    crossTrafficGreedy: true,
+    bufferMs: BLOATED_QUEUE_MS,
+  },
+  managed: {
+    crossTrafficShare: DEFAULT_CROSS_TRAFFIC_SHARE,
+    crossTrafficGreedy: true,
+    bufferMs: MANAGED_QUEUE_MS,
+  },
+}
+/** Cells of the latency-under-load group carry a tag that starts with this. */
+export const LOAD_TAG = 'load'
 
 export interface ModeSettings {
   repetitions: number
@@ -184,13 +210,29 @@ export interface SourcePath {
   rttMs: number
 }
 
-/** The paths the configured links give a placement, from the consumer's point of view. */
-export function placementPaths(placement: Placement, distanceKm = 0, k = 1): SourcePath[] {
+/**
+ * The paths the configured links give a placement, from the consumer's point of view. A load on the
+ * residential uplinks leaves them its share of the rate and puts a greedy upload's standing queue
+ * on their round trip.
+ */
+export function placementPaths(
+  placement: Placement,
+  distanceKm = 0,
+  k = 1,
+  load?: UplinkLoadSettings,
+): SourcePath[] {
   const path = (link: LinkConfig): SourcePath => {
     const p = linkBetween(emulatedLinkOf(link), emulatedLinkOf(consumerLink()))
     return { rateBytesPerSec: (p.rateMbps * 1e6) / 8, rttMs: 2 * p.oneWayDelayMs }
   }
-  const peers = Array.from({ length: k }, (_, i) => path(residentialLink(distanceKm, i, k)))
+  const loaded = (p: SourcePath): SourcePath =>
+    load === undefined
+      ? p
+      : {
+          rateBytesPerSec: p.rateBytesPerSec * (1 - load.crossTrafficShare),
+          rttMs: p.rttMs + (load.crossTrafficGreedy && load.crossTrafficShare > 0 ? load.bufferMs : 0),
+        }
+  const peers = Array.from({ length: k }, (_, i) => loaded(path(residentialLink(distanceKm, i, k))))
   switch (placement) {
     case 'P1-datacentre-peer':
       return [path(datacentreLink())]
@@ -216,6 +258,11 @@ function emulatedLinkOf(link: LinkConfig) {
   }
 }
 
+/** The paths of a planned cell (its placement, distance, k and load). */
+export function cellPaths(p: CellPlan): SourcePath[] {
+  return placementPaths(p.placement, p.distanceKm, p.k, p.load)
+}
+
 /**
  * Bytes a sequential read needs so that its sources' rates decide, not start-up: STEADY_STATE_BDPS
  * bandwidth-delay products of all sources together, each source's rate capped by its request
@@ -230,7 +277,43 @@ export function steadyStateBytes(paths: SourcePath[], inFlight: number, chunkSiz
   return Math.max(MIN_SEQUENTIAL_MIB * MiB, STEADY_STATE_BDPS * bdp)
 }
 
-export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
+/** Cell groups a run can be limited to (`experiment --only NAME`). */
+export const CELL_GROUPS = [LOAD_TAG] as const
+export type CellGroup = (typeof CELL_GROUPS)[number]
+
+/**
+ * The plan of one group alone: its cells and the baselines it is read against (as supplementary
+ * cells, tagged `<group>-none`), at the group's distance only. Such a run decides no status.
+ */
+export function groupPlan(mode: 'quick' | 'full', group: CellGroup): ExperimentPlan {
+  const plan = buildPlan(mode, [group])
+  const inGroup = (c: CellPlan) => c.tag?.startsWith(group) === true
+  const baselineOf = (c: CellPlan): CellPlan => {
+    const { role: _role, ...rest } = c
+    return { ...rest, tag: `${group}-none` }
+  }
+  const cellsAt = (d: number) => {
+    const all = plan.cellsAtDistance(d)
+    const members = all.filter(inGroup)
+    const baselines = all.filter(
+      (c) => c.role === 'network' && members.some((m) => m.workload === c.workload && m.k === c.k),
+    )
+    return [...baselines.map(baselineOf), ...members]
+  }
+  return {
+    ...plan,
+    fixedCells: plan.fixedCells.filter(inGroup),
+    distancesKm: plan.distancesKm.filter((d) => cellsAt(d).length > 0),
+    cellsAtDistance: cellsAt,
+    knobs: { ...plan.knobs, only: group },
+  }
+}
+
+/** `groups`: the cell groups besides the core matrix (the full run has them all, quick none). */
+export function buildPlan(
+  mode: 'quick' | 'full',
+  groups: readonly CellGroup[] = mode === 'full' ? CELL_GROUPS : [],
+): ExperimentPlan {
   const quick = mode === 'quick'
   const settings = MODE_SETTINGS[mode]
   const distancesKm = quick ? [NEAR_DISTANCE_KM, DECIDING_DISTANCE_KM] : [1, 10, 100, 1000]
@@ -350,12 +433,29 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       )
       cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: 4, inFlight: 1 }))
     }
+    if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(LOAD_TAG)) cells.push(...loadCells(distanceKm))
     if (role === undefined) {
       // the distance sweep: the same swarm further away
       cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: DECIDING_K }))
     }
     return cells
   }
+
+  /**
+   * Latency under load: the network cells of W1 and W3 again, the peers' uplinks loaded (bloated or
+   * managed queue). The unloaded baseline is the network cell itself.
+   */
+  const loadCells = (distanceKm: number): CellPlan[] =>
+    (['W1-random-samples', 'W3-token-stream'] as const).flatMap((w) =>
+      (['bloated', 'managed'] as const).map((condition) =>
+        cell(w, 'P2-residential-peers', {
+          distanceKm,
+          k: w === 'W3-token-stream' ? DECIDING_K_TOKEN_STREAM : DECIDING_K,
+          load: LOAD_CONDITIONS[condition],
+          tag: `${LOAD_TAG}-${condition}`,
+        }),
+      ),
+    )
 
   return {
     settings,
@@ -395,6 +495,9 @@ export function buildPlan(mode: 'quick' | 'full'): ExperimentPlan {
       decidingKTokenStream: DECIDING_K_TOKEN_STREAM,
       distancesKm,
       ks,
+      loadCrossTrafficShare: DEFAULT_CROSS_TRAFFIC_SHARE,
+      loadBloatedQueueMs: BLOATED_QUEUE_MS,
+      loadManagedQueueMs: MANAGED_QUEUE_MS,
     },
   }
 }

@@ -168,6 +168,14 @@ export const CellSchema = z.object({
   /** The verdict's fixed comparison this cell stands for (absent: supplementary). */
   role: z.enum(['local', 'network', 'near', 'origin']).optional(),
   tag: z.string().optional(),
+  /** What the residential peers' uplinks carried besides bwnode (src/net/uplink-load.ts). */
+  load: z
+    .object({
+      crossTrafficShare: z.number().min(0).max(1),
+      crossTrafficGreedy: z.boolean(),
+      bufferMs: nonNegative,
+    })
+    .optional(),
   runs: z.array(RunSchema),
   /** Time dilation: the factor the runs used and, when it is above 1, the check at twice that. */
   dilation: z

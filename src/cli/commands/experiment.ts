@@ -16,6 +16,17 @@ interface ExperimentCliOptions {
   api?: string
   cid?: string
   dilation?: number | 'auto'
+  only?: 'load'
+}
+
+/** CELL_GROUPS of src/experiment/scenarios.ts, named here so that --help loads no experiment code. */
+export const EXPERIMENT_GROUPS = ['load'] as const
+
+function parseGroup(value: string): 'load' {
+  if (!(EXPERIMENT_GROUPS as readonly string[]).includes(value)) {
+    throw new UsageError(`--only must be one of ${EXPERIMENT_GROUPS.join(', ')}, got '${value}'`)
+  }
+  return value as 'load'
 }
 
 /** `--dilation`: 'auto' or a factor >= 1 (up to MAX_DILATION). */
@@ -73,6 +84,11 @@ export function registerExperiment(program: Command): void {
         '(every emulated rate / K, every delay x K; results in undilated time)',
       parseDilation,
     )
+    .option(
+      '--only <group>',
+      "run one group of cells and its baselines (decides no status): 'load' = latency under load",
+      parseGroup,
+    )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
     .option('--data <dir>', 'data dir of the running daemon (--live)')
     .option('--api <url>', 'API URL of the running daemon (--live)')
@@ -95,6 +111,8 @@ export function registerExperiment(program: Command): void {
       try {
         const modes = [options.quick, options.full, options.live].filter((flag) => flag === true).length
         if (modes > 1) throw new UsageError('give one of --quick, --full or --live')
+        if (options.live === true && options.only !== undefined)
+          throw new UsageError('--only does not go with --live')
         if (options.live !== true && (options.data !== undefined || options.api !== undefined)) {
           throw new UsageError('--data and --api go with --live')
         }
@@ -119,6 +137,7 @@ export function registerExperiment(program: Command): void {
                 onProgress,
                 ...seed,
                 ...(options.dilation === undefined ? {} : { dilation: options.dilation }),
+                ...(options.only === undefined ? {} : { only: options.only }),
                 signal: controller.signal,
               })
         const verdicts = outcome.verdicts.map(verdictSummary)
