@@ -76,3 +76,13 @@ export const DEFAULT_CONNECTED_PEERS_AFTER_MS = 1_000
 export const MAX_REMEMBERED_FAILURES = 1_024
 /** A remembered failure counts half as much after this many ms (exponential decay). */
 export const FAILURE_HALF_LIFE_MS = 10 * 60_000
+
+/**
+ * How long a fetch keeps trying to win back a provider whose session died (a home peer that
+ * dropped off the network), ms. Its chunks go to the other providers meanwhile; when no other
+ * provider holds them, the fetch waits this long before it fails.
+ */
+export const DEFAULT_REJOIN_WINDOW_MS = 30_000
+/** First redial of a lost provider after this, ms; then doubling up to DEFAULT_REJOIN_MAX_WAIT_MS. */
+export const DEFAULT_REJOIN_FIRST_WAIT_MS = 250
+export const DEFAULT_REJOIN_MAX_WAIT_MS = 4_000

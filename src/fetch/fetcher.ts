@@ -15,13 +15,16 @@ import {
   DEFAULT_MAX_PROVIDERS,
   DEFAULT_MAX_WINDOW,
   DEFAULT_MIN_WINDOW,
+  DEFAULT_REJOIN_FIRST_WAIT_MS,
+  DEFAULT_REJOIN_MAX_WAIT_MS,
+  DEFAULT_REJOIN_WINDOW_MS,
   MAX_MANIFEST_ATTEMPTS_IN_FLIGHT,
   RTT_PROBE_INTERVAL_MS,
   RTT_PROBES,
 } from './constants.ts'
 import { ProviderFailures, ProviderState } from './provider.ts'
 import { MultiSourceScheduler, type WantedChunk } from './scheduler.ts'
-import type { FetchEnvironment, FetchProgress, FetchResult, ProviderSession } from './types.ts'
+import type { FetchEnvironment, FetchProgress, FetchResult, ProviderLoss, ProviderSession } from './types.ts'
 
 const log = logger('bwnode:fetch')
 
@@ -55,6 +58,10 @@ export interface FetchOptions {
   minChunkTimeoutMs?: number
   /** The first requests wait at most this long for the other providers found (DEFAULT_JOIN_GRACE_MS). */
   joinGraceMs?: number
+  /** How long a lost provider is redialled before its chunks are given up on (DEFAULT_REJOIN_WINDOW_MS). */
+  rejoinWindowMs?: number
+  /** First redial of a lost provider after this many ms (then doubling). */
+  rejoinFirstWaitMs?: number
   /** Observe each provider's state as it joins (the latency recorder feeds TTFB into it). */
   onProvider?: (provider: ProviderState) => void
 }
@@ -202,6 +209,8 @@ export class Fetcher {
     const wantedIndex = new Map(wanted.map((chunk, index) => [chunk.key, index]))
     const missingBytes = wanted.reduce((sum, c) => sum + c.size, 0)
 
+    const losses: ProviderLoss[] = []
+    let rejoinLost: (peer: PeerId, reason: string) => void = () => {}
     const scheduler = new MultiSourceScheduler({
       chunks: wanted,
       signal,
@@ -212,6 +221,11 @@ export class Fetcher {
       deliver: (chunk, bytes) => this.store.putVerifiedChunk(chunk.cid, bytes),
       onEvent: (event) => {
         if (event.type === 'drop') log('dropped %s: %s', event.peer, event.reason)
+        if (event.type === 'lost') {
+          log('lost %s: %s', event.peer, event.reason)
+          const peer = states.get(event.peer)?.peer
+          if (peer !== undefined) rejoinLost(peer, event.reason)
+        }
         report()
       },
     })
@@ -240,36 +254,41 @@ export class Fetcher {
       const maxProviders = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
       const joining: Promise<void>[] = []
       let budgetError: Error | undefined
+      /** HAVE, then the provider joins the scheduler; throws when it cannot serve this fetch. */
+      const admit = async (peer: PeerId): Promise<ProviderState | undefined> => {
+        const session = await open(peer)
+        const have = await session.have(datasetCid, { signal })
+        const has = new Set<number>()
+        order.forEach((key, manifestIndex) => {
+          const index = wantedIndex.get(key)
+          if (index !== undefined && getBit(have.bitfield, manifestIndex)) has.add(index)
+        })
+        if (has.size === 0) return undefined
+        let neededBytes = 0
+        for (const index of has) neededBytes += wanted[index]?.size ?? 0
+        this.env.afford?.(neededBytes, have.pricePerGiB)
+        const pastFailures = this.failures.score(peer)
+        const provider = new ProviderState(
+          peer,
+          session,
+          has,
+          { ...(await this.env.hint(peer)), ...(pastFailures > 0 ? { pastFailures } : {}) },
+          options.maxWindow ?? DEFAULT_MAX_WINDOW,
+          options.minWindow ?? DEFAULT_MIN_WINDOW,
+        )
+        states.set(peer.toString(), provider)
+        const entry = sessions.get(peer.toString())
+        if (entry !== undefined) entry.joined = true
+        options.onProvider?.(provider)
+        scheduler.addProvider(provider)
+        // Probed alongside the first requests, not before them: the fetch does not wait.
+        void this.probe(provider, signal)
+        return provider
+      }
       const join = async (peer: PeerId): Promise<void> => {
         scheduler.joining()
         try {
-          const session = await open(peer)
-          const have = await session.have(datasetCid, { signal })
-          const has = new Set<number>()
-          order.forEach((key, manifestIndex) => {
-            const index = wantedIndex.get(key)
-            if (index !== undefined && getBit(have.bitfield, manifestIndex)) has.add(index)
-          })
-          if (has.size === 0) return
-          let neededBytes = 0
-          for (const index of has) neededBytes += wanted[index]?.size ?? 0
-          this.env.afford?.(neededBytes, have.pricePerGiB)
-          const pastFailures = this.failures.score(peer)
-          const provider = new ProviderState(
-            peer,
-            session,
-            has,
-            { ...(await this.env.hint(peer)), ...(pastFailures > 0 ? { pastFailures } : {}) },
-            options.maxWindow ?? DEFAULT_MAX_WINDOW,
-            options.minWindow ?? DEFAULT_MIN_WINDOW,
-          )
-          states.set(peer.toString(), provider)
-          const entry = sessions.get(peer.toString())
-          if (entry !== undefined) entry.joined = true
-          options.onProvider?.(provider)
-          scheduler.addProvider(provider)
-          // Probed alongside the first requests, not before them: the fetch does not wait.
-          void this.probe(provider, signal)
+          await admit(peer)
         } catch (err) {
           const code = errorCode(err)
           if (code === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
@@ -278,6 +297,45 @@ export class Fetcher {
         } finally {
           scheduler.joined()
         }
+      }
+      // A provider whose session died is redialled with backoff for a while (a home peer that
+      // dropped off and came back); its chunks go to the others meanwhile.
+      rejoinLost = (peer: PeerId, reason: string): void => {
+        const lostAt = performance.now()
+        const record: ProviderLoss = {
+          peerId: peer.toString(),
+          reason,
+          lostAtMs: Number((lostAt - started).toFixed(1)),
+          rejoinedAfterMs: null,
+          attempts: 0,
+        }
+        losses.push(record)
+        scheduler.rejoining()
+        void (async () => {
+          const deadline = lostAt + (options.rejoinWindowMs ?? DEFAULT_REJOIN_WINDOW_MS)
+          let waitMs = options.rejoinFirstWaitMs ?? DEFAULT_REJOIN_FIRST_WAIT_MS
+          try {
+            while (!signal.aborted && performance.now() + waitMs <= deadline) {
+              await sleep(waitMs, undefined, { signal })
+              waitMs = Math.min(2 * waitMs, DEFAULT_REJOIN_MAX_WAIT_MS)
+              record.attempts++
+              // a fresh session: the failed one stays failed
+              opening.delete(peer.toString())
+              try {
+                if ((await admit(peer)) === undefined) return
+                record.rejoinedAfterMs = Number((performance.now() - lostAt).toFixed(1))
+                log('provider %p rejoined after %d ms', peer, record.rejoinedAfterMs)
+                return
+              } catch (err) {
+                log('provider %p not back yet: %s', peer, errorMessage(err))
+              }
+            }
+          } catch {
+            // the fetch ended while we waited
+          } finally {
+            scheduler.rejoinEnded()
+          }
+        })()
       }
       const discovery = (async () => {
         // The feed replays peers already tried for the manifest; their sessions are reused.
@@ -318,6 +376,7 @@ export class Fetcher {
       seconds: Number(seconds.toFixed(3)),
       resumedChunks,
       providers,
+      losses,
       localityBias: scheduler.localityBias,
       localitySuspended: Number(scheduler.localitySuspended.toFixed(3)),
       ranking:
@@ -482,6 +541,10 @@ class CountingSession implements ProviderSession {
 
   close(): Promise<void> | void {
     return this.inner.close()
+  }
+
+  get closed(): boolean | undefined {
+    return this.inner.closed
   }
 
   get abort(): (() => void) | undefined {

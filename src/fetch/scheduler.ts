@@ -41,6 +41,8 @@ export interface SchedulerInit {
 export type SchedulerEvent =
   | { type: 'chunk'; key: string; bytes: number; peer: string }
   | { type: 'drop'; peer: string; reason: string }
+  /** The provider's session died under it (connection lost, peer gone): it may come back. */
+  | { type: 'lost'; peer: string; reason: string }
 
 interface Assignment {
   provider: ProviderState
@@ -88,6 +90,8 @@ export class MultiSourceScheduler {
   private readonly moved = new Set<string>()
   /** Providers announced by joining() and not yet added. */
   private joiningCount = 0
+  /** Lost providers the fetcher is still trying to win back (see rejoining()). */
+  private rejoiningCount = 0
   /** now() when the first provider was added. */
   private firstJoinedAt: number | undefined
   private graceTimer: ReturnType<typeof setTimeout> | undefined
@@ -168,6 +172,19 @@ export class MultiSourceScheduler {
     this.pump()
   }
 
+  /**
+   * A lost provider is being won back (its peer redialled): until rejoinEnded(), chunks only it
+   * held wait for it instead of failing the fetch. The fetcher bounds how long that takes.
+   */
+  rejoining(): void {
+    this.rejoiningCount++
+  }
+
+  rejoinEnded(): void {
+    this.rejoiningCount = Math.max(0, this.rejoiningCount - 1)
+    this.pump()
+  }
+
   /** No more providers will be added: fail if the ones we have cannot finish. */
   discoveryFinished(): void {
     this.discovering = false
@@ -223,7 +240,7 @@ export class MultiSourceScheduler {
         break
       }
     }
-    if (this.assigned.size === 0 && this.pending.size > 0 && !this.discovering) {
+    if (this.assigned.size === 0 && this.pending.size > 0 && !this.discovering && this.rejoiningCount === 0) {
       const anyoneCan = [...this.pending].some((key) => this.holders(key).length > 0)
       if (!anyoneCan) {
         const example = this.pending.values().next().value
@@ -527,6 +544,13 @@ export class MultiSourceScheduler {
       this.requeue(chunk, assignment)
       return
     }
+    if (isLoss(code) && provider.session.closed === true) {
+      // The session died (connection reset, peer gone): every request on it fails alike, so the
+      // provider goes at once, its chunks with it, and the fetcher may win it back.
+      this.lose(provider, errorMessage(err))
+      this.requeue(chunk, assignment)
+      return
+    }
     if (code === 'ERR_CHUNK_HASH_MISMATCH') {
       provider.badChunks += 1
       if (provider.badChunks >= (this.init.maxBadChunks ?? DEFAULT_MAX_BAD_CHUNKS))
@@ -554,10 +578,15 @@ export class MultiSourceScheduler {
     }
   }
 
-  private drop(provider: ProviderState, reason: string): void {
+  private lose(provider: ProviderState, reason: string): void {
+    if (!provider.active) return
+    this.drop(provider, `lost: ${reason}`, 'lost')
+  }
+
+  private drop(provider: ProviderState, reason: string, type: 'drop' | 'lost' = 'drop'): void {
     if (!provider.active) return
     provider.dropped = reason
-    this.init.onEvent?.({ type: 'drop', peer: provider.peer.toString(), reason })
+    this.init.onEvent?.({ type, peer: provider.peer.toString(), reason })
     for (const [, list] of this.assigned) {
       for (const a of list) {
         if (a.provider === provider) a.controller.abort(new BwnodeError('ERR_PROVIDER_DROPPED', reason))
@@ -565,6 +594,15 @@ export class MultiSourceScheduler {
     }
     void Promise.resolve(provider.session.close()).catch(() => {})
   }
+}
+
+/**
+ * Whether a request's failure can be a lost session rather than the provider's answer: a corrupt
+ * chunk, a protocol violation, or a payment dispute is the provider's doing, and no redial fixes it.
+ */
+function isLoss(code: string): boolean {
+  if (code.startsWith('ERR_PAYMENT')) return false
+  return code !== 'ERR_CHUNK_HASH_MISMATCH' && code !== 'ERR_BAD_FRAME' && code !== 'ERR_NOT_FOUND'
 }
 
 /**

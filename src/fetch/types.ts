@@ -17,6 +17,8 @@ export interface ProviderSession {
    * silent one would hold a graceful close for a whole response timeout).
    */
   abort?(): void
+  /** True once the session can take no more requests (it failed or was closed). */
+  readonly closed?: boolean
 }
 
 /** What is known about a provider before the first byte: used to rank it. */
@@ -91,6 +93,18 @@ export interface FetchProgress {
   bytesPerSec: number
 }
 
+/** A provider whose session died during the fetch, and whether it came back. */
+export interface ProviderLoss {
+  peerId: string
+  reason: string
+  /** When it was lost, ms after the fetch started. */
+  lostAtMs: number
+  /** How long until it served this fetch again, ms; null if it did not within the rejoin window. */
+  rejoinedAfterMs: number | null
+  /** Redials tried. */
+  attempts: number
+}
+
 export interface FetchResult {
   cid: string
   name: string
@@ -100,6 +114,8 @@ export interface FetchResult {
   seconds: number
   resumedChunks: number
   providers: ProviderReport[]
+  /** Providers lost during the fetch (rescheduling after a loss). */
+  losses: ProviderLoss[]
   ranking: string
   /** The locality bias used (0: none). */
   localityBias: number

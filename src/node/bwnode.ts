@@ -406,6 +406,9 @@ export class Bwnode {
         return reply
       },
       abort: () => session.abort(),
+      get closed() {
+        return session.closed
+      },
       close: async () => {
         // A voucher is recorded as spent before it is sent: let the ones being signed go out,
         // or the payer would have paid for bytes the provider is never credited.

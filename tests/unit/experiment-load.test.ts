@@ -31,7 +31,11 @@ describe('latency-under-load cells in the plan', () => {
     // each has its unloaded baseline: the network cell with the same workload and k
     for (const c of loaded)
       expect(cells.some((b) => b.role === 'network' && b.workload === c.workload && b.k === c.k)).toBe(true)
-    expect(buildPlan('quick').cellsAtDistance(DECIDING_DISTANCE_KM).some((c) => c.load)).toBe(false)
+    expect(
+      buildPlan('quick')
+        .cellsAtDistance(DECIDING_DISTANCE_KM)
+        .some((c) => c.load),
+    ).toBe(false)
   })
 
   it('--only load runs the group and its baselines at one distance, deciding nothing', () => {

@@ -445,3 +445,107 @@ describe('boundedShares', () => {
     )
   })
 })
+
+describe('a provider lost mid-fetch', () => {
+  function lossSession(bytes: Map<string, Uint8Array>, dieAfter: number) {
+    let calls = 0
+    let dead = false
+    const session = {
+      served: 0,
+      get closed() {
+        return dead
+      },
+      async get(cid: CID): Promise<Uint8Array> {
+        calls++
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        if (dead || calls > dieAfter) {
+          dead = true
+          throw new Error('stream reset')
+        }
+        session.served++
+        return bytes.get(cid.toString())!
+      },
+      async have() {
+        return { bitfield: new Uint8Array(0), pricePerGiB: 0 }
+      },
+      async manifest(): Promise<Uint8Array> {
+        throw new Error('unused')
+      },
+      close() {},
+    }
+    return session
+  }
+
+  it('drops it at once as lost (not after its failures add up) and says so', async () => {
+    const { wanted, bytes } = await makeChunks(40)
+    const events: string[] = []
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async () => {},
+      maxFailures: 100,
+      onEvent: (e) => {
+        if (e.type === 'lost' || e.type === 'drop') events.push(e.type)
+      },
+    })
+    const dying = new ProviderState(await peer(), lossSession(bytes, 5), all(40), { rttMs: 2 })
+    const steady = fakeSession(bytes, { delayMs: 4 })
+    scheduler.addProvider(dying)
+    scheduler.addProvider(new ProviderState(await peer(), steady, all(40), { rttMs: 4 }))
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(dying.dropped).toMatch(/^lost: stream reset/)
+    expect(events).toEqual(['lost'])
+    expect(dying.chunks + steady.served).toBe(40)
+  })
+
+  it('waits for a lost provider being won back when nobody else holds its chunks, then finishes', async () => {
+    const { wanted, bytes } = await makeChunks(30)
+    const delivered = new Set<string>()
+    let lost = 0
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async (chunk) => {
+        delivered.add(chunk.key)
+      },
+      onEvent: (e) => {
+        if (e.type === 'lost') {
+          lost++
+          // the fetcher's part: redial, and the same peer joins again with a fresh session
+          scheduler.rejoining()
+          setTimeout(() => {
+            scheduler.addProvider(
+              new ProviderState(only.peer, fakeSession(bytes, { delayMs: 2 }), all(30), { rttMs: 2 }),
+            )
+            scheduler.rejoinEnded()
+          }, 50)
+        }
+      },
+    })
+    const only = new ProviderState(await peer(), lossSession(bytes, 10), all(30), { rttMs: 2 })
+    scheduler.addProvider(only)
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    expect(lost).toBe(1)
+    expect(delivered.size).toBe(30)
+  })
+
+  it('fails once no rejoin is pending and nobody holds the rest', async () => {
+    const { wanted, bytes } = await makeChunks(30)
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: new AbortController().signal,
+      deliver: async () => {},
+      onEvent: (e) => {
+        if (e.type === 'lost') {
+          scheduler.rejoining()
+          setTimeout(() => scheduler.rejoinEnded(), 30)
+        }
+      },
+    })
+    scheduler.addProvider(new ProviderState(await peer(), lossSession(bytes, 10), all(30), { rttMs: 2 }))
+    scheduler.discoveryFinished()
+    await expect(scheduler.run()).rejects.toThrow(/no reachable provider/)
+  })
+})

@@ -151,6 +151,7 @@ describe('lab monitor helpers', () => {
           { peerId: 'b', bytes: 30 } as never,
           { peerId: 'c', bytes: 0 } as never,
         ],
+        losses: [],
         ranking: '',
         localityBias: 1,
         localitySuspended: 0,

@@ -49,7 +49,11 @@ describe('UplinkLoad', () => {
   })
 
   it('lets the sender queue the bloated buffer before it feels backpressure', () => {
-    const load = new UplinkLoad({ crossTrafficShare: 0, crossTrafficGreedy: false, bufferMs: MANAGED_QUEUE_MS })
+    const load = new UplinkLoad({
+      crossTrafficShare: 0,
+      crossTrafficGreedy: false,
+      bufferMs: MANAGED_QUEUE_MS,
+    })
     const uplink = new SharedUplink(RATE_MBPS, undefined, load)
     const [local] = multiaddrConnectionPair()
     const shaped = new ShapedMessageStream(local, { delayMs: 20, rateMbps: RATE_MBPS, uplink })

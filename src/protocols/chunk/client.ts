@@ -398,8 +398,10 @@ export class ChunkSession {
         return
       }
     }
-    // The server closed its end: whatever is still outstanding will never be answered.
-    this.rejectOutstanding(new BwnodeError(ChunkErrorCode.STREAM_CLOSED, 'server closed the stream'))
+    // The server closed its end: whatever is still outstanding will never be answered, and no
+    // later request will be either.
+    this.failure ??= new BwnodeError(ChunkErrorCode.STREAM_CLOSED, 'server closed the stream')
+    this.rejectOutstanding(this.failure)
     this.stopWatchdog()
     this.reader.detach()
     if (this.stream.writeStatus === 'writable') {
