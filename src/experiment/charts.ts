@@ -5,6 +5,7 @@
 import { parse, View } from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
 import { DECOMPOSITION_PARTS, decompose, routeInflationFromKnobs } from './decompose.ts'
+import { atRest } from './report-groups.ts'
 import { loadChart } from './report-load.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import type { Cell, Placement, Results } from './types.ts'
@@ -308,8 +309,8 @@ function peersVsOriginChart(rows: Row[]): ChartSpec | undefined {
 /** The chart specs the results support, in report order. */
 export function chartSpecs(results: Results): ChartSpec[] {
   const rows = rowsFor(results.cells)
-  // loaded uplinks have their own chart; the others compare links at rest
-  const idle = rows.filter((r) => r.cell.load === undefined)
+  // loaded uplinks and churn have their own sections; the others compare links at rest
+  const idle = rows.filter((r) => atRest(r.cell))
   const inflation = routeInflationFromKnobs(results.config.knobs)
   return [
     throughputVsDistance(idle),

@@ -6,16 +6,13 @@
  */
 import type { TopLevelSpec } from 'vega-lite'
 import type { ChartSpec, RenderedChart } from './charts.ts'
-import { chartLink, fidelityText, interval, medianRange, num, pct, table, where } from './report-format.ts'
-import { cellStats, ratioInterval } from './stats.ts'
-import type { Cell, Results, Run } from './types.ts'
+import { chartLink, fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
+import { type GroupComparison, groupComparisons, ratioText } from './report-groups.ts'
+import { LOAD_TAG } from './scenarios.ts'
+import { cellStats } from './stats.ts'
+import type { Cell, Results } from './types.ts'
 
 export const LOAD_CHART_FILE = 'latency-under-load.svg'
-
-export interface LoadComparison {
-  baseline: Cell
-  loaded: Cell[]
-}
 
 /** Condition name of a cell: its tag after 'load-', 'none' for the unloaded baseline. */
 export function conditionOf(cell: Cell): string {
@@ -24,32 +21,8 @@ export function conditionOf(cell: Cell): string {
 }
 
 /** The loaded cells of a run grouped with their unloaded baselines (W1 and W3 first). */
-export function loadComparisons(results: Results): LoadComparison[] {
-  const loaded = results.cells.filter((c) => c.load !== undefined && c.runs.length > 0)
-  const key = (c: Cell) => `${c.workload}|${c.placement}|${c.distanceKm}|${c.k}|${c.inFlight}`
-  const out: LoadComparison[] = []
-  for (const k of [...new Set(loaded.map(key))].sort()) {
-    const members = loaded.filter((c) => key(c) === k)
-    const baseline = results.cells.find(
-      (c) =>
-        c.load === undefined &&
-        key(c) === k &&
-        c.runs.length > 0 &&
-        (c.role === 'network' || c.tag === 'load-none'),
-    )
-    if (baseline !== undefined) out.push({ baseline, loaded: members })
-  }
-  return out
-}
-
-const runValues = (cell: Cell, pick: (r: Run) => number | undefined): number[] =>
-  cell.runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v))
-
-function ratioText(loaded: Cell, baseline: Cell, pick: (r: Run) => number | undefined, seed: number) {
-  const a = runValues(loaded, pick)
-  const b = runValues(baseline, pick)
-  if (a.length === 0 || b.length === 0) return 'n/a'
-  return interval(ratioInterval(a, b, { seed }))
+export function loadComparisons(results: Results): GroupComparison[] {
+  return groupComparisons(results, LOAD_TAG, (c) => c.load !== undefined)
 }
 
 function conditionText(cell: Cell): string {
@@ -78,7 +51,7 @@ export function loadSection(results: Results, charts: readonly RenderedChart[]):
     return out.join('\n')
   }
   const rows: string[][] = []
-  for (const [i, { baseline, loaded }] of comparisons.entries()) {
+  for (const [i, { baseline, members: loaded }] of comparisons.entries()) {
     for (const cell of [baseline, ...loaded]) {
       const s = cellStats(cell)
       const lat = s.latency
@@ -123,7 +96,7 @@ export function loadSection(results: Results, charts: readonly RenderedChart[]):
 
 /** First byte and stall fraction per condition, one bar per cell. */
 export function loadChart(results: Results): ChartSpec | undefined {
-  const values = loadComparisons(results).flatMap(({ baseline, loaded }) =>
+  const values = loadComparisons(results).flatMap(({ baseline, members: loaded }) =>
     [baseline, ...loaded].map((cell) => {
       const s = cellStats(cell)
       return {

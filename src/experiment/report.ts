@@ -13,6 +13,7 @@ import {
   routeInflationFromKnobs,
 } from './decompose.ts'
 import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
+import { churnSection } from './report-churn.ts'
 import {
   bytes,
   CHARTS_DIR,
@@ -25,6 +26,7 @@ import {
   table,
   where,
 } from './report-format.ts'
+import { atRest } from './report-groups.ts'
 import { loadSection } from './report-load.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
@@ -467,7 +469,7 @@ function peersVsOriginSection(results: Results, charts: readonly RenderedChart[]
       (c.placement === 'P3-origin' ||
         c.placement === 'P4-origin-plus-peers' ||
         c.placement === 'P2-residential-peers') &&
-      c.load === undefined &&
+      atRest(c) &&
       c.runs.length > 0,
   )
   const rows = cells.map((c) => {
@@ -585,6 +587,7 @@ export function renderReportMarkdown(
     kScalingSection(results, charts),
     peersVsOriginSection(results, charts),
     loadSection(results, charts),
+    churnSection(results),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`

@@ -16,6 +16,7 @@ import type { LinkConfig } from '../config/schema.ts'
 import { seededRandom } from '../latency/random.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { linkBetween } from '../net/link.ts'
+import { LinkSwitch } from '../net/link-switch.ts'
 import { UNLOADED, UplinkLoad } from '../net/uplink-load.ts'
 import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { calibrate } from './calibrate.ts'
@@ -75,8 +76,8 @@ export interface RunExperimentOptions {
    * datasets) is removed and the promise rejects with the signal's reason. No report is written.
    */
   signal?: AbortSignal
-  /** Run one group of cells and its baselines only (e.g. 'load'); such a run decides no status. */
-  only?: CellGroup
+  /** Run groups of cells and their baselines only (e.g. ['load']); such a run decides no status. */
+  only?: readonly CellGroup[]
 }
 
 /** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
@@ -104,6 +105,8 @@ interface Provider {
   link: LinkConfig
   /** Ping RTT measured when the consumer connected, ms. */
   rttMs: number
+  /** Takes the peer off the network and back (churn cells). */
+  linkSwitch?: LinkSwitch
 }
 
 interface Context {
@@ -125,6 +128,8 @@ interface Context {
   signal: AbortSignal | undefined
   /** Read by every residential peer's uplink; each cell sets its load condition here. */
   residentialLoad: UplinkLoad
+  /** Peers a churn cell took off the network during the run in progress; back after it. */
+  departed: Provider[]
 }
 
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
@@ -186,15 +191,17 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       link: LinkConfig,
       load?: UplinkLoad,
     ): Promise<Provider> => {
+      // home peers can leave the network (churn cells), so each gets a switch
+      const linkSwitch = load === undefined ? undefined : new LinkSwitch()
       const node = await startNode({
         dataDir: join(workDir, name),
         link,
         template,
-        emulator: load === undefined ? emulator : { ...emulator, load },
+        emulator: load === undefined ? emulator : { ...emulator, load, linkSwitch },
       })
       nodes.push(node)
       const rttMs = await connect(consumer, node)
-      return { node, kind, label: name, link, rttMs }
+      return { node, kind, label: name, link, rttMs, ...(linkSwitch === undefined ? {} : { linkSwitch }) }
     }
     const ctx: Context = {
       seed,
@@ -212,6 +219,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       log,
       signal,
       residentialLoad,
+      departed: [],
     }
     log(`datacentre peer RTT ${ctx.datacentre.rttMs} ms, origin RTT ${ctx.origin.rttMs} ms`)
 
@@ -500,6 +508,7 @@ function cellHeader(
     ...(p.role !== undefined ? { role: p.role } : {}),
     ...(p.tag !== undefined ? { tag: p.tag } : {}),
     ...(p.load !== undefined ? { load: p.load } : {}),
+    ...(p.churn !== undefined ? { churn: p.churn } : {}),
   }
 }
 
@@ -608,6 +617,7 @@ async function runOnce(
   } finally {
     // a failed run must not leave the links slowed for the next connect (handshakes run undilated)
     ctx.dilation.factor = 1
+    await bringBack(ctx)
   }
   const figures = span.end()
   const { run, items } = measured
@@ -631,20 +641,69 @@ async function measureOnce(
   rep: number,
   k: number,
 ): Promise<{ run: Run; items: ReadItem[] }> {
-  const local = isLocal(p)
-  if (p.workload === 'W4-bulk-staging') {
-    const items = sequentialItems(dataset.manifest)
-    const run = local
+  const staging = p.workload === 'W4-bulk-staging'
+  const items = staging ? sequentialItems(dataset.manifest) : itemsFor(ctx, p, dataset, rep)
+  const churn = scheduleChurn(ctx, p, items, rep, k)
+  try {
+    if (!staging) return await measureItems(ctx, p, model, rep, k, items)
+    const run = isLocal(p)
       ? await stageLocally(ctx, p, dataset, rep)
       : await stageRemotely(ctx, p, dataset, model, k)
     return { run, items }
+  } finally {
+    churn.cancel()
   }
-  const items = itemsFor(ctx, p, dataset, rep)
+}
+
+/**
+ * Churn cells: the planned peers leave the network at their share of what the links allow for the
+ * run (in real time: x K), chosen by the seed; they stay away until the run is over.
+ */
+function scheduleChurn(ctx: Context, p: CellPlan, items: ReadItem[], rep: number, k: number) {
+  const plan = p.churn
+  const ideal = idealOf(p, items)
+  if (plan === undefined || ideal === undefined) return { cancel: () => {} }
+  const candidates = providersOf(ctx, p).filter((x) => x.kind === 'peer' && x.linkSwitch !== undefined)
+  const random = seededRandom(ctx.seed * 7919 + rep)
+  const leaving: Provider[] = []
+  while (leaving.length < Math.min(plan.departures, candidates.length)) {
+    const pick = candidates[Math.floor(random() * candidates.length)]!
+    if (!leaving.includes(pick)) leaving.push(pick)
+  }
+  const timer = setTimeout(
+    () => {
+      for (const x of leaving) {
+        ctx.departed.push(x)
+        x.linkSwitch?.down()
+      }
+    },
+    ideal.seconds * 1000 * k * plan.atShareOfRun,
+  )
+  return { cancel: () => clearTimeout(timer) }
+}
+
+/** Peers that left during the run come back, and the consumer connects to them again. */
+async function bringBack(ctx: Context): Promise<void> {
+  const back = ctx.departed.splice(0)
+  for (const x of back) x.linkSwitch?.up()
+  await Promise.all(back.map((x) => connect(ctx.consumer, x.node, 1)))
+}
+
+async function measureItems(
+  ctx: Context,
+  p: CellPlan,
+  model: LinkModel,
+  rep: number,
+  k: number,
+  items: ReadItem[],
+): Promise<{ run: Run; items: ReadItem[] }> {
+  const local = isLocal(p)
   const consumeWith = (lanes: Lane[]) =>
     consume({
       items,
       lanes,
       latencyScale: 1 / k,
+      failover: p.churn !== undefined,
       ...(p.prefetchDepth !== undefined ? { prefetchDepth: p.prefetchDepth } : {}),
       ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec / k } : {}),
     })
@@ -690,6 +749,9 @@ async function measureOnce(
       originBytes: measure.bytesByKind.origin,
       peerBytes: measure.bytesByKind.peer,
       ...(local ? {} : { protocolMs: protocolOverheadMs(ttfbMs, model) }),
+      ...(measure.lostLanes.length > 0
+        ? { lostSources: measure.lostLanes.map((l) => ({ atMs: l.atMs / k })) }
+        : {}),
     },
   }
 }
@@ -822,6 +884,9 @@ async function stageRemotely(
       originBytes: m.originBytes,
       peerBytes: m.peerBytes,
       protocolMs: protocolOverheadMs(ttfbMs, model),
+      ...(m.result.losses.length > 0
+        ? { lostSources: m.result.losses.map((l) => ({ atMs: l.lostAtMs / k })) }
+        : {}),
     }
   } finally {
     // The next repetition must stage from scratch, not resume.

@@ -2,6 +2,7 @@
  * What the experiment runs: the emulated places nodes sit in (figures from CLAIM.md), the datasets
  * at the scale of each mode, and the matrix of cells per mode.
  */
+import { gamma } from 'simple-statistics'
 import type { LinkConfig } from '../config/schema.ts'
 import { linkBetween } from '../net/link.ts'
 import {
@@ -124,7 +125,32 @@ export interface CellPlan {
   tag?: string
   /** What the residential peers' uplinks carry besides bwnode during this cell (absent: nothing). */
   load?: UplinkLoadSettings
+  /** Peers that leave the network during each run (churn), and when: a share of the ideal run time. */
+  churn?: ChurnPlan
 }
+
+export interface ChurnPlan {
+  departures: number
+  atShareOfRun: number
+}
+
+/**
+ * Session lengths of peers in a public P2P network: ProbeLab's Nebula crawls of the IPFS DHT
+ * (RFM 2, "Uptime and Churn", one week of 2022): 50% of peers that join stay online ~2 h or less,
+ * 80% 8 h or less. A Weibull distribution through those two quantiles has shape 0.61 (heavy
+ * tailed, as Stutzbach and Rejaie found for Gnutella, BitTorrent and Kad in 2006) and scale 3.66 h.
+ */
+export const SESSION_MEDIAN_HOURS = 2
+export const SESSION_P80_HOURS = 8
+export function sessionWeibull(): { shape: number; scaleHours: number; meanHours: number } {
+  const shape = Math.log(Math.log(5) / Math.log(2)) / Math.log(SESSION_P80_HOURS / SESSION_MEDIAN_HOURS)
+  const scaleHours = SESSION_MEDIAN_HOURS / Math.log(2) ** (1 / shape)
+  return { shape, scaleHours, meanHours: scaleHours * gamma(1 + 1 / shape) }
+}
+
+/** One peer of the swarm leaves a third of the way into the run and does not come back in it. */
+export const CHURN_PLAN: ChurnPlan = { departures: 1, atShareOfRun: 0.3 }
+export const CHURN_TAG = 'churn'
 
 /**
  * Latency under load (CLAIM.md: +50-100 ms on loaded home uplinks, M-Lab): the lent uplinks carry a
@@ -278,34 +304,36 @@ export function steadyStateBytes(paths: SourcePath[], inFlight: number, chunkSiz
 }
 
 /** Cell groups a run can be limited to (`experiment --only NAME`). */
-export const CELL_GROUPS = [LOAD_TAG] as const
+export const CELL_GROUPS = [LOAD_TAG, CHURN_TAG] as const
 export type CellGroup = (typeof CELL_GROUPS)[number]
 
 /**
  * The plan of one group alone: its cells and the baselines it is read against (as supplementary
  * cells, tagged `<group>-none`), at the group's distance only. Such a run decides no status.
  */
-export function groupPlan(mode: 'quick' | 'full', group: CellGroup): ExperimentPlan {
-  const plan = buildPlan(mode, [group])
-  const inGroup = (c: CellPlan) => c.tag?.startsWith(group) === true
-  const baselineOf = (c: CellPlan): CellPlan => {
-    const { role: _role, ...rest } = c
-    return { ...rest, tag: `${group}-none` }
-  }
+export function groupPlan(mode: 'quick' | 'full', groups: CellGroup | readonly CellGroup[]): ExperimentPlan {
+  const list: readonly CellGroup[] = typeof groups === 'string' ? [groups] : groups
+  const plan = buildPlan(mode, list)
+  const groupOf = (c: CellPlan) => list.find((g) => c.tag?.startsWith(g) === true)
   const cellsAt = (d: number) => {
     const all = plan.cellsAtDistance(d)
-    const members = all.filter(inGroup)
-    const baselines = all.filter(
-      (c) => c.role === 'network' && members.some((m) => m.workload === c.workload && m.k === c.k),
-    )
-    return [...baselines.map(baselineOf), ...members]
+    const out: CellPlan[] = []
+    for (const group of list) {
+      const members = all.filter((c) => groupOf(c) === group)
+      const baselines = all.filter(
+        (c) => c.role === 'network' && members.some((m) => m.workload === c.workload && m.k === c.k),
+      )
+      for (const { role: _role, ...rest } of baselines) out.push({ ...rest, tag: `${group}-none` })
+      out.push(...members)
+    }
+    return out
   }
   return {
     ...plan,
-    fixedCells: plan.fixedCells.filter(inGroup),
+    fixedCells: plan.fixedCells.filter((c) => groupOf(c) !== undefined),
     distancesKm: plan.distancesKm.filter((d) => cellsAt(d).length > 0),
     cellsAtDistance: cellsAt,
-    knobs: { ...plan.knobs, only: group },
+    knobs: { ...plan.knobs, only: list.join(',') },
   }
 }
 
@@ -434,6 +462,8 @@ export function buildPlan(
       cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: 4, inFlight: 1 }))
     }
     if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(LOAD_TAG)) cells.push(...loadCells(distanceKm))
+    if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(CHURN_TAG))
+      cells.push(...churnCells(distanceKm))
     if (role === undefined) {
       // the distance sweep: the same swarm further away
       cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: DECIDING_K }))
@@ -455,6 +485,17 @@ export function buildPlan(
           tag: `${LOAD_TAG}-${condition}`,
         }),
       ),
+    )
+
+  /** Churn: the network cells of the swarm workloads again, one peer leaving during each run. */
+  const churnCells = (distanceKm: number): CellPlan[] =>
+    (['W1-random-samples', 'W2-sequential-shards', 'W4-bulk-staging'] as const).map((w) =>
+      cell(w, 'P2-residential-peers', {
+        distanceKm,
+        k: DECIDING_K,
+        churn: CHURN_PLAN,
+        tag: `${CHURN_TAG}-${CHURN_PLAN.departures}`,
+      }),
     )
 
   return {

@@ -150,6 +150,8 @@ export const RunSchema = z.object({
   firstChunkMs: nonNegative.optional(),
   /** Throughput after the first chunk arrived, MB/s: the steady-state rate. */
   steadyMBps: nonNegative.optional(),
+  /** Sources lost during the run (churn cells: a peer that left), when, undilated ms after the start. */
+  lostSources: z.array(z.object({ atMs: nonNegative })).optional(),
   fidelity: RunFidelitySchema.optional(),
 })
 
@@ -168,6 +170,10 @@ export const CellSchema = z.object({
   /** The verdict's fixed comparison this cell stands for (absent: supplementary). */
   role: z.enum(['local', 'network', 'near', 'origin']).optional(),
   tag: z.string().optional(),
+  /** Peers that left the network during each run, and when (a share of the ideal run time). */
+  churn: z
+    .object({ departures: z.number().int().nonnegative(), atShareOfRun: z.number().min(0).max(1) })
+    .optional(),
   /** What the residential peers' uplinks carried besides bwnode (src/net/uplink-load.ts). */
   load: z
     .object({

@@ -12,6 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { errorMessage } from '../errors/index.ts'
 import {
   DEFAULT_JOIN_GRACE_MS,
   DEFAULT_MANIFEST_HEDGE_MS,
@@ -58,6 +59,11 @@ export interface ConsumeOptions {
   targetBytesPerSec?: number
   /** Multiplies every recorded latency (1 / K under time dilation K); default 1. */
   latencyScale?: number
+  /**
+   * A lane whose source fails is dropped and its items read from the others (churn cells). Off,
+   * the first failed read fails the run, so a source lost to machine load is retried, not hidden.
+   */
+  failover?: boolean
 }
 
 export interface ConsumeMeasure {
@@ -74,6 +80,8 @@ export interface ConsumeMeasure {
   /** Time the consumer spent waiting for data, s. */
   stallSeconds: number
   bytesByKind: { local: number; peer: number; origin: number }
+  /** Lanes whose source failed during the run (their items went to the others), and when, ms. */
+  lostLanes: Array<{ label: string; atMs: number; reason: string }>
 }
 
 interface Slot {
@@ -106,6 +114,8 @@ const LANE_SLACK = 1.5
  */
 class LaneState {
   inFlightBytes = 0
+  /** Its source failed: it takes nothing more, its items go back to the others. */
+  dead = false
   private readonly priorBytesPerMs: number | undefined
 
   constructor(expectedBytesPerSec: number | undefined) {
@@ -247,10 +257,12 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
   const started = performance.now()
   let firstByteAt: number | undefined
   const states = new Map(lanes.map((lane) => [lane, new LaneState(lane.expectedBytesPerSec)]))
-  const allStates = [...states.values()]
+  /** The lanes still alive; a lane whose source fails leaves it. */
+  let allStates = [...states.values()]
+  const lostLanes: ConsumeMeasure['lostLanes'] = []
   const worker = async (lane: Lane): Promise<void> => {
     const state = states.get(lane)!
-    while (failure === undefined) {
+    while (failure === undefined && !state.dead) {
       while (firstUnassigned < items.length && owner[firstUnassigned] !== undefined) firstUnassigned++
       if (firstUnassigned >= items.length) return
       const limit = Math.min(items.length, consumed + depth)
@@ -280,8 +292,20 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
         // A finished item changes every lane's estimate: let waiting lanes look again.
         wakeLanes()
       } catch (err) {
-        failure ??= err
-        for (const s of slots) if (!s.done) s.reject(err)
+        if (options.failover === true && !state.dead && allStates.length > 1) {
+          // A source that fails (a peer gone, its connection reset) loses its lane, as a real
+          // reader would drop it: its item goes back to the others, who finish the read.
+          state.dead = true
+          allStates = allStates.filter((x) => x !== state)
+          lostLanes.push({ label: lane.label, atMs: performance.now() - started, reason: errorMessage(err) })
+        }
+        if (state.dead && allStates.length > 0) {
+          owner[index] = undefined
+          firstUnassigned = Math.min(firstUnassigned, index)
+        } else {
+          failure ??= err
+          for (const s of slots) if (!s.done) s.reject(err)
+        }
         wakeLanes()
       }
     }
@@ -338,6 +362,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
     // The first item can only be waited for: count it as a stall like any other wait.
     stallSeconds: stallMs / 1000,
     bytesByKind,
+    lostLanes,
   }
 }
 

@@ -9,6 +9,7 @@ import {
   type ResolvedLink,
   resolveLink,
 } from './link.ts'
+import type { LinkSwitch } from './link-switch.ts'
 import { exchangePreamble } from './preamble.ts'
 import { ShapedMessageStream, type ShaperOptions, SharedUplink } from './shaped-stream.ts'
 import type { UplinkLoad } from './uplink-load.ts'
@@ -35,6 +36,8 @@ export interface LinkEmulatorInit extends Omit<ShaperOptions, 'delayMs' | 'rateM
   probe?: EmulatorProbe
   /** What this node's uplink carries besides bwnode (household traffic, its queue); see UplinkLoad. */
   load?: UplinkLoad
+  /** Takes the node off the network and back (churn); see LinkSwitch. */
+  linkSwitch?: LinkSwitch
   /** Called once per raw connection after the preamble, e.g. for the experiment's logs. */
   onPath?: (info: EmulatedConnectionInfo) => void
 }
@@ -64,13 +67,17 @@ export function createLinkEmulator(
   init: LinkEmulatorInit = {},
 ): () => ConnectionProtector {
   const local = resolveLink(localLink)
-  const { preambleTimeoutMs, onPath, alwaysShape = false, load, ...shaperDefaults } = init
+  const { preambleTimeoutMs, onPath, alwaysShape = false, load, linkSwitch, ...shaperDefaults } = init
   // One uplink per node, however many connections it has.
   const uplink = Number.isFinite(local.uplinkMbps)
     ? new SharedUplink(local.uplinkMbps, init.dilation ?? UNDILATED, load)
     : undefined
   return () => ({
     async protect(connection: MessageStream, options?: AbortOptions): Promise<MessageStream> {
+      if (linkSwitch !== undefined) {
+        if (!linkSwitch.isUp) throw new Error('link down: the node is off the network')
+        linkSwitch.track(connection)
+      }
       const remote = await exchangePreamble(connection, local, { ...options, timeoutMs: preambleTimeoutMs })
       const outbound = linkBetween(local, remote)
       const shaped = alwaysShape || !isTransparentPath(outbound)

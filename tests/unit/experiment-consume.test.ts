@@ -73,3 +73,42 @@ describe('the steady-state rate', () => {
     expect(middleRate([[1, 10]])).toBeUndefined()
   })
 })
+
+describe('the consumer when a source leaves', () => {
+  /** A paced lane whose reads fail, as on a reset connection, from its `failFrom`-th read on. */
+  function leavingLane(label: string, failFrom: number): Lane {
+    const inner = pacedLane(label, 'peer', 1_000, 10, 4)
+    let reads = 0
+    return {
+      ...inner,
+      read: async (key) => {
+        if (++reads > failFrom) {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          throw new Error('link down: the node left the network')
+        }
+        return inner.read(key)
+      },
+    }
+  }
+
+  it('with failover drops the lane and reads every item from the others', async () => {
+    const lanes = [
+      leavingLane('leaver', 5),
+      ...[0, 1, 2].map((i) => pacedLane(`peer-${i}`, 'peer', 1_000, 10, 4)),
+    ]
+    const measure = await consume({ items: items(60), lanes, failover: true })
+    expect(measure.bytes).toBe(60 * 100_000)
+    expect(measure.lostLanes.map((l) => l.label)).toEqual(['leaver'])
+    expect(measure.lostLanes[0]?.reason).toMatch(/left the network/)
+  }, 20_000)
+
+  it('without failover fails the run at the first failed read (so a loss is retried, not hidden)', async () => {
+    const lanes = [leavingLane('leaver', 5), pacedLane('peer', 'peer', 1_000, 10, 4)]
+    await expect(consume({ items: items(60), lanes })).rejects.toThrow(/left the network/)
+  }, 20_000)
+
+  it('fails when the last source leaves too', async () => {
+    const lanes = [leavingLane('a', 3), leavingLane('b', 6)]
+    await expect(consume({ items: items(60), lanes, failover: true })).rejects.toThrow(/left the network/)
+  }, 20_000)
+})

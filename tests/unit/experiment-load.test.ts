@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { EXPERIMENT_GROUPS } from '../../src/cli/commands/experiment.ts'
 import { chartSpecs } from '../../src/experiment/charts.ts'
+import { churnComparisons, churnSection, secondsPerDeparture } from '../../src/experiment/report-churn.ts'
 import { loadComparisons, loadSection } from '../../src/experiment/report-load.ts'
 import {
   buildPlan,
@@ -10,6 +11,9 @@ import {
   groupPlan,
   LOAD_CONDITIONS,
   placementPaths,
+  SESSION_MEDIAN_HOURS,
+  SESSION_P80_HOURS,
+  sessionWeibull,
 } from '../../src/experiment/scenarios.ts'
 import { type Cell, RESULTS_SCHEMA_VERSION, type Results, type Run } from '../../src/experiment/types.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
@@ -111,7 +115,7 @@ describe('the report section', () => {
   it('reads each loaded cell against its idle baseline, with intervals', () => {
     const [comparison] = loadComparisons(results)
     expect(comparison?.baseline.role).toBe('network')
-    expect(comparison?.loaded.map((c) => c.tag)).toEqual(['load-bloated', 'load-managed'])
+    expect(comparison?.members.map((c) => c.tag)).toEqual(['load-bloated', 'load-managed'])
     const text = loadSection(results, [])
     expect(text).toMatch(/## Latency under load/)
     // first byte 100 ms vs 25 ms: 4x
@@ -129,5 +133,61 @@ describe('the report section', () => {
 
   it('says so when the run has no loaded cells', () => {
     expect(loadSection({ ...results, cells: [results.cells[0]!] }, [])).toMatch(/No latency-under-load cells/)
+  })
+})
+
+describe('churn cells', () => {
+  it('follow the session lengths measured on IPFS: 50% within 2 h, 80% within 8 h', () => {
+    const { shape, scaleHours, meanHours } = sessionWeibull()
+    const cdf = (hours: number) => 1 - Math.exp(-((hours / scaleHours) ** shape))
+    expect(cdf(SESSION_MEDIAN_HOURS)).toBeCloseTo(0.5, 9)
+    expect(cdf(SESSION_P80_HOURS)).toBeCloseTo(0.8, 9)
+    expect(shape).toBeGreaterThan(0.5)
+    expect(shape).toBeLessThan(0.7)
+    expect(meanHours).toBeGreaterThan(scaleHours)
+  })
+
+  it('the full run has one departure per run for W1, W2 and W4 at the claim distance; --only churn adds baselines', () => {
+    const full = buildPlan('full')
+      .cellsAtDistance(DECIDING_DISTANCE_KM)
+      .filter((c) => c.churn !== undefined)
+    expect(full.map((c) => c.workload)).toEqual([
+      'W1-random-samples',
+      'W2-sequential-shards',
+      'W4-bulk-staging',
+    ])
+    for (const c of full) expect(c.role).toBeUndefined()
+    const only = groupPlan('full', 'churn').cellsAtDistance(DECIDING_DISTANCE_KM)
+    expect(only.filter((c) => c.tag === 'churn-none')).toHaveLength(3)
+    expect(only.every((c) => c.load === undefined)).toBe(true)
+  })
+
+  it('the report reads the extra time per departure and scales it by k / mean session', () => {
+    const base = w3(undefined, 25)
+    const baseline: Cell = { ...base, workload: 'W2-sequential-shards', k: 16 }
+    const member: Cell = {
+      ...baseline,
+      id: 'churn-W2',
+      role: undefined,
+      tag: 'churn-1',
+      churn: { departures: 1, atShareOfRun: 0.3 },
+      runs: baseline.runs.map((r) => ({ ...r, seconds: r.seconds + 2, lostSources: [{ atMs: 1000 }] })),
+    }
+    const results: Results = {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      config: { mode: 'full', seed: 3, repetitions: 3, knobs: {} },
+      machine: { cpus: 2, memGiB: 8, platform: 'linux-x64', node: 'v24' },
+      versions: {},
+      calibration: { zeroDelayOverheadRatio: 1, rtt: [], rate: [], passed: true, notes: '' },
+      cells: [baseline, member],
+    }
+    const [c] = churnComparisons(results)
+    expect(secondsPerDeparture(c!.members[0]!, c!.baseline)).toBeCloseTo(2, 6)
+    const text = churnSection(results)
+    expect(text).toMatch(/## Churn/)
+    expect(text).toMatch(/\| 1 per run \| 3 in 3 runs \|/)
+    // 16 peers / 5.41 h mean session = 2.96 departures per hour; 2 s each = 0.16% of an hour
+    expect(text).toMatch(/\| 2 \| 2.957 \| 0.2% \|/)
   })
 })

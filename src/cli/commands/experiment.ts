@@ -16,17 +16,22 @@ interface ExperimentCliOptions {
   api?: string
   cid?: string
   dilation?: number | 'auto'
-  only?: 'load'
+  only?: ExperimentGroup[]
 }
 
 /** CELL_GROUPS of src/experiment/scenarios.ts, named here so that --help loads no experiment code. */
-export const EXPERIMENT_GROUPS = ['load'] as const
+export const EXPERIMENT_GROUPS = ['load', 'churn'] as const
+type ExperimentGroup = (typeof EXPERIMENT_GROUPS)[number]
 
-function parseGroup(value: string): 'load' {
-  if (!(EXPERIMENT_GROUPS as readonly string[]).includes(value)) {
-    throw new UsageError(`--only must be one of ${EXPERIMENT_GROUPS.join(', ')}, got '${value}'`)
+/** `--only load,churn`: one or more groups, comma-separated. */
+function parseGroups(value: string): ExperimentGroup[] {
+  const groups = value.split(',').map((g) => g.trim())
+  for (const g of groups) {
+    if (!(EXPERIMENT_GROUPS as readonly string[]).includes(g)) {
+      throw new UsageError(`--only takes ${EXPERIMENT_GROUPS.join(', ')} (comma-separated), got '${g}'`)
+    }
   }
-  return value as 'load'
+  return [...new Set(groups)] as ExperimentGroup[]
 }
 
 /** `--dilation`: 'auto' or a factor >= 1 (up to MAX_DILATION). */
@@ -85,9 +90,10 @@ export function registerExperiment(program: Command): void {
       parseDilation,
     )
     .option(
-      '--only <group>',
-      "run one group of cells and its baselines (decides no status): 'load' = latency under load",
-      parseGroup,
+      '--only <groups>',
+      "run groups of cells and their baselines alone (decides no status): 'load' = latency under load, " +
+        "'churn' = a peer leaving mid-run; e.g. --only load,churn",
+      parseGroups,
     )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
     .option('--data <dir>', 'data dir of the running daemon (--live)')
