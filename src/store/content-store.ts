@@ -3,8 +3,9 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
+import { exists, isNotFound } from '../util/fs.ts'
 import { createBitfield, setBit } from './bitfield.ts'
-import { ChunkFiles, isNotFound } from './chunk-files.ts'
+import { ChunkFiles } from './chunk-files.ts'
 import { chunkCid, chunkKey, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
 import {
   DEFAULT_CHUNK_SIZE,
@@ -518,15 +519,5 @@ function refKey(chunk: string, dataset: string): string {
 function checkName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw new BwnodeError('ERR_INVALID_NAME', `dataset name must be 1 to ${MAX_NAME_LENGTH} characters`)
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
   }
 }
