@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { formatBytes } from '../util/format.ts'
 import { type RenderedChart, renderCharts } from './charts.ts'
 import {
   DECOMPOSITION_PARTS,
@@ -70,30 +71,6 @@ function interval(r: RatioInterval | undefined): string {
   if (r === undefined) return 'n/a'
   const ci = r.method === 'bootstrap' ? `${num(r.low)}-${num(r.high)}` : 'no interval (single run)'
   return `${num(r.ratio)}x (95% CI ${ci})`
-}
-
-/** Binary units for sizes that are whole KiB (chunk sizes usually are), decimal units otherwise. */
-function bytes(n: number): string {
-  if (n > 0 && n % 1024 !== 0) return decimalBytes(n)
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${num(v)} ${units[i]}`
-}
-
-function decimalBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let v = n
-  let i = 0
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${num(v)} ${units[i]}`
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -338,7 +315,7 @@ function statsRow(cell: Cell, s: CellStats): string[] {
     cell.placement,
     where(cell),
     String(cell.inFlight),
-    bytes(cell.chunkSizeBytes),
+    formatBytes(cell.chunkSizeBytes),
     cell.error !== undefined ? `failed: ${cell.error}` : String(s.runs),
     medianRange(s.throughputMBps),
     num(med(runsOf((r) => r.steadyMBps))),
@@ -537,8 +514,8 @@ function peersVsOriginSection(results: Results, charts: readonly RenderedChart[]
       c.placement,
       where(c),
       medianRange(s.throughputMBps),
-      bytes(s.originBytes),
-      bytes(s.peerBytes),
+      formatBytes(s.originBytes),
+      formatBytes(s.peerBytes),
       pct(s.offOriginFraction),
     ]
   })

@@ -89,7 +89,8 @@ describe('dashboard in a real browser', () => {
     const datasetRow = page.locator('#datasets tbody tr', { hasText: 'samples' })
     await expect.poll(() => datasetRow.count()).toBe(1)
     const servedCell = (await datasetRow.locator('td').nth(4).textContent()) ?? ''
-    expect(servedCell).toMatch(/^[1-9][\d.]* (KB|MB|GB)$/)
+    // SI units, the base the CLI and reports print in (kB, not the ambiguous KB)
+    expect(servedCell).toMatch(/^[1-9][\d.]* (kB|MB|GB)$/)
 
     // Credits: "+X earned" with X > 0, and a balance chart with a line.
     const earnedText = (await page.locator('#tile-balance-sub .up').textContent()) ?? ''

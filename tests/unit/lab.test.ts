@@ -100,7 +100,8 @@ describe('lab table and display', () => {
     expect(lines).toHaveLength(3)
     expect(lines[0]).toMatch(/^node\s+role\s+km\s+peers\s+rtt p50 ms\s+model rtt/)
     expect(lines[1]).toContain('(self)')
-    expect(lines[2]).toMatch(/lab-home-1km\s+residential\s+1\.0\s+6\s+17\.2\s+16\.5\s+2\.50\s+0\.00\s+3\.0/)
+    // served 3 MiB = 3.1 MB: the table prints MB like its MB/s columns (it printed MiB, a second base)
+    expect(lines[2]).toMatch(/lab-home-1km\s+residential\s+1\.0\s+6\s+17\.2\s+16\.5\s+2\.50\s+0\.00\s+3\.1/)
   })
 
   it('summarises busy nodes on one line for logs', () => {

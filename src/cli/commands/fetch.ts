@@ -4,10 +4,10 @@ import { BwnodeError } from '../../errors/index.ts'
 import type { NodeStatus } from '../../node/bwnode.ts'
 import type { TransferInfo } from '../../node/datasets.ts'
 import type { DatasetInfo } from '../../store/content-store.ts'
+import { formatBytes, formatRate, plural, table } from '../../util/format.ts'
 import type { ApiClient } from '../api-client.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
-import { formatBytes, formatRate, plural } from '../format.ts'
-import { emit, reportError, table } from '../output.ts'
+import { emit, reportError } from '../output.ts'
 
 /** Exit code of a command stopped by Ctrl-C (128 + SIGINT), the shell's convention. */
 export const EXIT_SIGINT = 130
