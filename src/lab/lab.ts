@@ -1,8 +1,6 @@
 import { resolve } from 'node:path'
+import type { DatasetInfo, NodeStatus, TransferInfo } from '../api/contract.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
-import type { NodeStatus } from '../node/bwnode.ts'
-import type { TransferInfo } from '../node/datasets.ts'
-import type { DatasetInfo } from '../store/content-store.ts'
 import { formatBytes, formatRate } from '../util/format.ts'
 import { LabCluster } from './cluster.ts'
 import {

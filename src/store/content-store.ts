@@ -1,6 +1,7 @@
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import type { DatasetInfo } from '../api/contract.ts'
 import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { exists, isNotFound } from '../util/fs.ts'
@@ -27,20 +28,6 @@ import {
   validateManifest,
 } from './manifest.ts'
 import { listSourceFiles, readFileChunks } from './walk.ts'
-
-export interface DatasetInfo {
-  /** dataset CID (of the manifest bytes) */
-  cid: string
-  name: string
-  /** total bytes of all files */
-  bytes: number
-  /** number of chunk entries in the manifest (a repeated chunk counts each time) */
-  chunks: number
-  /** when this node first stored the dataset, ms since the epoch */
-  addedAt: number
-  /** every chunk is present and the dataset was marked complete */
-  complete: boolean
-}
 
 export interface AddOptions {
   /** defaults to the basename of the path */

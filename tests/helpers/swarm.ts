@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { TransferInfo } from '../../src/api/contract.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import type { ConfigInput } from '../../src/config/schema.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
 import { tempDir, waitFor } from './daemon.ts'
 
 /** Per-node config on top of the swarm defaults (dataDir, listen and bootstrap are filled in). */

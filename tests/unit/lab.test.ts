@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { TransferInfo } from '../../src/api/contract.ts'
 import { LabDisplay } from '../../src/lab/display.ts'
 import { progressText, summariseExperiment } from '../../src/lab/experiment.ts'
 import { dataLabel, receivedBytes } from '../../src/lab/monitor.ts'
 import { distanceKm, expectedRttMs, loadLabNodes, roleOf } from '../../src/lab/nodes.ts'
 import { type LabRow, renderLabLine, renderLabTable } from '../../src/lab/table.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
 
 const NODE_CONFIGS = resolve(import.meta.dirname, '../../node-configs')
 

@@ -1,11 +1,9 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import type { ApiClient } from '../../api/client.ts'
+import type { DatasetInfo, NodeStatus, TransferInfo } from '../../api/contract.ts'
 import { BwnodeError } from '../../errors/index.ts'
-import type { NodeStatus } from '../../node/bwnode.ts'
-import type { TransferInfo } from '../../node/datasets.ts'
-import type { DatasetInfo } from '../../store/content-store.ts'
 import { formatBytes, formatRate, plural, table } from '../../util/format.ts'
-import type { ApiClient } from '../api-client.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
 import { emit, reportError } from '../output.ts'
 

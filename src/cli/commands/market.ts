@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
+import type { NodeStatus } from '../../api/contract.ts'
 import { BwnodeError } from '../../errors/index.ts'
-import type { NodeStatus } from '../../node/bwnode.ts'
 import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
 

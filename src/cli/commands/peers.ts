@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
+import type { ApiClient } from '../../api/client.ts'
+import type { NodeStatus, PeerEntry } from '../../api/contract.ts'
 import { BwnodeError, errorCode, errorMessage } from '../../errors/index.ts'
-import type { NodeStatus, PeerEntry } from '../../node/bwnode.ts'
 import { plural, table } from '../../util/format.ts'
-import type { ApiClient } from '../api-client.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
 
 /** Errors of our own making (the CLI's, the API's): passed on as they are. */
