@@ -4,13 +4,13 @@
  */
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { API_FILE, type ApiFile } from '../api/contract.ts'
 import { registerDashboardRoutes } from '../api/routes/dashboard.ts'
 import { registerDatasetRoutes } from '../api/routes/datasets.ts'
 import { registerMarketRoutes } from '../api/routes/market.ts'
 import { registerNodeRoutes } from '../api/routes/node.ts'
 import { type ApiServer, createApiApp, listenApi, newApiToken } from '../api/server.ts'
 import type { BwnodeConfig } from '../config/schema.ts'
+import { API_FILE, type ApiFile } from '../contract/api.ts'
 import { Bwnode } from '../node/bwnode.ts'
 
 export interface RunningDaemon {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import type { DatasetInfo, NodeStatus, TransferInfo } from '../api/contract.ts'
+import type { DatasetInfo, NodeStatus, TransferInfo } from '../contract/api.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
 import { formatBytes, formatRate } from '../util/format.ts'
 import { LabCluster } from './cluster.ts'

@@ -1,4 +1,4 @@
-import type { NodeStatus, PeerEntry, TransferInfo } from '../api/contract.ts'
+import type { NodeStatus, PeerEntry, TransferInfo } from '../contract/api.ts'
 import { distanceKm, expectedRttMs } from './nodes.ts'
 import type { LabNodeProcess } from './process.ts'
 import type { LabRow } from './table.ts'

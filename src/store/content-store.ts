@@ -1,7 +1,7 @@
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import type { DatasetInfo } from '../api/contract.ts'
+import type { DatasetInfo } from '../contract/api.ts'
 import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { exists, isNotFound } from '../util/fs.ts'

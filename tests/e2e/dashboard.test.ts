@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { DashboardSnapshot, DatasetInfo } from '../../src/api/contract.ts'
+import type { DashboardSnapshot, DatasetInfo } from '../../src/contract/api.ts'
 import { getJson, waitFor } from '../helpers/daemon.ts'
 import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from './dashboard-lab.ts'
 

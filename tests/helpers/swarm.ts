@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { TransferInfo } from '../../src/api/contract.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import type { ConfigInput } from '../../src/config/schema.ts'
+import type { TransferInfo } from '../../src/contract/api.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
 import { tempDir, waitFor } from './daemon.ts'
 

@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parseApiUrl } from '../../src/api/client.ts'
 import { packageVersion } from '../../src/cli/version.ts'
+import { parseApiUrl } from '../../src/client/api-client.ts'
 import { plural } from '../../src/util/format.ts'
 
 describe('CLI helpers', () => {

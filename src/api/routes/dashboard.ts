@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { BalancePoint, DashboardSnapshot } from '../../contract/api.ts'
 import { MICROCREDITS_PER_CREDIT } from '../../ledger/constants.ts'
 import type { LedgerEvent } from '../../ledger/store.ts'
 import type { Bwnode } from '../../node/bwnode.ts'
 import { DEFAULT_DASHBOARD_HISTORY_EVENTS, DEFAULT_DASHBOARD_OFFER_REFRESH_MS } from '../../node/constants.ts'
-import type { BalancePoint, DashboardSnapshot } from '../contract.ts'
 
 const ASSET_DIR = join(import.meta.dirname, '../dashboard')
 

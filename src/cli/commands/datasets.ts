@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import type { DatasetInfo } from '../../api/contract.ts'
+import type { DatasetInfo } from '../../contract/api.ts'
 import { formatBytes, parseSize, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
 

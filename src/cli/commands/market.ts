@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { NodeStatus } from '../../api/contract.ts'
+import type { NodeStatus } from '../../contract/api.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import type { ApiClient } from '../../api/client.ts'
-import type { NodeStatus, PeerEntry } from '../../api/contract.ts'
+import type { ApiClient } from '../../client/api-client.ts'
+import type { NodeStatus, PeerEntry } from '../../contract/api.ts'
 import { BwnodeError, errorCode, errorMessage } from '../../errors/index.ts'
 import { plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'

@@ -1,6 +1,6 @@
 /**
  * The local HTTP API's contract: where a daemon tells its clients how to reach it (`<data>/api.json`)
- * and the replies they read. Types and one constant only: the client (src/api/client.ts), the CLI,
+ * and the replies they read. Types and one constant only: the client (src/client/api-client.ts), the CLI,
  * the lab and the live experiment import it without loading the node (libp2p, LevelDB) or the
  * server (fastify); the producers (node/, store/, api/routes/) declare their replies with it.
  * Every import here is `import type`, erased at run time (tests/unit/import-graph.test.ts).
