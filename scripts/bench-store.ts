@@ -13,14 +13,10 @@ import { ChunkFiles } from '../src/store/chunk-files.ts'
 import { ContentStore, manifestChunkList, parseChunkCid } from '../src/store/index.ts'
 import { Xoshiro128 } from '../src/store/prng.ts'
 import { generateSeed } from '../src/store/seed.ts'
+import { median } from '../src/util/stats.ts'
 
 const roundsArg = process.argv.indexOf('--rounds')
 const ROUNDS = roundsArg === -1 ? 7 : Number(process.argv[roundsArg + 1])
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
-}
 
 function shuffled<T>(items: T[], seed: number): T[] {
   const prng = new Xoshiro128(seed)

@@ -10,15 +10,15 @@
  */
 
 import type { Stream } from '@libp2p/interface'
+import { median } from '../src/util/stats.ts'
 import {
   createTestNode,
   ECHO_PROTOCOL,
   linkForRtt,
   measureEchoRtts,
   measureThroughputMbps,
-  median,
   type TestNode,
-} from '../tests/integration/net-helpers.ts'
+} from './net-helpers.ts'
 
 async function withPair<T>(
   options: Parameters<typeof createTestNode>[0],

@@ -275,8 +275,8 @@ peers="$(api "$CONSUMER" GET /api/peers)"
   const addrs = Object.fromEntries(JSON.parse(peers).map((p) => [p.peerId, p.addrs]))
   const providers = (fetched.providers ?? []).filter((p) => p.bytes > 0)
   for (const p of providers)
-    console.error(`netns-lab:   ${p.peerId.slice(-8)} at ${(addrs[p.peerId] ?? []).join(" ")}: ${(p.bytes / 2 ** 20).toFixed(1)} MiB, rtt ${p.rttMs ?? "?"} ms`)
-  console.error(`netns-lab: fetched ${(fetched.bytes / 2 ** 20).toFixed(1)} MiB in ${fetched.seconds.toFixed(2)} s from ${providers.length} hosts`)
+    console.error(`netns-lab:   ${p.peerId.slice(-8)} at ${(addrs[p.peerId] ?? []).join(" ")}: ${(p.bytes / 1e6).toFixed(1)} MB, rtt ${p.rttMs ?? "?"} ms`)
+  console.error(`netns-lab: fetched ${(fetched.bytes / 1e6).toFixed(1)} MB in ${fetched.seconds.toFixed(2)} s from ${providers.length} hosts`)
   console.log(`netns-lab result ${JSON.stringify({ ...fetched, providerAddrs: addrs, nodes: names.split(",") })}`)
 ' "$result" "$peers" "$(IFS=,; echo "${ORDERED[*]}")"
 

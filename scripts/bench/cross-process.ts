@@ -17,6 +17,7 @@
  */
 import { cpus } from 'node:os'
 import { join } from 'node:path'
+import { median } from '../../src/util/stats.ts'
 import { type Kind, PeerProcess, type ServedDataset, type Transfer } from './cross-process-protocol.ts'
 import {
   createVethPair,
@@ -26,7 +27,7 @@ import {
   type VethPair,
 } from './netns.ts'
 import { othersCpuSeconds, othersSnapshot } from './others-cpu.ts'
-import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
+import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const MIB = 1024 * 1024
 const KINDS: Kind[] = ['tcp', 'bare', 'fetch']

@@ -2,8 +2,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openDatabase } from '../../src/db/database.ts'
 import { ContentStore, manifestChunkList } from '../../src/store/index.ts'
+import { median } from '../../src/util/stats.ts'
 import { makeDataset } from './cluster.ts'
-import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
+import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 /**
  * Section 2: reading a dataset through the store (getChunk for every chunk)

@@ -3,6 +3,7 @@ import { createServer, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
 import type { Bwnode } from '../../src/node/bwnode.ts'
+import { median } from '../../src/util/stats.ts'
 import {
   connect,
   makeDataset,
@@ -12,7 +13,7 @@ import {
   timedFetch,
   waitForProviders,
 } from './cluster.ts'
-import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
+import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const BARE_PROTOCOL = '/bwnode/bench/bare/1.0.0'
 const PIECE_BYTES = 1024 * 1024

@@ -25,7 +25,8 @@ import {
 import { consume, sequentialItems, sessionLanes, stageWithFetcher } from '../../src/experiment/workloads.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
-import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
+import { median } from '../../src/util/stats.ts'
+import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 /** Dilation: 17 nodes share this process, and origin + peers carry ~175 MB/s undilated. */
 const FULL_K = 16

@@ -13,11 +13,12 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { median } from '../../src/util/stats.ts'
 import { type Relay, tcpDelayRelay, udpDelayRelay } from './delay-relay.ts'
 import { BULK_PROTOCOL, bareNode, readBulk, type StackName } from './quic-nodes.ts'
 import type { FromServer, ToServer } from './quic-server.ts'
 import { tcpEchoMs, udpEchoMs } from './relay-echo.ts'
-import { type BenchContext, type BenchResult, checked, info, median } from './types.ts'
+import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const MiB = 2 ** 20
 /** One-way delay of the relays: RTT 50 ms, a continental path. */

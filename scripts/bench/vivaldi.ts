@@ -1,6 +1,7 @@
 import { VivaldiNode } from '../../src/latency/vivaldi.ts'
 import { Xoshiro128 } from '../../src/store/prng.ts'
-import { type BenchContext, type BenchResult, checked, info, median, percentile } from './types.ts'
+import { median } from '../../src/util/stats.ts'
+import { type BenchContext, type BenchResult, checked, info, percentile } from './types.ts'
 
 /** One way through fibre, ms per km (CLAIM.md: ~4.9 us/km). */
 const FIBRE_MS_PER_KM = 0.0049

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { API_ERROR_CODES, type ApiErrorCode, httpStatusOf } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { type HostAccess, HostCheck } from './host-check.ts'
 
@@ -24,25 +25,6 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-/** Map error codes to HTTP status; everything else is a 500. */
-const STATUS_BY_CODE: Record<string, number> = {
-  ERR_BAD_PEER_ID: 400,
-  ERR_BAD_REQUEST: 400,
-  ERR_USAGE: 400,
-  ERR_UNAUTHORIZED: 401,
-  ERR_NOT_FOUND: 404,
-  ERR_DATASET_NOT_FOUND: 404,
-  ERR_FETCH_RUNNING: 409,
-  ERR_INVALID_CHUNK_SIZE: 400,
-  ERR_INVALID_CID: 400,
-  ERR_UNKNOWN_SEED: 400,
-  ERR_UNKNOWN_DATASET: 404,
-  ERR_OUT_EXISTS: 409,
-  ERR_INSUFFICIENT_CREDITS: 402,
-  ERR_NO_PROVIDERS: 404,
-  ERR_DISK_FULL: 507,
-}
-
 export function newApiToken(): string {
   return randomBytes(24).toString('hex')
 }
@@ -54,8 +36,8 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted)
 }
 
-async function refuse(reply: FastifyReply, status: number, code: string, message: string): Promise<void> {
-  await reply.code(status).send({ error: { code, message } })
+async function refuse(reply: FastifyReply, code: ApiErrorCode, message: string): Promise<void> {
+  await reply.code(API_ERROR_CODES[code].status).send({ error: { code, message } })
 }
 
 /** `access` says which Host names the API answers besides loopback; the default is a loopback API. */
@@ -69,7 +51,6 @@ export function createApiApp(token: string, access: HostAccess = { bindHost: '12
     if (!hosts.allowsHost(host, local)) {
       await refuse(
         reply,
-        421,
         'ERR_BAD_HOST',
         `this API does not answer to host ${JSON.stringify(host ?? '')}: use the URL in api.json (or add the name to api.allowedHosts)`,
       )
@@ -78,14 +59,13 @@ export function createApiApp(token: string, access: HostAccess = { bindHost: '12
     const changesState = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS'
     if (!changesState) return
     if (!tokenMatches(token, request.headers.authorization)) {
-      await refuse(reply, 401, 'ERR_UNAUTHORIZED', 'this call changes state: send the API token')
+      await refuse(reply, 'ERR_UNAUTHORIZED', 'this call changes state: send the API token')
       return
     }
     // Only a browser sends Origin; a page from another site never gets to change state, token or not.
     if (!hosts.allowsOrigin(request.headers.origin, local)) {
       await refuse(
         reply,
-        403,
         'ERR_BAD_ORIGIN',
         `state changes are refused from origin ${JSON.stringify(request.headers.origin)}`,
       )
@@ -97,15 +77,13 @@ export function createApiApp(token: string, access: HostAccess = { bindHost: '12
     const validation = (error as { validation?: unknown }).validation !== undefined
     const status = validation
       ? 400
-      : (STATUS_BY_CODE[code] ?? (error as { statusCode?: number }).statusCode ?? 500)
+      : (httpStatusOf(code) ?? (error as { statusCode?: number }).statusCode ?? 500)
     await reply
       .code(status)
       .send({ error: { code: validation ? 'ERR_BAD_REQUEST' : code, message: errorMessage(error) } })
   })
   app.setNotFoundHandler(async (request, reply) => {
-    await reply
-      .code(404)
-      .send({ error: { code: 'ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` } })
+    await refuse(reply, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url}`)
   })
   return app
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
+import { ApiClient } from '../client/api-client.ts'
+import { API_FILE, type ApiFile } from '../contract/api.ts'
 import { BwnodeError } from '../errors/index.ts'
-import { API_FILE, type ApiFile } from '../node/api-file.ts'
-import { ApiClient } from './api-client.ts'
 import { emit, reportError } from './output.ts'
 
 export interface DaemonOptions {

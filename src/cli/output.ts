@@ -31,20 +31,3 @@ export function reportError(err: unknown, json: boolean): number {
   }
   return exitCodeFor(err)
 }
-
-export function table(rows: string[][]): string {
-  const widths: number[] = []
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, cell.length)
-    })
-  }
-  return rows
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
-}

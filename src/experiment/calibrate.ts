@@ -17,6 +17,7 @@ import type { LinkConfig } from '../config/schema.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { MANAGED_QUEUE_MS } from '../net/uplink-load.ts'
 import type { Bwnode } from '../node/bwnode.ts'
+import { median } from '../util/stats.ts'
 import { connect, startNode, stopAll, type Template } from './nodes.ts'
 import type { SourcePath } from './scenarios.ts'
 import type { Calibration } from './types.ts'
@@ -105,12 +106,6 @@ async function minimumPingMs(client: Bwnode, server: Bwnode, count: number): Pro
   let best = Number.POSITIVE_INFINITY
   for (let i = 0; i < count; i++) best = Math.min(best, await client.libp2p.services.ping.ping(server.peerId))
   return best
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid]! : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
 }
 
 export async function calibrate(options: CalibrateOptions): Promise<Calibration> {

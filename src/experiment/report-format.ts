@@ -31,30 +31,6 @@ export function interval(r: RatioInterval | undefined): string {
   return `${num(r.ratio)}x (95% CI ${ci})`
 }
 
-/** Binary units for sizes that are whole KiB (chunk sizes usually are), decimal units otherwise. */
-export function bytes(n: number): string {
-  if (n > 0 && n % 1024 !== 0) return decimalBytes(n)
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${num(v)} ${units[i]}`
-}
-
-export function decimalBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let v = n
-  let i = 0
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${num(v)} ${units[i]}`
-}
-
 export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')

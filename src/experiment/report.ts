@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { formatBytes } from '../util/format.ts'
 import { type RenderedChart, renderCharts } from './charts.ts'
 import {
   DECOMPOSITION_PARTS,
@@ -15,7 +16,6 @@ import {
 import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
 import { churnSection } from './report-churn.ts'
 import {
-  bytes,
   CHARTS_DIR,
   chartLink,
   fidelityText,
@@ -284,7 +284,7 @@ function statsRow(cell: Cell, s: CellStats): string[] {
     cell.placement,
     where(cell),
     String(cell.inFlight),
-    bytes(cell.chunkSizeBytes),
+    formatBytes(cell.chunkSizeBytes),
     cell.error !== undefined ? `failed: ${cell.error}` : String(s.runs),
     medianRange(s.throughputMBps),
     num(med(runsOf((r) => r.steadyMBps))),
@@ -480,8 +480,8 @@ function peersVsOriginSection(results: Results, charts: readonly RenderedChart[]
       c.placement,
       where(c),
       medianRange(s.throughputMBps),
-      bytes(s.originBytes),
-      bytes(s.peerBytes),
+      formatBytes(s.originBytes),
+      formatBytes(s.peerBytes),
       pct(s.offOriginFraction),
     ]
   })

@@ -13,12 +13,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
-import { seededRandom } from '../latency/random.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { linkBetween } from '../net/link.ts'
 import { LinkSwitch } from '../net/link-switch.ts'
 import { UNLOADED, UplinkLoad } from '../net/uplink-load.ts'
 import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
+import { seededRandom } from '../util/random.ts'
+import { median } from '../util/stats.ts'
 import { calibrate } from './calibrate.ts'
 import { cellLabel, classifyRun, FidelityMonitor, type IdealTransfer, idealTransfer } from './fidelity.ts'
 import {
@@ -444,10 +445,7 @@ export function startingDilation(
 }
 
 function medianOf(values: number[]): number | undefined {
-  if (values.length === 0) return undefined
-  const s = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[mid] : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+  return values.length === 0 ? undefined : median(values)
 }
 
 function primaryMedian(p: CellPlan, runs: Run[]): number | undefined {

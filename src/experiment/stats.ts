@@ -6,6 +6,7 @@
 import { max, median, min, quantile, sampleStandardDeviation } from 'simple-statistics'
 import { BwnodeError } from '../errors/index.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
+import { seededRandom } from '../util/random.ts'
 import type { Cell, Run } from './types.ts'
 
 export const DEFAULT_BOOTSTRAP_RESAMPLES = 2000
@@ -123,21 +124,6 @@ export function cellStats(cell: Cell): CellStats {
     originBytes,
     peerBytes,
     offOriginFraction: delivered > 0 ? peerBytes / delivered : 0,
-  }
-}
-
-/**
- * Small seeded PRNG (mulberry32): the same seed gives the same bootstrap, so a report rebuilt from
- * results.json shows the same intervals.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -26,6 +26,7 @@
  * cells only); the ratio compares it with the next kind, never two cells of one kind.
  */
 import { median } from 'simple-statistics'
+import { seededRandom } from '../util/random.ts'
 import {
   DECOMPOSITION_PARTS,
   type DecompositionPart,
@@ -34,7 +35,7 @@ import {
   routeInflationFromKnobs,
 } from './decompose.ts'
 import { TRUSTED_LABELS } from './fidelity.ts'
-import { type CellStats, cellStats, type RatioInterval, ratioInterval, seededRandom } from './stats.ts'
+import { type CellStats, cellStats, type RatioInterval, ratioInterval } from './stats.ts'
 import { type Cell, type Results, type Run, WORKLOADS, type Workload } from './types.ts'
 
 /** Equivalence margin: a ratio inside [1/1.1, 1.1] is "as fast as". */

@@ -2,11 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import type { DatasetInfo } from '../contract/api.ts'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import { Notifier } from '../protocols/chunk/notifier.ts'
 import { getBit } from '../store/bitfield.ts'
 import { parseChunkCid } from '../store/cid.ts'
-import type { DatasetInfo } from '../store/content-store.ts'
 import { chunkLengthAt, type Manifest } from '../store/manifest.ts'
 import {
   DEFAULT_CONNECTED_PEERS_AFTER_MS,

@@ -1,8 +1,7 @@
 import { resolve } from 'node:path'
+import type { DatasetInfo, NodeStatus, TransferInfo } from '../contract/api.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
-import type { NodeStatus } from '../node/bwnode.ts'
-import type { TransferInfo } from '../node/datasets.ts'
-import type { DatasetInfo } from '../store/content-store.ts'
+import { formatBytes, formatRate } from '../util/format.ts'
 import { LabCluster } from './cluster.ts'
 import {
   DEFAULT_DHT_TIMEOUT_MS,
@@ -235,9 +234,7 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
       DEFAULT_PROVIDE_TIMEOUT_MS,
       signal,
     )
-    display.log(
-      `lab: ${cid} (${(datasetBytes / 2 ** 20).toFixed(1)} MiB) provided by ${seeders.length} nodes`,
-    )
+    display.log(`lab: ${cid} (${formatBytes(datasetBytes)}) provided by ${seeders.length} nodes`)
 
     const fetchers = [consumer, cluster.node('datacentre')].filter(
       (n): n is LabNodeProcess => n !== undefined,
@@ -384,10 +381,7 @@ export function summariseFetch(
 export function formatFetch(fetch: LabFetchSummary): string {
   if (fetch.state !== 'done') return `lab: ${fetch.node}: fetch ${fetch.state} (${fetch.error ?? 'no error'})`
   const from = fetch.providers
-    .map(
-      (p) =>
-        `${p.name} ${(p.bytes / 2 ** 20).toFixed(1)} MiB${p.rttMs === null ? '' : ` @${p.rttMs.toFixed(1)} ms`}`,
-    )
+    .map((p) => `${p.name} ${formatBytes(p.bytes)}${p.rttMs === null ? '' : ` @${p.rttMs.toFixed(1)} ms`}`)
     .join(', ')
-  return `lab: ${fetch.node}: fetch done: ${(fetch.bytes / 2 ** 20).toFixed(1)} MiB in ${fetch.seconds.toFixed(2)} s (${fetch.throughputMBps.toFixed(1)} MB/s) from ${from}`
+  return `lab: ${fetch.node}: fetch done: ${formatBytes(fetch.bytes)} in ${fetch.seconds.toFixed(2)} s (${formatRate(fetch.throughputMBps * 1e6)}) from ${from}`
 }

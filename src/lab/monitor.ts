@@ -1,5 +1,4 @@
-import type { NodeStatus, PeerEntry } from '../node/bwnode.ts'
-import type { TransferInfo } from '../node/datasets.ts'
+import type { NodeStatus, PeerEntry, TransferInfo } from '../contract/api.ts'
 import { distanceKm, expectedRttMs } from './nodes.ts'
 import type { LabNodeProcess } from './process.ts'
 import type { LabRow } from './table.ts'

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { ApiClient } from '../cli/api-client.ts'
+import { ApiClient } from '../client/api-client.ts'
+import { API_FILE, type ApiFile } from '../contract/api.ts'
 import { BwnodeError } from '../errors/index.ts'
-import { API_FILE, type ApiFile } from '../node/daemon.ts'
 import { DEFAULT_READY_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS } from './constants.ts'
 import type { LabNodeSpec } from './nodes.ts'
 

@@ -1,4 +1,4 @@
-import { table } from '../cli/output.ts'
+import { table } from '../util/format.ts'
 import type { LabRole } from './nodes.ts'
 
 /** One lab node as the live table shows it; null = not known (yet). */
@@ -25,7 +25,6 @@ export interface LabRow {
 }
 
 const MB = 1e6
-const MIB = 1024 * 1024
 
 function fixed(value: number | null, digits: number): string {
   return value === null ? '-' : value.toFixed(digits)
@@ -40,7 +39,7 @@ export const TABLE_HEADER = [
   'model rtt',
   'send MB/s',
   'recv MB/s',
-  'served MiB',
+  'served MB',
   'balance',
   'earned',
   'spent',
@@ -58,7 +57,7 @@ export function renderLabTable(rows: LabRow[]): string[] {
     row.role === 'consumer' ? '' : row.modelRttMs.toFixed(1),
     fixed(row.sendBytesPerSec === null ? null : row.sendBytesPerSec / MB, 2),
     fixed(row.receiveBytesPerSec === null ? null : row.receiveBytesPerSec / MB, 2),
-    fixed(row.servedBytes === null ? null : row.servedBytes / MIB, 1),
+    fixed(row.servedBytes === null ? null : row.servedBytes / MB, 1),
     fixed(row.balance, 4),
     fixed(row.earned, 4),
     fixed(row.spent, 4),

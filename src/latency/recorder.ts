@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
+import type { RandomSource } from '../util/random.ts'
 import {
   DEFAULT_MAX_SAMPLE_AGE_MS,
   DEFAULT_MAX_SAMPLES_PER_KIND,
@@ -10,7 +11,6 @@ import {
   DEFAULT_THROUGHPUT_EWMA_ALPHA,
 } from './constants.ts'
 import { LatencyHistogram } from './histogram.ts'
-import type { RandomSource } from './random.ts'
 import type { VivaldiCoordinate, VivaldiOptions } from './vivaldi.ts'
 import { originCoordinate, parseCoordinate, updateCoordinate } from './vivaldi.ts'
 

@@ -1,11 +1,11 @@
 import { BwnodeError } from '../errors/index.ts'
+import type { RandomSource } from '../util/random.ts'
 import {
   DEFAULT_VIVALDI_CC,
   DEFAULT_VIVALDI_CE,
   DEFAULT_VIVALDI_INITIAL_ERROR,
   DEFAULT_VIVALDI_MIN_HEIGHT_MS,
 } from './constants.ts'
-import type { RandomSource } from './random.ts'
 
 /**
  * Vivaldi network coordinates (Dabek, Cox, Kaashoek, Morris; SIGCOMM 2004):

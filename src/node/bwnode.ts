@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
+import type { NodeStatus, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
 import { BwnodeError, ConfigError, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
@@ -38,28 +39,6 @@ const PROBE_TIMEOUT_MS = 5_000
  * close gracefully, then aborts them, ms: a peer that stops reading must not keep them open.
  */
 const HANG_UP_TIMEOUT_MS = 2_000
-
-export interface NodeStatus {
-  peerId: string
-  multiaddrs: string[]
-  connectedPeers: number
-  dhtRoutingTableSize: number
-  dhtMode: 'client' | 'server'
-  dataDir: string
-  uptimeSeconds: number
-  offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }
-  coordinate: { x: number; y: number; height: number; error: number }
-  link: LinkConfig | null
-}
-
-export interface PeerEntry {
-  peerId: string
-  addrs: string[]
-  connected: boolean
-  rttMs: { p50: number; p90: number; p99: number; samples: number } | null
-  throughputMBps: number | null
-  estimatedRttMs: number | null
-}
 
 /** The emulated link in the shape the emulator wants: 0 Mbit/s means "no cap". */
 export function emulatedLink(link: LinkConfig): NodeLink {

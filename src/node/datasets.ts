@@ -3,27 +3,17 @@ import { resolve } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import type { DatasetInfo, TransferInfo } from '../contract/api.ts'
 import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
 import type { ProviderFailures } from '../fetch/provider.ts'
-import type { FetchEnvironment, FetchProgress, FetchResult } from '../fetch/types.ts'
+import type { FetchEnvironment } from '../fetch/types.ts'
 import { CHUNK_PROTOCOL } from '../protocols/chunk/constants.ts'
 import { parseDatasetCid } from '../store/cid.ts'
-import type { ContentStore, DatasetInfo } from '../store/content-store.ts'
+import type { ContentStore } from '../store/content-store.ts'
 import type { BwnodeLibp2p } from './libp2p.ts'
 
 const log = logger('bwnode:datasets')
-
-export interface TransferInfo {
-  id: string
-  cid: string
-  out: string | null
-  state: 'running' | 'done' | 'failed' | 'cancelled'
-  startedAt: number
-  progress: FetchProgress | null
-  result: (FetchResult & { out: string | null }) | null
-  error: { code: string; message: string } | null
-}
 
 /** Connected peers a fetch asks directly (HAVE) besides the DHT's providers, at most. */
 export const MAX_CONNECTED_PEERS_ASKED = 16

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { isNotFound } from '../util/fs.ts'
 import type { DiskGuard } from './disk-guard.ts'
 
 /** A chunk CID, or its canonical base32 string as produced by chunkKey(). */
@@ -142,8 +143,4 @@ async function readWhole(path: string): Promise<Uint8Array> {
   } finally {
     await handle.close()
   }
-}
-
-export function isNotFound(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'ENOENT'
 }

@@ -1,10 +1,12 @@
 import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import type { DatasetInfo } from '../contract/api.ts'
 import type { Database } from '../db/database.ts'
 import { BwnodeError } from '../errors/index.ts'
+import { exists, isNotFound } from '../util/fs.ts'
 import { createBitfield, setBit } from './bitfield.ts'
-import { ChunkFiles, isNotFound } from './chunk-files.ts'
+import { ChunkFiles } from './chunk-files.ts'
 import { chunkCid, chunkKey, manifestCid, parseChunkCid, parseDatasetCid } from './cid.ts'
 import {
   DEFAULT_CHUNK_SIZE,
@@ -26,20 +28,6 @@ import {
   validateManifest,
 } from './manifest.ts'
 import { listSourceFiles, readFileChunks } from './walk.ts'
-
-export interface DatasetInfo {
-  /** dataset CID (of the manifest bytes) */
-  cid: string
-  name: string
-  /** total bytes of all files */
-  bytes: number
-  /** number of chunk entries in the manifest (a repeated chunk counts each time) */
-  chunks: number
-  /** when this node first stored the dataset, ms since the epoch */
-  addedAt: number
-  /** every chunk is present and the dataset was marked complete */
-  complete: boolean
-}
 
 export interface AddOptions {
   /** defaults to the basename of the path */
@@ -518,15 +506,5 @@ function refKey(chunk: string, dataset: string): string {
 function checkName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw new BwnodeError('ERR_INVALID_NAME', `dataset name must be 1 to ${MAX_NAME_LENGTH} characters`)
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
   }
 }

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises'
 import { DiskFullError } from '../errors/index.ts'
+import { formatBytes } from '../util/format.ts'
 import { DISK_CHECK_INTERVAL_MS } from './constants.ts'
 
 /**
@@ -45,8 +46,8 @@ export class DiskGuard {
     const available = this.available()
     if (available - bytes < this.minFreeBytes) {
       throw new DiskFullError(
-        `${mib(available)} free, a ${mib(bytes)} chunk would leave less than the ` +
-          `${mib(this.minFreeBytes)} kept for the database (store.minFreeBytes)`,
+        `${formatBytes(available)} free, a ${formatBytes(bytes)} chunk would leave less than the ` +
+          `${formatBytes(this.minFreeBytes)} kept for the database (store.minFreeBytes)`,
       )
     }
     this.pendingBytes += bytes
@@ -64,8 +65,4 @@ export class DiskGuard {
   private available(): number {
     return (this.freeBytes ?? 0) - this.pendingBytes
   }
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`
 }

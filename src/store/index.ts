@@ -12,7 +12,6 @@ export * from './constants.ts'
 export type {
   AddOptions,
   ContentStoreInit,
-  DatasetInfo,
   ExportResult,
   RemoveResult,
   VerifyReport,

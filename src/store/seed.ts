@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises'
+import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { BwnodeError } from '../errors/index.ts'
-import { isNotFound } from './chunk-files.ts'
+import { exists } from '../util/fs.ts'
 import { mixSeed, Xoshiro128 } from './prng.ts'
 
 /**
@@ -245,15 +245,5 @@ function expandPath(pattern: string, index: number): string {
 function assertLittleEndian(): void {
   if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) {
     throw new BwnodeError('ERR_UNSUPPORTED_PLATFORM', 'seed generation needs a little-endian machine')
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
   }
 }

@@ -1,7 +1,7 @@
 import { open, readdir, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { BwnodeError } from '../errors/index.ts'
-import { isNotFound } from './chunk-files.ts'
+import { isNotFound } from '../util/fs.ts'
 import { isSafeRelativePath } from './manifest.ts'
 
 export interface SourceFile {

@@ -1,7 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ApiFile } from '../../src/node/daemon.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
+import type { ApiFile, TransferInfo } from '../../src/contract/api.ts'
 import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 
 /**

@@ -3,8 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { DashboardSnapshot } from '../../src/api/routes/dashboard.ts'
-import type { DatasetInfo } from '../../src/store/content-store.ts'
+import type { DashboardSnapshot, DatasetInfo } from '../../src/contract/api.ts'
 import { getJson, waitFor } from '../helpers/daemon.ts'
 import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from './dashboard-lab.ts'
 
@@ -89,7 +88,8 @@ describe('dashboard in a real browser', () => {
     const datasetRow = page.locator('#datasets tbody tr', { hasText: 'samples' })
     await expect.poll(() => datasetRow.count()).toBe(1)
     const servedCell = (await datasetRow.locator('td').nth(4).textContent()) ?? ''
-    expect(servedCell).toMatch(/^[1-9][\d.]* (KB|MB|GB)$/)
+    // SI units, the base the CLI and reports print in (kB, not the ambiguous KB)
+    expect(servedCell).toMatch(/^[1-9][\d.]* (kB|MB|GB)$/)
 
     // Credits: "+X earned" with X > 0, and a balance chart with a line.
     const earnedText = (await page.locator('#tile-balance-sub .up').textContent()) ?? ''

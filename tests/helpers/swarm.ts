@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseConfig } from '../../src/config/load.ts'
 import type { ConfigInput } from '../../src/config/schema.ts'
+import type { TransferInfo } from '../../src/contract/api.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
 import { tempDir, waitFor } from './daemon.ts'
 
 /** Per-node config on top of the swarm defaults (dataDir, listen and bootstrap are filled in). */
@@ -177,9 +177,4 @@ export async function readTree(dir: string): Promise<Map<string, Buffer>> {
   return out
 }
 
-export async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  )
-}
+export { exists } from '../../src/util/fs.ts'

@@ -2,9 +2,10 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
+import type { TransferInfo } from '../../src/contract/api.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
+import { seededRandom } from '../../src/util/random.ts'
 import { tempDir, waitFor } from '../helpers/daemon.ts'
 import {
   addOnAll,
@@ -34,18 +35,6 @@ const CHUNK = 64 * 1024
 const PROVIDER_UPLINK_MBPS = 16
 const MAX_ATTEMPTS = 8
 
-/** Deterministic randomness so a failing schedule can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
-
 interface ProviderSlot {
   dataDir: string
   port: number
@@ -66,7 +55,8 @@ describe('churn: providers stop and restart at random during fetches', () => {
 
   it('every fetch completes with correct bytes, and restarted providers are found again', async () => {
     const seed = Number(process.env.BWNODE_CHURN_SEED ?? 20261124)
-    const random = prng(seed)
+    // Deterministic randomness so a failing schedule can be replayed from its seed.
+    const random = seededRandom(seed)
     swarm = await startSwarm(1 + PROVIDERS + FETCHERS, (i) =>
       i >= 1 && i <= PROVIDERS ? { offer: { uplinkMbps: PROVIDER_UPLINK_MBPS } } : {},
     )

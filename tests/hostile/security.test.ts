@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
-import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { tempDir } from '../helpers/daemon.ts'
 import { readApiFile } from './helpers.ts'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
-import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { runCli, tempDir } from '../helpers/daemon.ts'
 
 const SOME_CID = 'bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea'

@@ -6,7 +6,7 @@ import { parseAuthority } from '../../src/api/host-check.ts'
 import { type ApiServer, createApiApp, listenApi } from '../../src/api/server.ts'
 import { withApiHost } from '../../src/cli/commands/start.ts'
 import { parseConfig } from '../../src/config/load.ts'
-import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { runCli, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
 
 /** This machine's own non-loopback IPv4 address, if it has one. */

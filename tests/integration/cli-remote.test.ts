@@ -4,7 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
-import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { BIN, runCli, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 
 /** A well-formed dataset CID that no node holds. */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
-import { type RunningDaemon, startDaemon } from '../../src/node/daemon.ts'
+import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { BIN, tempDir } from '../helpers/daemon.ts'
 
 const LOAD_LOG_HOOK = resolve(import.meta.dirname, '../helpers/load-log.ts')

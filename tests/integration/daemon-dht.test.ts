@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { NodeStatus, PeerEntry } from '../../src/node/bwnode.ts'
+import type { NodeStatus, PeerEntry } from '../../src/contract/api.ts'
 import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 
 /**

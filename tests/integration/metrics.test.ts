@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import type { DatasetInfo } from '../../src/store/content-store.ts'
+import type { DatasetInfo } from '../../src/contract/api.ts'
 import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from '../e2e/dashboard-lab.ts'
 import { waitFor } from '../helpers/daemon.ts'
 import { type Family, parsePrometheus, sumOf } from './metrics-prom.ts'

@@ -3,16 +3,16 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type EmulatedConnectionInfo, linkBetween, type NodeLink } from '../../src/net/index.ts'
 import {
   createTestNode,
   ECHO_PROTOCOL,
   linkForRtt,
   measureEchoRtts,
   measureThroughputMbps,
-  median,
   type TestNode,
-} from './net-helpers.ts'
+} from '../../scripts/net-helpers.ts'
+import { type EmulatedConnectionInfo, linkBetween, type NodeLink } from '../../src/net/index.ts'
+import { median } from '../../src/util/stats.ts'
 
 /**
  * The link emulator over real libp2p nodes (TCP + noise + yamux on 127.0.0.1). One file, so the

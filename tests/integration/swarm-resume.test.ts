@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { TransferInfo } from '../../src/node/datasets.ts'
+import type { TransferInfo } from '../../src/contract/api.ts'
 import { type DaemonProcess, runCli, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 import { randomDataset, readTree } from '../helpers/swarm.ts'
 

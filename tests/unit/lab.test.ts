@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type { TransferInfo } from '../../src/contract/api.ts'
 import { LabDisplay } from '../../src/lab/display.ts'
 import { progressText, summariseExperiment } from '../../src/lab/experiment.ts'
 import { dataLabel, receivedBytes } from '../../src/lab/monitor.ts'
 import { distanceKm, expectedRttMs, loadLabNodes, roleOf } from '../../src/lab/nodes.ts'
 import { type LabRow, renderLabLine, renderLabTable } from '../../src/lab/table.ts'
-import type { TransferInfo } from '../../src/node/datasets.ts'
 
 const NODE_CONFIGS = resolve(import.meta.dirname, '../../node-configs')
 
@@ -100,7 +100,8 @@ describe('lab table and display', () => {
     expect(lines).toHaveLength(3)
     expect(lines[0]).toMatch(/^node\s+role\s+km\s+peers\s+rtt p50 ms\s+model rtt/)
     expect(lines[1]).toContain('(self)')
-    expect(lines[2]).toMatch(/lab-home-1km\s+residential\s+1\.0\s+6\s+17\.2\s+16\.5\s+2\.50\s+0\.00\s+3\.0/)
+    // served 3 MiB = 3.1 MB: the table prints MB like its MB/s columns (it printed MiB, a second base)
+    expect(lines[2]).toMatch(/lab-home-1km\s+residential\s+1\.0\s+6\s+17\.2\s+16\.5\s+2\.50\s+0\.00\s+3\.1/)
   })
 
   it('summarises busy nodes on one line for logs', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { BwnodeError } from '../../src/errors/index.ts'
 import { histogramOf, LatencyHistogram } from '../../src/latency/histogram.ts'
-import { seededRandom } from '../../src/latency/random.ts'
+import { seededRandom } from '../../src/util/random.ts'
 
 /** Nearest-rank percentile of sorted values: the smallest value with at least p% at or below it. */
 function exactPercentile(sorted: number[], p: number): number {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { BwnodeError } from '../../src/errors/index.ts'
-import { seededRandom } from '../../src/latency/random.ts'
 import {
   estimateRtt,
   originCoordinate,
@@ -8,6 +7,7 @@ import {
   updateCoordinate,
   VivaldiNode,
 } from '../../src/latency/vivaldi.ts'
+import { seededRandom } from '../../src/util/random.ts'
 
 interface Site {
   x: number

@@ -7,16 +7,28 @@ const SVG_NS = 'http://www.w3.org/2000/svg'
 
 // ---------- formatting ----------
 
+// formatBytes and formatRate are src/util/format.ts's, in the one base (SI: kB = 1000 B) the CLI,
+// the lab and the reports print; tests/unit/format.test.ts checks that the copies agree.
+const SI_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
+
 function formatBytes(bytes) {
   if (!Number.isFinite(bytes)) return '–'
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
   let value = bytes
   let unit = 0
-  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+  while (Math.abs(value) >= 1000 && unit < SI_UNITS.length - 1) {
     value /= 1000
     unit++
   }
-  return `${value.toFixed(unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`
+  let shown = unit === 0 ? Math.round(value) : Number(value.toPrecision(3))
+  if (Math.abs(shown) >= 1000 && unit < SI_UNITS.length - 1) {
+    shown = Number((value / 1000).toPrecision(3))
+    unit++
+  }
+  return `${shown} ${SI_UNITS[unit]}`
+}
+
+function formatRate(bytesPerSec) {
+  return Number.isFinite(bytesPerSec) ? `${formatBytes(bytesPerSec)}/s` : '–'
 }
 
 function formatMs(ms) {
@@ -31,11 +43,6 @@ function formatCredits(value) {
   const abs = Math.abs(value)
   const digits = abs >= 10 ? 2 : 4
   return value.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits })
-}
-
-function formatRate(bytesPerSec) {
-  if (bytesPerSec === null || bytesPerSec === undefined || !Number.isFinite(bytesPerSec)) return '–'
-  return `${formatBytes(bytesPerSec)}/s`
 }
 
 function formatDuration(seconds) {
@@ -187,11 +194,7 @@ function renderPeers(data) {
       el('td', { class: 'num' }, peer.rttMs === null ? '–' : formatMs(peer.rttMs.p50)),
       el('td', { class: 'num' }, peer.rttMs === null ? '–' : formatMs(peer.rttMs.p99)),
       el('td', { class: 'num muted' }, formatMs(peer.estimatedRttMs)),
-      el(
-        'td',
-        { class: 'num' },
-        peer.throughputMBps === null ? '–' : `${peer.throughputMBps.toFixed(1)} MB/s`,
-      ),
+      el('td', { class: 'num' }, peer.throughputMBps === null ? '–' : formatRate(peer.throughputMBps * 1e6)),
       el('td', { class: 'num' }, formatBytes(peer.servedBytes)),
       el('td', { class: 'num' }, formatBytes(peer.fetchedBytes)),
       el(

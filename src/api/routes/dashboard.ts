@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { BalancePoint, DashboardSnapshot } from '../../contract/api.ts'
 import { MICROCREDITS_PER_CREDIT } from '../../ledger/constants.ts'
 import type { LedgerEvent } from '../../ledger/store.ts'
 import type { Bwnode } from '../../node/bwnode.ts'
@@ -25,13 +26,6 @@ const CONTENT_SECURITY_POLICY =
 export interface DashboardInit {
   offerRefreshMs?: number
   historyEvents?: number
-}
-
-export interface BalancePoint {
-  /** ms since the epoch */
-  time: number
-  /** credits after this event */
-  balance: number
 }
 
 /**
@@ -63,7 +57,7 @@ function byPeer(
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
 
 /** Everything the dashboard shows, in one reply, so a poll is one request. */
-export async function dashboardSnapshot(node: Bwnode, history: number) {
+export async function dashboardSnapshot(node: Bwnode, history: number): Promise<DashboardSnapshot> {
   const now = Date.now()
   const status = node.status()
   const [peers, datasets, events, served, fetched] = await Promise.all([
@@ -123,8 +117,6 @@ export async function dashboardSnapshot(node: Bwnode, history: number) {
     })),
   }
 }
-
-export type DashboardSnapshot = Awaited<ReturnType<typeof dashboardSnapshot>>
 
 /** GET / (the page), its assets, and GET /api/dashboard (the data it polls). */
 export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init: DashboardInit = {}): void {

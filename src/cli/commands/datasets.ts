@@ -1,9 +1,8 @@
 import { resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import type { DatasetInfo } from '../../store/content-store.ts'
+import type { DatasetInfo } from '../../contract/api.ts'
+import { formatBytes, parseSize, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-import { formatBytes, parseSize } from '../format.ts'
-import { table } from '../output.ts'
 
 function chunkSizeOption(value: string): number {
   try {

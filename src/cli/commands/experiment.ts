@@ -2,8 +2,9 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { UsageError } from '../../errors/index.ts'
 import type { WorkloadVerdict } from '../../experiment/verdict.ts'
+import { table } from '../../util/format.ts'
 import { parseInteger } from '../common.ts'
-import { emit, reportError, table } from '../output.ts'
+import { emit, reportError } from '../output.ts'
 
 interface ExperimentCliOptions {
   quick?: boolean

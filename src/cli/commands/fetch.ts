@@ -1,13 +1,11 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
+import type { ApiClient } from '../../client/api-client.ts'
+import type { DatasetInfo, NodeStatus, TransferInfo } from '../../contract/api.ts'
 import { BwnodeError } from '../../errors/index.ts'
-import type { NodeStatus } from '../../node/bwnode.ts'
-import type { TransferInfo } from '../../node/datasets.ts'
-import type { DatasetInfo } from '../../store/content-store.ts'
-import type { ApiClient } from '../api-client.ts'
+import { formatBytes, formatRate, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
-import { formatBytes, formatRate, plural } from '../format.ts'
-import { emit, reportError, table } from '../output.ts'
+import { emit, reportError } from '../output.ts'
 
 /** Exit code of a command stopped by Ctrl-C (128 + SIGINT), the shell's convention. */
 export const EXIT_SIGINT = 130

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { DEFAULT_DATA_DIR } from '../api-client.ts'
+import { DEFAULT_DATA_DIR } from '../../client/api-client.ts'
 import { explainDataDirInUse, run } from '../common.ts'
 
 export function registerInit(program: Command): void {

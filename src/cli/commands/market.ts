@@ -1,9 +1,8 @@
 import type { Command } from 'commander'
+import type { NodeStatus } from '../../contract/api.ts'
 import { BwnodeError } from '../../errors/index.ts'
-import type { NodeStatus } from '../../node/bwnode.ts'
+import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-import { formatBytes, plural } from '../format.ts'
-import { table } from '../output.ts'
 
 interface OfferRow {
   peerId: string

@@ -1,10 +1,9 @@
 import type { Command } from 'commander'
+import type { ApiClient } from '../../client/api-client.ts'
+import type { NodeStatus, PeerEntry } from '../../contract/api.ts'
 import { BwnodeError, errorCode, errorMessage } from '../../errors/index.ts'
-import type { NodeStatus, PeerEntry } from '../../node/bwnode.ts'
-import type { ApiClient } from '../api-client.ts'
+import { plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-import { plural } from '../format.ts'
-import { table } from '../output.ts'
 
 /** Errors of our own making (the CLI's, the API's): passed on as they are. */
 const OWN_ERRORS = new Set(['ERR_BAD_PEER_ID', 'ERR_DAEMON_NOT_RUNNING', 'ERR_TIMEOUT', 'ERR_USAGE'])

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import { isLoopbackHost } from '../../config/loopback.ts'
 import type { BwnodeConfig } from '../../config/schema.ts'
+import type { RunningDaemon } from '../../daemon/daemon.ts'
 import { UsageError } from '../../errors/index.ts'
-import type { RunningDaemon } from '../../node/daemon.ts'
 import { collect, explainDataDirInUse, parseInteger } from '../common.ts'
 import { reportError } from '../output.ts'
 
@@ -86,7 +86,7 @@ export function registerStart(program: Command): void {
       try {
         // Loaded here, not at the top: `bwnode --help` and the API commands never need the node.
         const { loadConfig, overridesFromEnv } = await import('../../config/load.ts')
-        const { startDaemon } = await import('../../node/daemon.ts')
+        const { startDaemon } = await import('../../daemon/daemon.ts')
         const loaded = await loadConfig(options.config, {
           ...overridesFromEnv(process.env),
           ...(options.data === undefined ? {} : { dataDir: options.data }),

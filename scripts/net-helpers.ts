@@ -1,3 +1,8 @@
+/**
+ * Bare libp2p nodes (TCP + noise + yamux) with the link emulator, an echo and a sink protocol, and
+ * the measurements over them: shared by scripts/calibrate-net.ts and the emulator tests
+ * (tests/integration/net-emulator.test.ts). Scripts never import tests; tests may import this.
+ */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -6,7 +11,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { createLinkEmulator, type LinkEmulatorInit, type NodeLink } from '../../src/net/index.ts'
+import { createLinkEmulator, type LinkEmulatorInit, type NodeLink } from '../src/net/index.ts'
 
 export const ECHO_PROTOCOL = '/bwnode-test/echo/1.0.0'
 export const SINK_PROTOCOL = '/bwnode-test/sink/1.0.0'
@@ -138,14 +143,6 @@ async function readAll(stream: Stream): Promise<Uint8Array> {
     offset += p.byteLength
   }
   return out
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /** A link whose round trip to an identical co-located peer is `rttMs` and whose rates are `mbps`. */

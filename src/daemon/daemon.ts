@@ -1,3 +1,7 @@
+/**
+ * The daemon: one Bwnode and the HTTP API in front of it, wired together, and `<data>/api.json`
+ * written for the CLI. Its own module above node/ and api/, so neither imports the other's runtime.
+ */
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { registerDashboardRoutes } from '../api/routes/dashboard.ts'
@@ -6,10 +10,8 @@ import { registerMarketRoutes } from '../api/routes/market.ts'
 import { registerNodeRoutes } from '../api/routes/node.ts'
 import { type ApiServer, createApiApp, listenApi, newApiToken } from '../api/server.ts'
 import type { BwnodeConfig } from '../config/schema.ts'
-import { API_FILE, type ApiFile } from './api-file.ts'
-import { Bwnode } from './bwnode.ts'
-
-export { API_FILE, type ApiFile } from './api-file.ts'
+import { API_FILE, type ApiFile } from '../contract/api.ts'
+import { Bwnode } from '../node/bwnode.ts'
 
 export interface RunningDaemon {
   node: Bwnode

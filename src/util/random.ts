@@ -2,8 +2,9 @@
 export type RandomSource = () => number
 
 /**
- * A small seeded generator (mulberry32): deterministic, fast, good enough for
- * jitter and tie-breaking. Not for anything cryptographic.
+ * A small seeded generator (mulberry32): deterministic, fast, good enough for jitter, tie-breaking,
+ * test schedules and bootstrap resampling (the same seed gives the same intervals, so a report
+ * rebuilt from results.json shows the same ones). Not for anything cryptographic.
  */
 export function seededRandom(seed: number): RandomSource {
   let state = seed >>> 0

@@ -1,7 +1,11 @@
+/**
+ * The HTTP client of the local API, for the CLI, the lab and the live experiment. It loads only the
+ * contract (src/contract/api.ts), never the node or the server: a client process stays small.
+ */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { API_FILE, type ApiFile } from '../contract/api.ts'
 import { BwnodeError, ConfigError, UsageError } from '../errors/index.ts'
-import { API_FILE, type ApiFile } from '../node/api-file.ts'
 
 /**
  * Where a CLI command finds the daemon: --api URL, or --data DIR (its api.json).

@@ -1,0 +1,112 @@
+/**
+ * The local HTTP API's contract: where a daemon tells its clients how to reach it (`<data>/api.json`)
+ * and the replies they read. Types and one constant only: the client (src/client/api-client.ts), the CLI,
+ * the lab and the live experiment import it without loading the node (libp2p, LevelDB) or the
+ * server (fastify); the producers (node/, store/, api/routes/) declare their replies with it.
+ * Every import here is `import type`, erased at run time (tests/unit/import-graph.test.ts).
+ */
+import type { LinkConfig } from '../config/schema.ts'
+import type { FetchProgress, FetchResult } from '../fetch/types.ts'
+
+/** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
+export const API_FILE = 'api.json'
+
+export interface ApiFile {
+  url: string
+  token: string
+  peerId: string
+}
+
+/** GET /api/status */
+export interface NodeStatus {
+  peerId: string
+  multiaddrs: string[]
+  connectedPeers: number
+  dhtRoutingTableSize: number
+  dhtMode: 'client' | 'server'
+  dataDir: string
+  uptimeSeconds: number
+  offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }
+  coordinate: { x: number; y: number; height: number; error: number }
+  link: LinkConfig | null
+}
+
+/** GET /api/peers: one known peer. */
+export interface PeerEntry {
+  peerId: string
+  addrs: string[]
+  connected: boolean
+  rttMs: { p50: number; p90: number; p99: number; samples: number } | null
+  throughputMBps: number | null
+  estimatedRttMs: number | null
+}
+
+/** A dataset in the store (POST /api/datasets, POST /api/seeds; GET /api/datasets adds `provided`). */
+export interface DatasetInfo {
+  /** dataset CID (of the manifest bytes) */
+  cid: string
+  name: string
+  /** total bytes of all files */
+  bytes: number
+  /** number of chunk entries in the manifest (a repeated chunk counts each time) */
+  chunks: number
+  /** when this node first stored the dataset, ms since the epoch */
+  addedAt: number
+  /** every chunk is present and the dataset was marked complete */
+  complete: boolean
+}
+
+/** POST /api/fetch, GET /api/transfers[/:id] */
+export interface TransferInfo {
+  id: string
+  cid: string
+  out: string | null
+  state: 'running' | 'done' | 'failed' | 'cancelled'
+  startedAt: number
+  progress: FetchProgress | null
+  result: (FetchResult & { out: string | null }) | null
+  error: { code: string; message: string } | null
+}
+
+export interface BalancePoint {
+  /** ms since the epoch */
+  time: number
+  /** credits after this event */
+  balance: number
+}
+
+/** GET /api/dashboard: everything the dashboard shows, in one reply. */
+export interface DashboardSnapshot {
+  time: number
+  node: NodeStatus
+  peers: Array<
+    PeerEntry & {
+      coordinate: { x: number; y: number } | null
+      servedBytes: number
+      fetchedBytes: number
+      earned: number
+      spent: number
+    }
+  >
+  datasets: Array<
+    DatasetInfo & {
+      provided: boolean
+      servedBytes: number
+      servedChunks: number
+      lastServedAt: number | null
+    }
+  >
+  /** The 20 newest. */
+  transfers: TransferInfo[]
+  credits: { balance: number; earned: number; spent: number; grant: number; series: BalancePoint[] }
+  offers: Array<{
+    peerId: string
+    self: boolean
+    uplinkMbps: number
+    maxConcurrent: number
+    pricePerGiB: number
+    estimatedRttMs: number | null
+    coordinate: { x: number; y: number }
+    expiresAt: number
+  }>
+}
