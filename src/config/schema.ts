@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DEFAULT_MIN_FREE_BYTES } from '../store/constants.ts'
+import { DEFAULT_UPLINK_MBPS } from './defaults.ts'
 
 /**
  * The node's configuration. Every field has a default, so `{}` is a valid
@@ -112,7 +113,7 @@ export const configSchema = z.strictObject({
   offer: z
     .strictObject({
       /** Spare uplink lent to peers (Mbit/s); the server never serves faster. 0 = no cap. */
-      uplinkMbps: z.number().min(0).default(20),
+      uplinkMbps: z.number().min(0).default(DEFAULT_UPLINK_MBPS),
       maxConcurrent: z.number().int().min(1).max(1024).default(8),
       pricePerGiB: z.number().min(0).default(1),
       ttlMs: z.number().int().min(10_000).default(3_600_000),
