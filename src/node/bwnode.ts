@@ -11,6 +11,7 @@ import { type TransferSample, TransferSampler } from '../latency/sampler.ts'
 import { estimateRtt } from '../latency/vivaldi.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
 import { Ledger } from '../ledger/ledger.ts'
+import { LendingAllowance, type LendingState } from '../lending/allowance.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import type { ChunkSession } from '../protocols/chunk/client.ts'
@@ -20,6 +21,7 @@ import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
 import { OfferBook, type RankedOffer } from '../protocols/offer/book.ts'
 import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
+import type { OfferLending } from '../protocols/offer/record.ts'
 import { ContentStore } from '../store/content-store.ts'
 import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
@@ -47,6 +49,8 @@ export interface NodeStatus {
   dataDir: string
   uptimeSeconds: number
   offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }
+  /** Byte caps, schedule, what was served today and this month, and whether lending is open. */
+  lending: LendingState
   coordinate: { x: number; y: number; height: number; error: number }
   link: LinkConfig | null
 }
@@ -92,6 +96,8 @@ export class Bwnode {
   readonly metrics: NodeMetrics
   /** Bytes served per dataset (dashboard, metrics). */
   readonly served: ServedByDataset
+  /** Daily and monthly byte caps and the serving schedule (config `lending`). */
+  readonly lending: LendingAllowance
   private readonly payments: Payments
   /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
   private readonly sessions: ChunkSessionPool
@@ -132,6 +138,7 @@ export class Bwnode {
       minFreeBytes: this.config.store.minFreeBytes,
     })
     this.latency = new LatencyRecorder({ db: this.db })
+    this.lending = new LendingAllowance({ db: this.db, limits: this.config.lending })
     this.served = new ServedByDataset({
       db: this.db,
       manifests: async () => {
@@ -168,6 +175,7 @@ export class Bwnode {
           uplinkMbps: this.config.offer.uplinkMbps,
           maxConcurrent: this.config.offer.maxConcurrent,
           pricePerGiB: this.config.offer.pricePerGiB,
+          ...(this.lending.limited ? { lending: offerLending(this.lending.state()) } : {}),
           coordinate: this.latency.coordinate,
           addrs: this.libp2p
             .getMultiaddrs()
@@ -248,6 +256,9 @@ export class Bwnode {
     await this.ledger.open()
     await this.latency.ready()
     await this.served.open()
+    await this.lending.open()
+    // Peers' copies of the offer should say when lending opens or closes, not an hour later.
+    this.lending.watch(() => this.offers.refresh())
     this.chunkServer = await registerChunkProtocol(
       this.libp2p,
       this.chunkSource(),
@@ -276,6 +287,7 @@ export class Bwnode {
     await this.pinger?.stop()
     await this.sessions.close()
     await this.libp2p.stop()
+    await this.lending.close()
     await this.ledger.close()
     await this.latency.close()
     await this.served.close().catch(() => {})
@@ -326,6 +338,9 @@ export class Bwnode {
    * node, not only the stream. It may dial again; its debt is still on the
    * ledger, so each request it cannot afford disconnects it again, until a
    * voucher (PAY is free) clears what it was refused. Nothing bans it.
+   * Outside the lending schedule or past a byte cap, HAVE, GET and MANIFEST are refused with
+   * ERR_LENDING_CLOSED; bytes count against the caps when the server commits to sending them,
+   * as they are charged to the peer.
    */
   private servePolicy(): ServePolicy {
     const offer = this.config.offer
@@ -336,10 +351,15 @@ export class Bwnode {
         ? new TokenBucket({ rateBytesPerSec, burstBytes: Math.max(64 * 1024, rateBytesPerSec * 0.05) })
         : undefined
     const price = this.priceMicroPerGiB
+    const lending = this.lending
     return {
       admit: () => (slots.tryAcquire() ? () => slots.release() : undefined),
+      beforeHave: () => lending.check(0),
       beforeServe: (peer, bytes) => {
+        // Checked before the charge, counted after it: a refused request costs the peer nothing.
+        lending.check(bytes)
         if (price > 0) this.ledger.chargeServe(peer, bytes)
+        lending.record(bytes)
       },
       disconnect: (peer) => this.libp2p.hangUp(peer, { signal: AbortSignal.timeout(HANG_UP_TIMEOUT_MS) }),
       ...(uplink === undefined
@@ -442,6 +462,7 @@ export class Bwnode {
       dataDir: this.dataDir,
       uptimeSeconds: this.startedAt === 0 ? 0 : (Date.now() - this.startedAt) / 1000,
       offer: { ...this.config.offer },
+      lending: this.lending.state(),
       coordinate: this.latency.coordinate,
       link: this.config.link ?? null,
     }
@@ -501,6 +522,15 @@ export class Bwnode {
     this.metrics.observeRtt(target.toString(), rttMs)
     await this.latency.recordRtt(target, rttMs, this.offers.coordinateOf(target)).catch(() => {})
     return { peerId: target.toString(), rttMs }
+  }
+}
+
+/** What an offer says of the lending limits: peers' schedulers can skip a closed node. */
+function offerLending(state: LendingState): OfferLending {
+  return {
+    open: state.open,
+    ...(state.until === null ? {} : { until: state.until }),
+    ...(state.remainingBytes === null ? {} : { remainingBytes: state.remainingBytes }),
   }
 }
 
