@@ -172,7 +172,7 @@ export class Fetcher {
       const known = opening.get(key)
       if (known !== undefined) return known
       const opened = this.env
-        .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs))
+        .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs), datasetCid)
         .then((inner) => {
           const session = new CountingSession(inner)
           sessions.set(key, { peer, session, joined: false })

@@ -23,6 +23,7 @@ import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
 import { ContentStore } from '../store/content-store.ts'
+import { BandwidthMeter, type BandwidthReport } from './bandwidth.ts'
 import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -98,6 +99,8 @@ export class Bwnode {
   readonly served: ServedByDataset
   /** Daily and monthly byte caps and the serving schedule (config `lending`). */
   readonly lending: LendingAllowance
+  /** Bytes in and out since start, with rates, per peer and dataset (`bwnode stats bw`). */
+  readonly bandwidth = new BandwidthMeter()
   private readonly payments: Payments
   /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
   private readonly sessions: ChunkSessionPool
@@ -150,7 +153,10 @@ export class Bwnode {
         }
         return out
       },
-      onAttributed: (dataset, bytes) => this.metrics.datasetBytesServed.inc({ dataset }, bytes),
+      onAttributed: (dataset, bytes) => {
+        this.metrics.datasetBytesServed.inc({ dataset }, bytes)
+        this.bandwidth.sentFor(dataset, bytes)
+      },
     })
     this.ledger = new Ledger({
       db: this.db,
@@ -192,7 +198,8 @@ export class Bwnode {
         self: this.peerId,
         findProviders: providersFromDht(this.libp2p),
         connectedPeers: connectedChunkPeers(this.libp2p),
-        openSession: (peer, signal, onTiming) => this.openSession(peer, signal, onTiming),
+        openSession: (peer, signal, onTiming, datasetCid) =>
+          this.openSession(peer, signal, onTiming, datasetCid?.toString()),
         hint: (peer) => this.providerHint(peer),
         probeRtt: async (peer, signal) =>
           (await this.ping(peer.toString(), AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)])))
@@ -370,13 +377,19 @@ export class Bwnode {
       },
       onServed: (peer, cid, bytes) => {
         this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+        this.bandwidth.sent(peer.toString(), bytes)
         this.served.record(cid.toString(), bytes)
       },
       price: () => price,
     }
   }
 
-  private async openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void) {
+  private async openSession(
+    peer: PeerId,
+    signal: AbortSignal,
+    onTiming: (ttfbMs: number) => void,
+    dataset: string | undefined,
+  ) {
     const setupStarted = performance.now()
     const sampler = new TransferSampler()
     const record = (sample: TransferSample | undefined): void => {
@@ -392,6 +405,7 @@ export class Bwnode {
         onChunk: (from, _cid, bytes, timing) => {
           onTiming(timing.ttfbMs)
           this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+          this.bandwidth.received(from.toString(), dataset, bytes.byteLength)
           this.metrics.chunkLatency.observe(timing.totalMs / 1000)
           record(sampler.add(bytes.byteLength, timing.ttfbMs))
         },
@@ -466,6 +480,13 @@ export class Bwnode {
       coordinate: this.latency.coordinate,
       link: this.config.link ?? null,
     }
+  }
+
+  /** `bwnode stats bw`: the meter's figures, each dataset with its name when it is held here. */
+  async bandwidthReport(): Promise<BandwidthReport> {
+    const report = this.bandwidth.report()
+    const names = new Map((await this.store.list().catch(() => [])).map((d) => [d.cid, d.name]))
+    return { ...report, datasets: report.datasets.map((d) => ({ ...d, name: names.get(d.cid) ?? null })) }
   }
 
   async peers(): Promise<PeerEntry[]> {
