@@ -133,6 +133,23 @@ describe('CLI: --uplink, lending in status, stats bw', () => {
     expect(status.lending.remainingBytes).toBe(DAILY_CAP - status.lending.usedTodayBytes)
   })
 
+  it("peers read the daemon's lending state in its offer: open until the window ends, bytes left", async () => {
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const offer = await waitFor(
+      async () => {
+        const found = await peer.offers.fetch(peerIdFromString(daemon.peerId), {
+          signal: AbortSignal.timeout(5_000),
+        })
+        return found?.lending?.remainingBytes !== undefined ? found : undefined
+      },
+      { what: "the daemon's offer", intervalMs: 300 },
+    )
+    const status = JSON.parse((await cli(['status', '--json'])).stdout)
+    expect(offer.uplinkMbps).toBe(12.5)
+    expect(offer.lending).toMatchObject({ open: true, until: status.lending.until })
+    expect(offer.lending!.remainingBytes).toBeLessThanOrEqual(DAILY_CAP)
+  })
+
   it('stats bw without a daemon says so, like every command', async () => {
     const result = await runCli(['stats', 'bw', '--data', await tempDir(), '--json'])
     expect(result.code).toBe(1)
