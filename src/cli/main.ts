@@ -6,8 +6,10 @@ import { registerFetch } from './commands/fetch.ts'
 import { registerInit } from './commands/init.ts'
 import { registerLab } from './commands/lab.ts'
 import { registerMarket } from './commands/market.ts'
-import { registerPeers, registerStatus } from './commands/peers.ts'
+import { registerPeers } from './commands/peers.ts'
 import { registerStart } from './commands/start.ts'
+import { registerStats } from './commands/stats.ts'
+import { registerStatus } from './commands/status.ts'
 import { reportError } from './output.ts'
 import { packageVersion } from './version.ts'
 
@@ -27,6 +29,7 @@ registerPeers(program)
 registerDatasets(program)
 registerFetch(program)
 registerMarket(program)
+registerStats(program)
 registerExperiment(program)
 registerLab(program)
 

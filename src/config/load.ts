@@ -16,6 +16,8 @@ export interface ConfigOverrides {
   announce?: string[]
   bootstrap?: string[]
   apiPort?: number
+  /** offer.uplinkMbps for this run (`start --uplink`). */
+  uplinkMbps?: number
 }
 
 /** Env vars a machine sets instead of editing the shared config file. */
@@ -58,6 +60,10 @@ function applyOverrides(input: Record<string, unknown>, overrides: ConfigOverrid
   if (overrides.apiPort !== undefined) {
     const api = typeof input.api === 'object' && input.api !== null ? input.api : {}
     merged.api = { ...api, port: overrides.apiPort }
+  }
+  if (overrides.uplinkMbps !== undefined) {
+    const offer = typeof input.offer === 'object' && input.offer !== null ? input.offer : {}
+    merged.offer = { ...offer, uplinkMbps: overrides.uplinkMbps }
   }
   return merged
 }

@@ -1,7 +1,9 @@
 import { isIP } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { parseWindow } from '../lending/schedule.ts'
 import { DEFAULT_MIN_FREE_BYTES } from '../store/constants.ts'
+import { DEFAULT_UPLINK_MBPS } from './defaults.ts'
 
 /**
  * The node's configuration. Every field has a default, so `{}` is a valid
@@ -37,6 +39,18 @@ const hostName = z
       isIP(value.replace(/^\[(.*)\]$/, '$1')) !== 0,
     { message: 'must be a host name or IP address, without scheme or port' },
   )
+
+/** A serving window, "HH:MM-HH:MM" in local time (see src/lending/schedule.ts). */
+const servingWindow = z.string().superRefine((value, ctx) => {
+  try {
+    parseWindow(value)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
+
+/** Most serving windows a schedule may list. */
+export const MAX_SERVING_WINDOWS = 24
 
 /** See connections.maxStreamWindowBytes: twice 1 Gbit/s x 150 ms, room for what queues behind it. */
 export const DEFAULT_MAX_STREAM_WINDOW_BYTES = 32 * 1024 * 1024
@@ -125,10 +139,24 @@ export const configSchema = z.strictObject({
   offer: z
     .strictObject({
       /** Spare uplink lent to peers (Mbit/s); the server never serves faster. 0 = no cap. */
-      uplinkMbps: z.number().min(0).default(20),
+      uplinkMbps: z.number().min(0).default(DEFAULT_UPLINK_MBPS),
       maxConcurrent: z.number().int().min(1).max(1024).default(8),
       pricePerGiB: z.number().min(0).default(1),
       ttlMs: z.number().int().min(10_000).default(3_600_000),
+    })
+    .prefault({}),
+  /**
+   * How much and when the node lends to peers, for a home line with a data plan: bytes served
+   * per local calendar day and month, and the times of day it serves at all.
+   */
+  lending: z
+    .strictObject({
+      /** Bytes served to peers per local day; 0 = no cap. */
+      dailyCapBytes: z.number().int().min(0).default(0),
+      /** Bytes served to peers per local calendar month; 0 = no cap. */
+      monthlyCapBytes: z.number().int().min(0).default(0),
+      /** Windows of the day it serves in, local time ("01:00-07:00"; may cross midnight); [] = always. */
+      schedule: z.array(servingWindow).max(MAX_SERVING_WINDOWS).default([]),
     })
     .prefault({}),
   ledger: z

@@ -7,6 +7,11 @@
  */
 import type { LinkConfig } from '../config/schema.ts'
 import type { FetchProgress, FetchResult } from '../fetch/types.ts'
+import type { LendingState } from '../lending/allowance.ts'
+import type { OfferLending } from '../protocols/offer/record.ts'
+
+/** An offer's lending state as GET /api/offers shows it. */
+export type { OfferLending }
 
 /** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
 export const API_FILE = 'api.json'
@@ -27,6 +32,8 @@ export interface NodeStatus {
   dataDir: string
   uptimeSeconds: number
   offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }
+  /** Byte caps, schedule, what was served today and this month, and whether lending is open. */
+  lending: LendingState
   coordinate: { x: number; y: number; height: number; error: number }
   link: LinkConfig | null
 }

@@ -66,6 +66,24 @@ export interface FetchOptions {
   onProvider?: (provider: ProviderState) => void
 }
 
+/** A provider that answered ERR_LENDING_CLOSED (past its byte cap, outside its schedule). */
+interface LendingRefusal {
+  peer: string
+  message: string
+}
+
+/**
+ * A fetch that ran out of providers because those holding the data are not lending now: said
+ * with the provider's own reason (which cap, when it opens again) instead of "no providers".
+ */
+function lendingClosed(refusal: LendingRefusal, asked: number, what: 'manifest' | 'chunks'): BwnodeError {
+  const needed = what === 'manifest' ? 'the manifest' : 'the chunks still needed'
+  return new BwnodeError(
+    'ERR_LENDING_CLOSED',
+    `no provider of ${needed} is lending now (${asked} asked); ${refusal.peer}: ${refusal.message}`,
+  )
+}
+
 /** Expected size of every distinct chunk, from the manifest. */
 function chunkSizes(manifest: Manifest): Map<string, number> {
   const sizes = new Map<string, number>()
@@ -161,7 +179,7 @@ export class Fetcher {
       const known = opening.get(key)
       if (known !== undefined) return known
       const opened = this.env
-        .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs))
+        .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs), datasetCid)
         .then((inner) => {
           const session = new CountingSession(inner)
           sessions.set(key, { peer, session, joined: false })
@@ -185,6 +203,8 @@ export class Fetcher {
       manifest = raced.manifest
       if (manifest === undefined) {
         signal.throwIfAborted()
+        if (raced.lendingRefusal !== undefined)
+          throw lendingClosed(raced.lendingRefusal, raced.asked, 'manifest')
         throw new BwnodeError(
           'ERR_NO_PROVIDERS',
           raced.asked === 0
@@ -254,6 +274,8 @@ export class Fetcher {
       const maxProviders = options.maxProviders ?? DEFAULT_MAX_PROVIDERS
       const joining: Promise<void>[] = []
       let budgetError: Error | undefined
+      let lendingRefusal: LendingRefusal | undefined
+      let asked = 0
       /** HAVE, then the provider joins the scheduler; throws when it cannot serve this fetch. */
       const admit = async (peer: PeerId): Promise<ProviderState | undefined> => {
         const session = await open(peer)
@@ -287,12 +309,15 @@ export class Fetcher {
       }
       const join = async (peer: PeerId): Promise<void> => {
         scheduler.joining()
+        asked++
         try {
           await admit(peer)
         } catch (err) {
           const code = errorCode(err)
           if (code === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
           else if (code !== 'ERR_NOT_FOUND' && !signal.aborted) this.failures.failed(peer)
+          if (code === 'ERR_LENDING_CLOSED')
+            lendingRefusal = { peer: peer.toString(), message: errorMessage(err) }
           log('provider %p unusable: %s', peer, errorMessage(err))
         } finally {
           scheduler.joined()
@@ -353,6 +378,10 @@ export class Fetcher {
       } catch (err) {
         // Providers existed but this node could not pay any of them: say so, not "no providers".
         if (budgetError !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') throw budgetError
+        // The ones that held it refused to lend (a cap, a schedule): say that, with their reason.
+        if (lendingRefusal !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') {
+          throw lendingClosed(lendingRefusal, asked, 'chunks')
+        }
         throw err
       } finally {
         // Remembered for the next fetch: dropped providers are asked last and ranked lower.
@@ -404,7 +433,7 @@ export class Fetcher {
     open: (peer: PeerId) => Promise<ProviderSession>,
     signal: AbortSignal,
     hedgeMs: number,
-  ): Promise<{ manifest: Manifest | undefined; asked: number }> {
+  ): Promise<{ manifest: Manifest | undefined; asked: number; lendingRefusal?: LendingRefusal }> {
     const race = new AbortController()
     const raceSignal = AbortSignal.any([signal, race.signal])
     const tried = new Set<string>()
@@ -414,6 +443,7 @@ export class Fetcher {
     let winnerStartedAt = Number.POSITIVE_INFINITY
     let verifying: Promise<void> = Promise.resolve()
     let lastStart = performance.now()
+    let lendingRefusal: LendingRefusal | undefined
 
     const attempt = (peer: PeerId): void => {
       const key = peer.toString()
@@ -440,6 +470,9 @@ export class Fetcher {
           // here" is an honest answer (a connected peer asked on the off chance).
           if (manifest === undefined && !signal.aborted && errorCode(err) !== 'ERR_NOT_FOUND') {
             this.failures.failed(peer)
+          }
+          if (errorCode(err) === 'ERR_LENDING_CLOSED') {
+            lendingRefusal = { peer: peer.toString(), message: errorMessage(err) }
           }
           log('manifest from %p failed: %s', peer, errorMessage(err))
         } finally {
@@ -498,7 +531,7 @@ export class Fetcher {
       }
     }
     race.abort(new BwnodeError('ERR_ABORTED', 'another provider sent the manifest first'))
-    return { manifest, asked: tried.size }
+    return { manifest, asked: tried.size, ...(lendingRefusal === undefined ? {} : { lendingRefusal }) }
   }
 }
 

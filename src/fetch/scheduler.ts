@@ -96,6 +96,8 @@ export class MultiSourceScheduler {
   private firstJoinedAt: number | undefined
   private graceTimer: ReturnType<typeof setTimeout> | undefined
   private settled = false
+  /** The last provider that refused with ERR_LENDING_CLOSED, and what it said: why a fetch ran dry. */
+  private lendingRefusal: { peer: string; message: string } | undefined
   private resolveRun!: () => void
   private rejectRun!: (err: Error) => void
   private readonly finished: Promise<void>
@@ -244,11 +246,18 @@ export class MultiSourceScheduler {
       const anyoneCan = [...this.pending].some((key) => this.holders(key).length > 0)
       if (!anyoneCan) {
         const example = this.pending.values().next().value
+        const refusal = this.lendingRefusal
         this.fail(
-          new BwnodeError(
-            'ERR_NO_PROVIDERS',
-            `no reachable provider has ${this.pending.size} of the chunks still needed (e.g. ${example})`,
-          ),
+          refusal === undefined
+            ? new BwnodeError(
+                'ERR_NO_PROVIDERS',
+                `no reachable provider has ${this.pending.size} of the chunks still needed (e.g. ${example})`,
+              )
+            : new BwnodeError(
+                'ERR_LENDING_CLOSED',
+                `${this.pending.size} of the chunks still needed are held only by providers that stopped lending; ` +
+                  `${refusal.peer} said: ${refusal.message}`,
+              ),
         )
       }
     }
@@ -559,6 +568,10 @@ export class MultiSourceScheduler {
       provider.has.delete(this.indexOf(chunk.key))
     } else if (code === 'ERR_PAYMENT_REQUIRED' || code === 'ERR_PAYMENT_DISCONNECT') {
       this.drop(provider, `payment required: ${errorMessage(err)}`)
+    } else if (code === 'ERR_LENDING_CLOSED') {
+      // Past its cap or outside its schedule: it will refuse every other chunk too.
+      this.lendingRefusal = { peer: provider.peer.toString(), message: errorMessage(err) }
+      this.drop(provider, errorMessage(err))
     } else {
       provider.failures += 1
       if (provider.failures >= (this.init.maxFailures ?? DEFAULT_MAX_FAILURES)) {

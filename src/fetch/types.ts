@@ -45,8 +45,16 @@ export interface FetchEnvironment {
    * `known`: peer ids already found (the DHT's providers, this node), to leave out.
    */
   connectedPeers?(signal: AbortSignal, known: ReadonlySet<string>): Promise<PeerId[]>
-  /** `onTiming` receives each verified chunk's time to first byte (ms): the RTT estimate. */
-  openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void): Promise<ProviderSession>
+  /**
+   * `onTiming` receives each verified chunk's time to first byte (ms): the RTT estimate.
+   * `datasetCid` is the dataset being fetched (the node counts bytes in per dataset).
+   */
+  openSession(
+    peer: PeerId,
+    signal: AbortSignal,
+    onTiming: (ttfbMs: number) => void,
+    datasetCid?: CID,
+  ): Promise<ProviderSession>
   hint(peer: PeerId): Promise<ProviderHint>
   /**
    * One network round trip to the peer (a ping), ms. A chunk's time to first byte also counts

@@ -12,6 +12,7 @@ import { type TransferSample, TransferSampler } from '../latency/sampler.ts'
 import { estimateRtt } from '../latency/vivaldi.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
 import { Ledger } from '../ledger/ledger.ts'
+import { LendingAllowance, type LendingState } from '../lending/allowance.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import { UplinkLoad } from '../net/uplink-load.ts'
@@ -22,7 +23,9 @@ import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
 import { OfferBook, type RankedOffer } from '../protocols/offer/book.ts'
 import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
+import type { OfferLending } from '../protocols/offer/record.ts'
 import { ContentStore } from '../store/content-store.ts'
+import { BandwidthMeter, type BandwidthReport } from './bandwidth.ts'
 import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -81,6 +84,10 @@ export class Bwnode {
   readonly metrics: NodeMetrics
   /** Bytes served per dataset (dashboard, metrics). */
   readonly served: ServedByDataset
+  /** Daily and monthly byte caps and the serving schedule (config `lending`). */
+  readonly lending: LendingAllowance
+  /** Bytes in and out since start, with rates, per peer and dataset (`bwnode stats bw`). */
+  readonly bandwidth = new BandwidthMeter()
   private readonly payments: Payments
   /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
   private readonly sessions: ChunkSessionPool
@@ -121,6 +128,7 @@ export class Bwnode {
       minFreeBytes: this.config.store.minFreeBytes,
     })
     this.latency = new LatencyRecorder({ db: this.db })
+    this.lending = new LendingAllowance({ db: this.db, limits: this.config.lending })
     this.served = new ServedByDataset({
       db: this.db,
       manifests: async () => {
@@ -132,7 +140,10 @@ export class Bwnode {
         }
         return out
       },
-      onAttributed: (dataset, bytes) => this.metrics.datasetBytesServed.inc({ dataset }, bytes),
+      onAttributed: (dataset, bytes) => {
+        this.metrics.datasetBytesServed.inc({ dataset }, bytes)
+        this.bandwidth.sentFor(dataset, bytes)
+      },
     })
     this.ledger = new Ledger({
       db: this.db,
@@ -157,6 +168,7 @@ export class Bwnode {
           uplinkMbps: this.config.offer.uplinkMbps,
           maxConcurrent: this.config.offer.maxConcurrent,
           pricePerGiB: this.config.offer.pricePerGiB,
+          ...(this.lending.limited ? { lending: offerLending(this.lending.state()) } : {}),
           coordinate: this.latency.coordinate,
           addrs: this.libp2p
             .getMultiaddrs()
@@ -173,7 +185,8 @@ export class Bwnode {
         self: this.peerId,
         findProviders: providersFromDht(this.libp2p),
         connectedPeers: connectedChunkPeers(this.libp2p),
-        openSession: (peer, signal, onTiming) => this.openSession(peer, signal, onTiming),
+        openSession: (peer, signal, onTiming, datasetCid) =>
+          this.openSession(peer, signal, onTiming, datasetCid?.toString()),
         hint: (peer) => this.providerHint(peer),
         probeRtt: async (peer, signal) =>
           (await this.ping(peer.toString(), AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)])))
@@ -241,6 +254,9 @@ export class Bwnode {
     await this.ledger.open()
     await this.latency.ready()
     await this.served.open()
+    await this.lending.open()
+    // Peers' copies of the offer should say when lending opens or closes, not an hour later.
+    this.lending.watch(() => this.offers.refresh())
     this.chunkServer = await registerChunkProtocol(
       this.libp2p,
       this.chunkSource(),
@@ -269,6 +285,7 @@ export class Bwnode {
     await this.pinger?.stop()
     await this.sessions.close()
     await this.libp2p.stop()
+    await this.lending.close()
     await this.ledger.close()
     await this.latency.close()
     await this.served.close().catch(() => {})
@@ -319,6 +336,9 @@ export class Bwnode {
    * node, not only the stream. It may dial again; its debt is still on the
    * ledger, so each request it cannot afford disconnects it again, until a
    * voucher (PAY is free) clears what it was refused. Nothing bans it.
+   * Outside the lending schedule or past a byte cap, HAVE, GET and MANIFEST are refused with
+   * ERR_LENDING_CLOSED; bytes count against the caps when the server commits to sending them,
+   * as they are charged to the peer.
    */
   private servePolicy(): ServePolicy {
     const offer = this.config.offer
@@ -329,10 +349,15 @@ export class Bwnode {
         ? new TokenBucket({ rateBytesPerSec, burstBytes: Math.max(64 * 1024, rateBytesPerSec * 0.05) })
         : undefined
     const price = this.priceMicroPerGiB
+    const lending = this.lending
     return {
       admit: () => (slots.tryAcquire() ? () => slots.release() : undefined),
+      beforeHave: () => lending.check(0),
       beforeServe: (peer, bytes) => {
+        // Checked before the charge, counted after it: a refused request costs the peer nothing.
+        lending.check(bytes)
         if (price > 0) this.ledger.chargeServe(peer, bytes)
+        lending.record(bytes)
       },
       disconnect: (peer) => this.libp2p.hangUp(peer, { signal: AbortSignal.timeout(HANG_UP_TIMEOUT_MS) }),
       ...(uplink === undefined
@@ -343,13 +368,19 @@ export class Bwnode {
       },
       onServed: (peer, cid, bytes) => {
         this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+        this.bandwidth.sent(peer.toString(), bytes)
         this.served.record(cid.toString(), bytes)
       },
       price: () => price,
     }
   }
 
-  private async openSession(peer: PeerId, signal: AbortSignal, onTiming: (ttfbMs: number) => void) {
+  private async openSession(
+    peer: PeerId,
+    signal: AbortSignal,
+    onTiming: (ttfbMs: number) => void,
+    dataset: string | undefined,
+  ) {
     const setupStarted = performance.now()
     const sampler = new TransferSampler()
     const record = (sample: TransferSample | undefined): void => {
@@ -365,6 +396,7 @@ export class Bwnode {
         onChunk: (from, _cid, bytes, timing) => {
           onTiming(timing.ttfbMs)
           this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+          this.bandwidth.received(from.toString(), dataset, bytes.byteLength)
           this.metrics.chunkLatency.observe(timing.totalMs / 1000)
           record(sampler.add(bytes.byteLength, timing.ttfbMs))
         },
@@ -438,9 +470,17 @@ export class Bwnode {
       dataDir: this.dataDir,
       uptimeSeconds: this.startedAt === 0 ? 0 : (Date.now() - this.startedAt) / 1000,
       offer: { ...this.config.offer },
+      lending: this.lending.state(),
       coordinate: this.latency.coordinate,
       link: this.config.link ?? null,
     }
+  }
+
+  /** `bwnode stats bw`: the meter's figures, each dataset with its name when it is held here. */
+  async bandwidthReport(): Promise<BandwidthReport> {
+    const report = this.bandwidth.report()
+    const names = new Map((await this.store.list().catch(() => [])).map((d) => [d.cid, d.name]))
+    return { ...report, datasets: report.datasets.map((d) => ({ ...d, name: names.get(d.cid) ?? null })) }
   }
 
   async peers(): Promise<PeerEntry[]> {
@@ -497,6 +537,15 @@ export class Bwnode {
     this.metrics.observeRtt(target.toString(), rttMs)
     await this.latency.recordRtt(target, rttMs, this.offers.coordinateOf(target)).catch(() => {})
     return { peerId: target.toString(), rttMs }
+  }
+}
+
+/** What an offer says of the lending limits: peers' schedulers can skip a closed node. */
+function offerLending(state: LendingState): OfferLending {
+  return {
+    open: state.open,
+    ...(state.until === null ? {} : { until: state.until }),
+    ...(state.remainingBytes === null ? {} : { remainingBytes: state.remainingBytes }),
   }
 }
 

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
 import { BwnodeError, ConfigError, ProtocolError } from '../../src/errors/index.ts'
 import { decodeVoucher, encodeVoucher, signVoucher, type Voucher } from '../../src/ledger/voucher.ts'
+import { ServingSchedule } from '../../src/lending/schedule.ts'
 import { decodePreambleBody, decodePreambleHeader, encodePreamble } from '../../src/net/preamble.ts'
 import { MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES } from '../../src/protocols/chunk/constants.ts'
 import {
@@ -129,6 +130,7 @@ beforeAll(async () => {
       addrs: ['/ip4/127.0.0.1/tcp/4001'],
       issuedAt: 1_700_000_000_000,
       expiresAt: 1_700_000_600_000,
+      lending: { open: false, until: 1_700_000_300_000, remainingBytes: 0 },
     }),
   )
 })
@@ -286,6 +288,21 @@ describe('config', () => {
           { chunkSizeBytes: fc.integer({ min: 0, max: 8 * 1024 * 1024 }) },
           { requiredKeys: [] },
         ),
+        lending: fc.record(
+          {
+            dailyCapBytes: fc.oneof(fc.integer({ min: -5, max: 2 ** 40 }), fc.double()),
+            monthlyCapBytes: fc.oneof(fc.integer({ min: -5, max: 2 ** 40 }), fc.string()),
+            schedule: fc.array(
+              fc.oneof(
+                fc.constantFrom('01:00-07:00', '22:00-06:00', '18:00-24:00', '05:00-05:00', '24:00-01:00'),
+                fc.stringMatching(/^\d\d:\d\d-\d\d:\d\d$/),
+                fc.string(),
+              ),
+              { maxLength: 30 },
+            ),
+          },
+          { requiredKeys: [] },
+        ),
         link: fc.record(
           { accessLatencyMs: fc.double(), uplinkMbps: fc.double(), routeInflation: fc.double() },
           { requiredKeys: [] },
@@ -305,6 +322,14 @@ describe('config', () => {
         expect(Number.isFinite(config.offer.uplinkMbps) && config.offer.uplinkMbps >= 0).toBe(true)
         expect(config.store.chunkSizeBytes).toBeGreaterThanOrEqual(64 * 1024)
         expect(config.store.chunkSizeBytes).toBeLessThanOrEqual(4 * 1024 * 1024)
+        expect(Number.isSafeInteger(config.lending.dailyCapBytes) && config.lending.dailyCapBytes >= 0).toBe(
+          true,
+        )
+        expect(config.lending.schedule.length).toBeLessThanOrEqual(24)
+        // Every accepted window parses (the allowance would throw at start otherwise).
+        expect(new ServingSchedule(config.lending.schedule).windows).toHaveLength(
+          config.lending.schedule.length,
+        )
       }),
     )
   })

@@ -20,6 +20,7 @@ const COMMANDS: string[][] = [
   ['offers'],
   ['credits'],
   ['credits', 'verify'],
+  ['stats', 'bw'],
 ]
 
 function parseError(stdout: string): { code: string; message: string } {

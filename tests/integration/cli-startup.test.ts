@@ -59,6 +59,7 @@ describe('CLI start-up loads only what a command uses', () => {
       ['peers', '--data', dataDir],
       ['ls', '--data', dataDir],
       ['credits', '--data', dataDir],
+      ['stats', 'bw', '--data', dataDir],
       ['status', '--api', daemon.api.url, '--json'],
     ]
     const results = await Promise.all(cases.map(runRecordingLoads))

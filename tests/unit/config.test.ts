@@ -83,6 +83,14 @@ describe('config validation', () => {
     expect(() => overridesFromEnv({ BWNODE_API_PORT: 'abc' })).toThrow(/BWNODE_API_PORT/)
   })
 
+  it('start --uplink overrides offer.uplinkMbps and keeps the rest of the offer block', async () => {
+    const file = await configFile(JSON.stringify({ offer: { uplinkMbps: 50, maxConcurrent: 3 } }))
+    expect((await loadConfig(undefined)).offer.uplinkMbps).toBe(20)
+    expect((await loadConfig(file)).offer.uplinkMbps).toBe(50)
+    const flagged = await loadConfig(file, { uplinkMbps: 7.5 })
+    expect(flagged.offer).toMatchObject({ uplinkMbps: 7.5, maxConcurrent: 3 })
+  })
+
   it('every shipped node config is valid', async () => {
     const dir = join(import.meta.dirname, '../../node-configs')
     const files = (await readdir(dir)).filter((name) => name.endsWith('.json'))
@@ -150,6 +158,22 @@ describe('bwnode start with bad input (separate processes)', () => {
     const unknown = await runCli(['start', '--frobnicate'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/unknown option '--frobnicate'/)
+  })
+
+  it('--uplink: a bad value exits 2 naming the flag and its range; --help states the default', async () => {
+    for (const bad of ['fast', '-1', '', '2000000']) {
+      const result = await runCli(['start', '--data', await tempDir(), '--uplink', bad])
+      expect(result.code, bad).toBe(2)
+      expect(result.stderr).toMatch(/--uplink \(Mbit\/s\) must be a number from 0 to 1000000/)
+    }
+    const json = await runCli(['start', '--json', '--uplink', '10M'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'ERR_USAGE' } })
+    const help = await runCli(['start', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /--uplink <mbps> uplink lent to peers for this run, Mbit\/s \(default 20/,
+    )
   })
 
   it('exits 2 when the data dir has a newer schema, without touching it', async () => {

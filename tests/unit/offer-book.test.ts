@@ -128,4 +128,51 @@ describe('OfferBook', () => {
     expect(net.puts).toBe(published)
     expect(m.book.published!.issuedAt).toBe(issued)
   })
+
+  it('refresh() publishes changed terms at once, and again after a publish that was under way', async () => {
+    const net = new FakeNetwork()
+    const privateKey = await generateKeyPair('Ed25519')
+    const peerId = peerIdFromPrivateKey(privateKey)
+    const inner = net.dht()
+    // The first put waits for the gate: a publish under way.
+    const gate = Promise.withResolvers<void>()
+    let firstPut = true
+    const dht: OfferDht = {
+      async *put(key, value, options) {
+        if (firstPut) {
+          firstPut = false
+          await gate.promise
+        }
+        yield* inner.put(key, value, options)
+      },
+      get: inner.get,
+    }
+    let open = true
+    const book = new OfferBook(
+      { peerId, privateKey, dht, contentRouting: net.routing(peerId) },
+      { terms: () => ({ ...terms(0)(), lending: { open } }), ttlMs: 3_600_000 },
+    )
+    const settle = () => new Promise((r) => setTimeout(r, 30))
+    book.refresh() // before start(): nothing
+    book.start()
+    await settle()
+    expect(book.published).toBeUndefined()
+    // The publish under way signed the old terms, so another one follows it.
+    open = false
+    book.refresh()
+    gate.resolve()
+    await settle()
+    expect(net.puts).toBe(2)
+    expect(book.published?.lending).toEqual({ open: false })
+    // Between publishes: at once, not at the next republish an hour later.
+    open = true
+    book.refresh()
+    await settle()
+    expect(net.puts).toBe(3)
+    expect(book.published?.lending).toEqual({ open: true })
+    await book.stop()
+    book.refresh()
+    await settle()
+    expect(net.puts).toBe(3)
+  })
 })

@@ -67,6 +67,33 @@ describe('offer records', () => {
     expect(new TextDecoder().decode(offerKey(aliceId).subarray(0, 9))).toBe('/bwoffer/')
   })
 
+  it('carries lending limits only when given, and round-trips them', async () => {
+    const plain = await createOffer(alice, fields())
+    expect(new TextDecoder().decode(encodeOffer(plain))).not.toContain('lending')
+    for (const lending of [
+      { open: true },
+      { open: true, until: NOW + 3_600_000, remainingBytes: 5 * 2 ** 30 },
+      { open: false, until: NOW + 60_000 },
+    ]) {
+      const signed = await createOffer(alice, fields({ lending }))
+      const decoded = decodeOffer(encodeOffer(signed))
+      expect(decoded.offer.lending).toEqual(lending)
+      expect(encodeOffer(decoded)).toEqual(encodeOffer(signed))
+      await validate(offerKey(peerIdFromPrivateKey(alice)), encodeOffer(signed))
+    }
+    for (const lending of [
+      { until: NOW },
+      { open: 'yes' },
+      { open: true, remainingBytes: -1 },
+      { open: true, x: 1 },
+    ]) {
+      await rejectsWith(
+        createOffer(alice, fields({ lending: lending as unknown as OfferFields['lending'] })),
+        'ERR_OFFER_MALFORMED',
+      )
+    }
+  })
+
   it('has a stable well-known CID', () => {
     expect(OFFERS_CID.version).toBe(1)
     expect(OFFERS_CID.code).toBe(0x55)

@@ -114,6 +114,7 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
       estimatedRttMs: estimatedRttMs === undefined ? null : round(estimatedRttMs),
       coordinate: { x: round(offer.coordinate.x), y: round(offer.coordinate.y) },
       expiresAt: offer.expiresAt,
+      lending: offer.lending ?? null,
     })),
   }
 }

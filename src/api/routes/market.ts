@@ -17,6 +17,7 @@ export function registerMarketRoutes(app: FastifyInstance, node: Bwnode): void {
       coordinate: offer.coordinate,
       addrs: offer.addrs,
       expiresAt: offer.expiresAt,
+      lending: offer.lending ?? null,
     }))
   })
 

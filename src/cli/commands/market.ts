@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
-import type { NodeStatus } from '../../contract/api.ts'
+import type { NodeStatus, OfferLending } from '../../contract/api.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
+import { localTime } from './status.ts'
 
 interface OfferRow {
   peerId: string
@@ -10,6 +11,14 @@ interface OfferRow {
   maxConcurrent: number
   pricePerGiB: number
   estimatedRttMs: number | null
+  lending: OfferLending | null
+}
+
+/** What an offer says of its lending limits: "-" for a node without any. */
+function lendingCell(lending: OfferLending | null): string {
+  if (lending === null) return '-'
+  const until = lending.until === undefined ? '' : ` until ${localTime(lending.until)}`
+  return lending.open ? `open${until}` : `closed${until}`
 }
 
 interface CreditsReport {
@@ -43,13 +52,14 @@ export function registerMarket(program: Command): void {
             ? 'no offers: 0 peers connected, so the DHT cannot be searched (start the daemon with --bootstrap)'
             : `no offers found yet (asked through ${plural(connectedPeers, 'connected peer')})`
           : table([
-              ['PEER', 'EST RTT ms', 'UPLINK Mbit/s', 'SLOTS', 'PRICE /GiB'],
+              ['PEER', 'EST RTT ms', 'UPLINK Mbit/s', 'SLOTS', 'PRICE /GiB', 'LENDING'],
               ...offers.map((o) => [
                 o.peerId,
                 o.estimatedRttMs === null ? '-' : o.estimatedRttMs.toFixed(1),
                 String(o.uplinkMbps),
                 String(o.maxConcurrent),
                 fmt(o.pricePerGiB),
+                lendingCell(o.lending),
               ]),
             ]),
     )

@@ -41,25 +41,6 @@ async function peerContext(api: ApiClient, peerId: string, what: string): Promis
   return { status, known }
 }
 
-export function registerStatus(program: Command): void {
-  daemonCommand(
-    program.command('status').description('show the running node: peer id, addresses, peers, DHT'),
-  ).action(async (options: DaemonOptions) => {
-    await run(
-      options,
-      async () => (await client(options)).get<NodeStatus>('/api/status'),
-      (s) =>
-        [
-          `peer id     ${s.peerId}`,
-          `addresses   ${s.multiaddrs.join('\n            ')}`,
-          `peers       ${plural(s.connectedPeers, 'peer')} connected`,
-          `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table`,
-          `data dir    ${s.dataDir}`,
-        ].join('\n'),
-    )
-  })
-}
-
 export function registerPeers(program: Command): void {
   daemonCommand(program.command('peers').description('list known peers (connected first)')).action(
     async (options: DaemonOptions) => {

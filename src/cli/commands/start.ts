@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
+import { DEFAULT_UPLINK_MBPS } from '../../config/defaults.ts'
 import { isLoopbackHost } from '../../config/loopback.ts'
 import type { BwnodeConfig } from '../../config/schema.ts'
 import type { RunningDaemon } from '../../daemon/daemon.ts'
 import { UsageError } from '../../errors/index.ts'
-import { collect, explainDataDirInUse, parseInteger } from '../common.ts'
+import { collect, explainDataDirInUse, parseDecimal, parseInteger } from '../common.ts'
 import { reportError } from '../output.ts'
 
 interface StartOptions {
@@ -13,6 +14,7 @@ interface StartOptions {
   bootstrap?: string[]
   announce?: string[]
   apiPort?: number
+  uplink?: number
   apiHost?: string
   allowRemoteApi?: boolean
   json?: boolean
@@ -37,6 +39,9 @@ export function withApiHost(
   return { ...config, api: { ...config.api, host, allowRemote: config.api.allowRemote || !loopback } }
 }
 
+/** 1 Tbit/s: anything above is a typo, not a home line. */
+const MAX_UPLINK_MBPS = 1_000_000
+
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -46,6 +51,11 @@ export function registerStart(program: Command): void {
     .option('--listen <multiaddr>', 'listen address (repeatable)', collect)
     .option('--announce <multiaddr>', 'address to announce instead of listen ones (repeatable)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable)', collect)
+    .option(
+      '--uplink <mbps>',
+      `uplink lent to peers for this run, Mbit/s (default ${DEFAULT_UPLINK_MBPS}, or the config's offer.uplinkMbps; 0 = no cap)`,
+      parseDecimal('--uplink (Mbit/s)', 0, MAX_UPLINK_MBPS),
+    )
     .option(
       '--api-port <n>',
       'HTTP API port on 127.0.0.1 (0 = any free port)',
@@ -94,6 +104,7 @@ export function registerStart(program: Command): void {
           ...(options.announce === undefined ? {} : { announce: options.announce }),
           ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
           ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
+          ...(options.uplink === undefined ? {} : { uplinkMbps: options.uplink }),
         })
         const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
         dataDir = config.dataDir

@@ -19,6 +19,12 @@ export const ChunkErrorCode = {
   PEER_DROPPED: 'ERR_PEER_DROPPED',
   /** The item is larger than a frame can carry. */
   TOO_LARGE: 'ERR_TOO_LARGE',
+  /**
+   * The node is not lending now: outside its serving schedule, or a daily or monthly byte cap is
+   * used up (or this item would pass it). The message says which and when it opens again; the
+   * stream stays usable.
+   */
+  LENDING_CLOSED: 'ERR_LENDING_CLOSED',
   /** The client withdrew the request (CANCEL) before the server started sending it. */
   CANCELLED: 'ERR_CANCELLED',
   /** The server failed for its own reasons (store error); nothing the client did wrong. */

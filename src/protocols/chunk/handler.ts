@@ -390,6 +390,8 @@ class ServerStream {
           break
         case 'have': {
           const bitfield = await this.loaded(job, 'have-map')
+          // After the store read: a node that does not hold the dataset says so, lending or not.
+          await this.guard(this.policy.beforeHave?.(this.peerId))
           response = {
             type: 'have-reply',
             id: request.id,

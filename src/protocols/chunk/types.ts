@@ -26,9 +26,15 @@ export interface ServePolicy {
    */
   admit?(peerId: PeerId): ReleaseFn | undefined
   /**
+   * Called before each HAVE is answered. Throw a BwnodeError to refuse it; the node throws
+   * ERR_LENDING_CLOSED while it is not lending (outside its schedule, a byte cap used up), so a
+   * client does not take it for a provider only to be refused every chunk.
+   */
+  beforeHave?(peerId: PeerId): void | Promise<void>
+  /**
    * Called before each chunk or manifest is sent with its size. Throw a BwnodeError with
-   * ERR_PAYMENT_REQUIRED to refuse this request, or ERR_PAYMENT_DISCONNECT to refuse it, end the
-   * stream and then call `disconnect`.
+   * ERR_PAYMENT_REQUIRED (or ERR_LENDING_CLOSED) to refuse this request, or ERR_PAYMENT_DISCONNECT
+   * to refuse it, end the stream and then call `disconnect`.
    */
   beforeServe?(peerId: PeerId, bytes: number): void | Promise<void>
   /**

@@ -91,6 +91,8 @@ export class OfferBook {
   #timer: ReturnType<typeof setTimeout> | undefined
   #controller: AbortController | undefined
   #inFlight: Promise<unknown> | undefined
+  /** The terms changed while a publish was under way: publish again when it ends. */
+  #stale = false
 
   constructor(components: OfferBookComponents, init: OfferBookInit) {
     this.#components = components
@@ -134,6 +136,21 @@ export class OfferBook {
   start(): void {
     if (this.#controller !== undefined) return
     this.#controller = new AbortController()
+    this.#schedule(0)
+  }
+
+  /**
+   * The terms changed (lending opened or closed): publish now rather than at the next
+   * republish, so peers' copies say so. Does nothing before start().
+   */
+  refresh(): void {
+    if (this.#controller === undefined) return
+    if (this.#timer === undefined) {
+      this.#stale = true
+      return
+    }
+    clearTimeout(this.#timer)
+    this.#timer = undefined
     this.#schedule(0)
   }
 
@@ -235,9 +252,14 @@ export class OfferBook {
     if (controller === undefined) return
     this.#timer = setTimeout(() => {
       this.#timer = undefined
+      this.#stale = false
       const run = this.publish({ signal: controller.signal }).then(
         ({ offer }) => {
           if (controller.signal.aborted) return
+          if (this.#stale) {
+            this.#schedule(0)
+            return
+          }
           // Never closer to expiry than half the lifetime, so a short TTL cannot make a busy loop.
           const leadMs = Math.min(this.#marginMs, this.#ttlMs / 2)
           this.#schedule(Math.max(0, offer.expiresAt - leadMs - this.#clock()))

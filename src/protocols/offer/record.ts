@@ -51,6 +51,24 @@ export interface BandwidthOffer {
   issuedAt: number
   /** After this (ms since epoch) the offer is void. */
   expiresAt: number
+  /**
+   * Present only when the node limits its lending (byte caps, a serving schedule), as it stood
+   * at issuedAt; a node without limits signs the body without this field.
+   */
+  lending?: OfferLending
+}
+
+/** Whether a node with lending limits serves now, until when, and how much more. */
+export interface OfferLending {
+  /** Serving peers when signed; while false its server answers ERR_LENDING_CLOSED. */
+  open: boolean
+  /**
+   * While open: when its schedule closes lending (a cap may close it sooner); while closed: when
+   * it opens again. Ms since epoch; absent when no change is scheduled.
+   */
+  until?: number
+  /** Bytes it could still serve before a cap closes lending; absent without a cap. */
+  remainingBytes?: number
 }
 
 /** The fields a node chooses; createOffer adds its peer id. */
@@ -64,6 +82,7 @@ export interface SignedOffer {
 const finite = z.number().refine(Number.isFinite)
 const nonNegative = finite.refine((v) => v >= 0)
 const timestamp = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const byteCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 
 const offerSchema = z.strictObject({
   peerId: z.string().min(1).max(128),
@@ -74,6 +93,13 @@ const offerSchema = z.strictObject({
   addrs: z.array(z.string().min(1).max(MAX_OFFER_ADDR_LENGTH)).max(MAX_OFFER_ADDRS),
   issuedAt: timestamp,
   expiresAt: timestamp,
+  lending: z
+    .strictObject({
+      open: z.boolean(),
+      until: timestamp.optional(),
+      remainingBytes: byteCount.optional(),
+    })
+    .optional(),
 })
 
 const encoder = new TextEncoder()

@@ -1,0 +1,64 @@
+import type { Command } from 'commander'
+import type { NodeStatus } from '../../contract/api.ts'
+import type { LendingState } from '../../lending/allowance.ts'
+import { formatBytes, plural } from '../../util/format.ts'
+import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
+
+const pad = (n: number): string => String(n).padStart(2, '0')
+
+/** "2026-12-02 07:00" in this machine's local time (the daemon's schedule is in its local time). */
+export function localTime(ms: number): string {
+  const d = new Date(ms)
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`
+}
+
+const REASONS: Record<NonNullable<LendingState['reason']>, string> = {
+  schedule: 'outside the serving schedule',
+  'daily-cap': 'daily cap used up',
+  'monthly-cap': 'monthly cap used up',
+}
+
+function usage(used: number, cap: number, what: string): string {
+  return cap === 0
+    ? `${formatBytes(used)} served (no ${what} cap)`
+    : `${formatBytes(used)} of ${formatBytes(cap)} served (${formatBytes(Math.max(0, cap - used))} left)`
+}
+
+/** The lending lines of `bwnode status`: open or not and until when, schedule, caps, use. */
+export function lendingLines(lending: LendingState): string[] {
+  const now =
+    lending.open && lending.until !== null
+      ? `open until ${localTime(lending.until)}`
+      : lending.open
+        ? 'open'
+        : `closed (${REASONS[lending.reason ?? 'schedule']})${lending.until === null ? '' : ` until ${localTime(lending.until)}`}`
+  return [
+    `lending     ${now}`,
+    `schedule    ${lending.schedule.length === 0 ? 'always' : `${lending.schedule.join(', ')} (local time)`}`,
+    `today       ${usage(lending.usedTodayBytes, lending.dailyCapBytes, 'daily')}`,
+    `this month  ${usage(lending.usedThisMonthBytes, lending.monthlyCapBytes, 'monthly')}`,
+  ]
+}
+
+export function statusText(s: NodeStatus): string {
+  const uplink = s.offer.uplinkMbps > 0 ? `${s.offer.uplinkMbps} Mbit/s` : 'no cap'
+  return [
+    `peer id     ${s.peerId}`,
+    `addresses   ${s.multiaddrs.join('\n            ')}`,
+    `peers       ${plural(s.connectedPeers, 'peer')} connected`,
+    `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table`,
+    `data dir    ${s.dataDir}`,
+    `uplink      ${uplink} lent to peers, ${plural(s.offer.maxConcurrent, 'peer')} at once`,
+    ...lendingLines(s.lending),
+  ].join('\n')
+}
+
+export function registerStatus(program: Command): void {
+  daemonCommand(
+    program
+      .command('status')
+      .description('show the running node: peer id, addresses, peers, DHT, uplink and lending limits'),
+  ).action(async (options: DaemonOptions) => {
+    await run(options, async () => (await client(options)).get<NodeStatus>('/api/status'), statusText)
+  })
+}
