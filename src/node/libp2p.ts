@@ -12,6 +12,7 @@ import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import type { BwnodeConfig } from '../config/schema.ts'
+import { bwnodeNoiseCrypto } from './noise-crypto.ts'
 
 /** The private DHT: bwnode nodes never mix with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/bwnode/kad/1.0.0'
@@ -53,7 +54,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
     start: false,
     addresses: { listen: config.listen, announce: config.announce },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: bwnodeNoiseCrypto })],
     // yamux grows a stream's receive window from 256 KiB up to this maximum (its own default is
     // 16 MiB); one stream moves at most a window per round trip, so the maximum must exceed the
     // bandwidth-delay product, with room for what queues behind the link. Only the receive side
