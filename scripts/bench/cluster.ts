@@ -15,7 +15,12 @@ let nextNode = 0
  * A real Bwnode in this process, on 127.0.0.1, with its own data dir. Pings are
  * rare so they do not disturb the measurements; other settings are the caller's.
  */
-export async function startBwnode(workDir: string, input: ConfigInput = {}): Promise<Bwnode> {
+/** `extra`: libp2p options on top of the config's (e.g. a link emulator with a dilation factor). */
+export async function startBwnode(
+  workDir: string,
+  input: ConfigInput = {},
+  extra: Parameters<typeof Bwnode.create>[1] = {},
+): Promise<Bwnode> {
   const dataDir = join(workDir, `node-${nextNode++}`)
   const config = parseConfig(
     {
@@ -26,7 +31,7 @@ export async function startBwnode(workDir: string, input: ConfigInput = {}): Pro
     },
     'bench',
   )
-  const node = await Bwnode.create(config)
+  const node = await Bwnode.create(config, extra)
   await node.start()
   return node
 }
