@@ -140,13 +140,27 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
       16,
       K,
     )
-    const chunk: Array<{ steady: number; firstChunkRtts: number }> = []
+    const chunk: Array<{ steady: number; firstChunkRtts: number; reach90Rtts: number }> = []
     try {
       for (let i = 0; i < 2; i++) {
-        const m = await consume({ items: sequentialItems(dataset.manifest), lanes })
+        // every chunk's arrival, for the time to reach 90% of the rate
+        const arrivals: Array<[number, number]> = []
+        let got = 0
+        const timedLanes = lanes.map((lane) => ({
+          ...lane,
+          read: async (key: string) => {
+            const bytes = await lane.read(key)
+            got += bytes.byteLength
+            arrivals.push([performance.now(), got])
+            return bytes
+          },
+        }))
+        const askedAt = performance.now()
+        const m = await consume({ items: sequentialItems(dataset.manifest), lanes: timedLanes })
         chunk.push({
           steady: ((m.steadyBytesPerSec ?? Number.NaN) * K) / rate,
           firstChunkRtts: m.firstChunkMs / K / rttMs,
+          reach90Rtts: measure(arrivals, askedAt, rate, rttMs).reach90Rtts,
         })
       }
     } finally {
@@ -155,7 +169,8 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
     const [fresh, warm] = chunk as [(typeof chunk)[0], (typeof chunk)[0]]
     ctx.log(
       `long fat link, chunk protocol: fresh session ${fresh.steady.toFixed(3)} of rate (first chunk ` +
-        `${fresh.firstChunkRtts.toFixed(1)} RTTs), warm ${warm.steady.toFixed(3)} (${warm.firstChunkRtts.toFixed(1)} RTTs)`,
+        `${fresh.firstChunkRtts.toFixed(1)} RTTs, 90% after ${fresh.reach90Rtts.toFixed(1)}), warm ` +
+        `${warm.steady.toFixed(3)} (${warm.firstChunkRtts.toFixed(1)} RTTs, 90% after ${warm.reach90Rtts.toFixed(1)})`,
     )
     const where = `1 Gbit/s x ${rttMs.toFixed(0)} ms, dilated K=${K} (this machine's CPU is not the limit)`
     return [
@@ -167,6 +182,18 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
       checked('long_fat_link.chunk_protocol_warm_steady', warm.steady, 'of rate', '>=', 0.9, where),
       info('long_fat_link.first_chunk_fresh_stream', fresh.firstChunkRtts, 'RTTs', where),
       info('long_fat_link.first_chunk_warm_stream', warm.firstChunkRtts, 'RTTs', where),
+      info(
+        'long_fat_link.chunk_protocol_reaches_90pct',
+        fresh.reach90Rtts,
+        'RTTs',
+        `${where}; fresh session`,
+      ),
+      info(
+        'long_fat_link.chunk_protocol_warm_reaches_90pct',
+        warm.reach90Rtts,
+        'RTTs',
+        `${where}; warm session`,
+      ),
     ]
   } finally {
     dilation.factor = 1
