@@ -36,3 +36,29 @@ export async function connect(from: TestNode, to: TestNode): Promise<void> {
 export async function stopNodes(nodes: TestNode[]): Promise<void> {
   await Promise.allSettled(nodes.map((n) => n.stop()))
 }
+
+/**
+ * A server and a client node, connected before each test and stopped after it. Read `server` and
+ * `client` inside the tests (they change per test).
+ */
+export function connectedPairEachTest(hooks: {
+  beforeEach: (fn: () => Promise<void>) => void
+  afterEach: (fn: () => Promise<void>) => void
+}): { readonly server: TestNode; readonly client: TestNode } {
+  let nodes: TestNode[] = []
+  hooks.beforeEach(async () => {
+    nodes = await createTestNodes(2)
+    await connect(nodes[1] as TestNode, nodes[0] as TestNode)
+  })
+  hooks.afterEach(async () => {
+    await stopNodes(nodes)
+  })
+  return {
+    get server() {
+      return nodes[0] as TestNode
+    },
+    get client() {
+      return nodes[1] as TestNode
+    },
+  }
+}

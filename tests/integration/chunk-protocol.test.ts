@@ -11,25 +11,12 @@ import {
   type ServePolicy,
 } from '../../src/protocols/chunk/index.ts'
 import { chunkCid, MapChunkSource, makeChunks, pseudoRandomBytes } from '../helpers/chunks.ts'
-import { connect, createTestNodes, stopNodes, type TestNode } from '../helpers/libp2p.ts'
+import { connectedPairEachTest } from '../helpers/libp2p.ts'
 
-let nodes: TestNode[] = []
-let server: TestNode
-let client: TestNode
-
-beforeEach(async () => {
-  nodes = await createTestNodes(2)
-  server = nodes[0] as TestNode
-  client = nodes[1] as TestNode
-  await connect(client, server)
-})
-
-afterEach(async () => {
-  await stopNodes(nodes)
-})
+const pair = connectedPairEachTest({ beforeEach, afterEach })
 
 async function serve(source: MapChunkSource, policy: ServePolicy = {}): Promise<ChunkServer> {
-  return registerChunkProtocol(server, source, policy)
+  return registerChunkProtocol(pair.server, source, policy)
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -40,7 +27,7 @@ describe('chunk protocol over libp2p', () => {
   it('answers 64 pipelined gets on one stream, byte-correct', async () => {
     const chunks = await makeChunks(64, (i) => 16 * 1024 + i * 3_001)
     await serve(new MapChunkSource(chunks))
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     let maxInFlight = 0
     const results = await Promise.all(
       chunks.map(async (c) => {
@@ -74,7 +61,7 @@ describe('chunk protocol over libp2p', () => {
         if (paced++ === 0) await gate
       },
     })
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const controllers = chunks.map(() => new AbortController())
     const pending = chunks.map((c, i) => session.get(c.cid, { signal: controllers[i]?.signal }))
     // Settle-watch them now: the withdrawn ones reject before the test looks at them.
@@ -98,7 +85,7 @@ describe('chunk protocol over libp2p', () => {
   it('queues requests beyond maxInFlight locally and still answers all', async () => {
     const chunks = await makeChunks(20, () => 1024)
     await serve(new MapChunkSource(chunks))
-    const session = await ChunkSession.open(client, server.peerId, { maxInFlight: 4 })
+    const session = await ChunkSession.open(pair.client, pair.server.peerId, { maxInFlight: 4 })
     const pending = chunks.map((c) => session.get(c.cid))
     expect(session.inFlight).toBeLessThanOrEqual(4)
     expect(session.queued).toBeGreaterThan(0)
@@ -115,7 +102,7 @@ describe('chunk protocol over libp2p', () => {
     corrupted[100] = (corrupted[100] as number) ^ 0xff
     source.chunks.set(bad.cid.toString(), corrupted)
     await serve(source)
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const err = await session.get(bad.cid).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.CHUNK_HASH_MISMATCH)
     expect(await session.get(good.cid)).toEqual(good.bytes)
@@ -124,7 +111,7 @@ describe('chunk protocol over libp2p', () => {
 
   it('maps an unknown CID to ERR_NOT_FOUND', async () => {
     await serve(new MapChunkSource())
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const missing = await chunkCid(pseudoRandomBytes(10, 99))
     const err = await session.get(missing).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.NOT_FOUND)
@@ -140,7 +127,7 @@ describe('chunk protocol over libp2p', () => {
     source.manifests.set(dataset.toString(), manifest)
     source.haveMaps.set(dataset.toString(), Uint8Array.of(0b1010_0000, 0xff))
     await serve(source, { price: () => 1.25 })
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const [have, man] = await Promise.all([session.have(dataset), session.manifest(dataset)])
     expect(have.pricePerGiB).toBe(1.25)
     expect([...have.bitfield]).toEqual([0b1010_0000, 0xff])
@@ -160,7 +147,7 @@ describe('chunk protocol over libp2p', () => {
       },
     }
     await serve(new MapChunkSource(chunks), policy)
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const c0 = chunks[0] as { cid: CID; bytes: Uint8Array }
     const err = await session.get(c0.cid).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.PAYMENT_REQUIRED)
@@ -177,7 +164,7 @@ describe('chunk protocol over libp2p', () => {
         throw new BwnodeError(ChunkErrorCode.PAYMENT_DISCONNECT, 'debt over the hard limit')
       },
     })
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const [a, b] = await Promise.allSettled(chunks.map((c) => session.get(c.cid)))
     expect(a?.status === 'rejected' && codeOf(a.reason)).toBe(ChunkErrorCode.PAYMENT_DISCONNECT)
     expect(b?.status).toBe('rejected')
@@ -194,19 +181,19 @@ describe('chunk protocol over libp2p', () => {
       // What a node does: drop the whole connection as soon as the hook is called.
       disconnect: async (peer) => {
         disconnected.push(peer.toString())
-        await server.hangUp(peer)
+        await pair.server.hangUp(peer)
       },
     })
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const err = await session.get((chunks[0] as { cid: CID }).cid).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.PAYMENT_DISCONNECT)
     expect((err as Error).message).toBe('debt over the hard limit')
     const deadline = Date.now() + 3_000
-    while (client.getConnections(server.peerId).length > 0 && Date.now() < deadline) {
+    while (pair.client.getConnections(pair.server.peerId).length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    expect(client.getConnections(server.peerId)).toHaveLength(0)
-    expect(disconnected).toEqual([client.peerId.toString()])
+    expect(pair.client.getConnections(pair.server.peerId)).toHaveLength(0)
+    expect(disconnected).toEqual([pair.client.peerId.toString()])
   })
 
   it('paces every chunk, reports served bytes, and credits vouchers from makeVoucher', async () => {
@@ -224,13 +211,13 @@ describe('chunk protocol over libp2p', () => {
       },
       onServed: (_peer, _cid, bytes) => served.push(bytes),
       onVoucher: (peer: PeerId, voucher) => {
-        expect(peer.equals(client.peerId)).toBe(true)
+        expect(peer.equals(pair.client.peerId)).toBe(true)
         vouchers.push(new TextDecoder().decode(voucher))
         if (vouchers.length === chunks.length) voucherSeen()
       },
     })
     const timings: number[] = []
-    const session = await ChunkSession.open(client, server.peerId, {
+    const session = await ChunkSession.open(pair.client, pair.server.peerId, {
       makeVoucher: (_peer, bytes) => new TextEncoder().encode(`paid:${bytes}`),
       onChunk: (_peer, _cid, bytes, timing) => {
         expect(timing.totalMs).toBeGreaterThanOrEqual(timing.ttfbMs)
@@ -263,7 +250,7 @@ describe('chunk protocol over libp2p', () => {
       getManifestBytes: (cid: CID) => source.getManifestBytes(cid),
       haveMap: (cid: CID) => source.haveMap(cid),
     }
-    const srv = await registerChunkProtocol(server, gated, {
+    const srv = await registerChunkProtocol(pair.server, gated, {
       admit: () => {
         if (slots === 0) return undefined
         slots--
@@ -273,11 +260,11 @@ describe('chunk protocol over libp2p', () => {
         }
       },
     })
-    const first = await ChunkSession.open(client, server.peerId)
+    const first = await ChunkSession.open(pair.client, pair.server.peerId)
     const c0 = chunks[0] as { cid: CID }
     const firstGet = first.get(c0.cid)
     await expect.poll(() => srv.heldRequests).toBe(1)
-    const second = await ChunkSession.open(client, server.peerId)
+    const second = await ChunkSession.open(pair.client, pair.server.peerId)
     const err = await second.get(c0.cid).catch((e: unknown) => e)
     expect(codeOf(err)).toBe(ChunkErrorCode.BUSY)
     expect(srv.activeStreams).toBe(1)
@@ -286,7 +273,7 @@ describe('chunk protocol over libp2p', () => {
     await first.close()
     await expect.poll(() => released.length).toBe(1)
     expect(srv.activeStreams).toBe(0)
-    const third = await ChunkSession.open(client, server.peerId)
+    const third = await ChunkSession.open(pair.client, pair.server.peerId)
     await expect(third.get(c0.cid)).resolves.toBeInstanceOf(Uint8Array)
     await third.close()
   })
@@ -294,7 +281,7 @@ describe('chunk protocol over libp2p', () => {
   it('rejects an aborted get and keeps serving the rest of the pipeline', async () => {
     const chunks = await makeChunks(4, () => 64 * 1024)
     await serve(new MapChunkSource(chunks))
-    const session = await ChunkSession.open(client, server.peerId)
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
     const controller = new AbortController()
     const pending = chunks.map((c, i) => session.get(c.cid, i === 1 ? { signal: controller.signal } : {}))
     controller.abort()

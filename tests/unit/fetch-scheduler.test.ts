@@ -447,33 +447,24 @@ describe('boundedShares', () => {
 })
 
 describe('a provider lost mid-fetch', () => {
+  /** A session whose stream dies after `dieAfter` answers: it fails every request and says it is closed. */
   function lossSession(bytes: Map<string, Uint8Array>, dieAfter: number) {
-    let calls = 0
+    const inner = fakeSession(bytes, { delayMs: 2, failAfter: dieAfter })
     let dead = false
-    const session = {
-      served: 0,
-      get closed() {
-        return dead
+    const get = inner.get
+    return Object.defineProperties(inner, {
+      closed: { get: () => dead },
+      get: {
+        value: async (cid: CID, opts?: { signal?: AbortSignal }) => {
+          try {
+            return await get(cid, opts)
+          } catch (err) {
+            dead = true
+            throw err
+          }
+        },
       },
-      async get(cid: CID): Promise<Uint8Array> {
-        calls++
-        await new Promise((resolve) => setTimeout(resolve, 2))
-        if (dead || calls > dieAfter) {
-          dead = true
-          throw new Error('stream reset')
-        }
-        session.served++
-        return bytes.get(cid.toString())!
-      },
-      async have() {
-        return { bitfield: new Uint8Array(0), pricePerGiB: 0 }
-      },
-      async manifest(): Promise<Uint8Array> {
-        throw new Error('unused')
-      },
-      close() {},
-    }
-    return session
+    })
   }
 
   it('drops it at once as lost (not after its failures add up) and says so', async () => {
