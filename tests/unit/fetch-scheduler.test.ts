@@ -9,7 +9,12 @@ import { describe, expect, it } from 'vitest'
 import { BwnodeError } from '../../src/errors/index.ts'
 import { LOCALITY_MAX_COST } from '../../src/fetch/constants.ts'
 import { ProviderState } from '../../src/fetch/provider.ts'
-import { boundedShares, MultiSourceScheduler, type WantedChunk } from '../../src/fetch/scheduler.ts'
+import {
+  boundedShares,
+  MultiSourceScheduler,
+  type SchedulerInit,
+  type WantedChunk,
+} from '../../src/fetch/scheduler.ts'
 import type { ProviderSession } from '../../src/fetch/types.ts'
 
 /**
@@ -93,6 +98,14 @@ async function peer(): Promise<PeerId> {
   return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 }
 
+/** A scheduler over `chunks` that nobody aborts. */
+function schedulerFor(
+  chunks: WantedChunk[],
+  init: Omit<SchedulerInit, 'chunks' | 'signal'>,
+): MultiSourceScheduler {
+  return new MultiSourceScheduler({ chunks, signal: new AbortController().signal, ...init })
+}
+
 function all(count: number): Set<number> {
   return new Set(Array.from({ length: count }, (_, i) => i))
 }
@@ -101,9 +114,7 @@ describe('MultiSourceScheduler', () => {
   it('delivers every chunk once, spreading work over providers', async () => {
     const { wanted, bytes } = await makeChunks(60)
     const delivered = new Map<string, number>()
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async (chunk, data) => {
         expect(data).toEqual(bytes.get(chunk.key))
         delivered.set(chunk.key, (delivered.get(chunk.key) ?? 0) + 1)
@@ -123,9 +134,7 @@ describe('MultiSourceScheduler', () => {
 
   it('gives most chunks to the provider that delivers sooner', async () => {
     const { wanted, bytes } = await makeChunks(80)
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
     })
     const near = fakeSession(bytes, { delayMs: 2 })
@@ -140,9 +149,7 @@ describe('MultiSourceScheduler', () => {
   it('drops a provider that sends corrupt chunks and refetches them elsewhere', async () => {
     const { wanted, bytes } = await makeChunks(40)
     const delivered = new Set<string>()
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async (chunk) => {
         delivered.add(chunk.key)
       },
@@ -166,9 +173,7 @@ describe('MultiSourceScheduler', () => {
   it('finishes from the others when a provider dies mid-fetch', async () => {
     const { wanted, bytes } = await makeChunks(50)
     const delivered = new Set<string>()
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async (chunk) => {
         delivered.add(chunk.key)
       },
@@ -187,9 +192,7 @@ describe('MultiSourceScheduler', () => {
 
   it('fails with ERR_NO_PROVIDERS when nobody has a chunk', async () => {
     const { wanted, bytes } = await makeChunks(10)
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
     })
     scheduler.addProvider(
@@ -214,9 +217,7 @@ describe('MultiSourceScheduler', () => {
 
   it('sizes the window from rate x RTT (Little’s law)', async () => {
     const { wanted, bytes } = await makeChunks(200, 1000)
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
     })
     // 1000-byte chunks every ~1 ms per slot with a 40 ms RTT hint: one slot gives ~25 chunks/s; the
@@ -233,9 +234,7 @@ describe('MultiSourceScheduler', () => {
   describe('locality bias', () => {
     async function nearAndFar(localityBias: number, nearHas = all(240), cpuSaturated = false) {
       const { wanted, bytes } = await makeChunks(240)
-      const scheduler = new MultiSourceScheduler({
-        chunks: wanted,
-        signal: new AbortController().signal,
+      const scheduler = schedulerFor(wanted, {
         deliver: async () => {},
         localityBias,
         cpu: { saturated: () => cpuSaturated },
@@ -292,9 +291,7 @@ describe('MultiSourceScheduler', () => {
     async function fetchFrom(withOrigin: boolean, peers: number, localityBias?: number) {
       const count = 600
       const { wanted, bytes } = await makeChunks(count)
-      const scheduler = new MultiSourceScheduler({
-        chunks: wanted,
-        signal: new AbortController().signal,
+      const scheduler = schedulerFor(wanted, {
         deliver: async () => {},
         cpu: { saturated: () => false },
         ...(localityBias === undefined ? {} : { localityBias }),
@@ -347,9 +344,7 @@ describe('providers that join one after another', () => {
   async function staged(announce: boolean) {
     const count = 64
     const { wanted, bytes } = await makeChunks(count)
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
       cpu: { saturated: () => false },
     })
@@ -470,9 +465,7 @@ describe('a provider lost mid-fetch', () => {
   it('drops it at once as lost (not after its failures add up) and says so', async () => {
     const { wanted, bytes } = await makeChunks(40)
     const events: string[] = []
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
       maxFailures: 100,
       onEvent: (e) => {
@@ -494,9 +487,7 @@ describe('a provider lost mid-fetch', () => {
     const { wanted, bytes } = await makeChunks(30)
     const delivered = new Set<string>()
     let lost = 0
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async (chunk) => {
         delivered.add(chunk.key)
       },
@@ -524,9 +515,7 @@ describe('a provider lost mid-fetch', () => {
 
   it('fails once no rejoin is pending and nobody holds the rest', async () => {
     const { wanted, bytes } = await makeChunks(30)
-    const scheduler = new MultiSourceScheduler({
-      chunks: wanted,
-      signal: new AbortController().signal,
+    const scheduler = schedulerFor(wanted, {
       deliver: async () => {},
       onEvent: (e) => {
         if (e.type === 'lost') {
