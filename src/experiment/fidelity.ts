@@ -258,3 +258,31 @@ export const TRUSTED_LABELS: readonly FidelityLabel[] = [
   'window-bound',
   'local',
 ]
+
+/**
+ * A run labelled machine-bound at K whose result did not move from the one at K/2: twice the time
+ * per emulated byte changed nothing, so this machine is not what limits it (other processes can
+ * make the emulator's releases late at any K; at a higher K the same lateness costs K times less
+ * link time). Relabelled protocol-bound, with both figures, so auto dilation stops doubling a
+ * cell that more CPU time would not speed up. Returns undefined when the rule does not apply.
+ */
+export function unmovedByDilation(
+  atK: RunFidelity,
+  atHalfK: RunFidelity,
+  stableShare: number,
+): RunFidelity | undefined {
+  if (atK.label !== 'machine-bound' || atHalfK.label !== 'machine-bound') return undefined
+  const now = atK.achieved
+  const before = atHalfK.achieved
+  if (now === undefined || before === undefined || before <= 0) return undefined
+  // faster than the links allow is an emulator fault, not a protocol limit
+  if (now > FIDELITY_MAX_ACHIEVED) return undefined
+  if (Math.abs(now - before) > stableShare * before) return undefined
+  return {
+    ...atK,
+    label: 'protocol-bound',
+    reason:
+      `${now.toFixed(2)} of what the links allow at K=${atK.dilation} and ${before.toFixed(2)} at K=${atHalfK.dilation}: ` +
+      `not this machine, though it was busy (${atK.reason})`,
+  }
+}

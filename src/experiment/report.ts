@@ -196,8 +196,10 @@ function methodSection(results: Results): string {
       'every delay K times longer (the consumer target and timeouts with them), so bandwidth-delay products, windows ' +
       'and chunk sizes keep their size while the CPU has K times more time per byte; every figure is converted back ' +
       'to undilated time. With `auto`, a cell starts at the smallest power of two that keeps its configured capacity ' +
-      "well inside this machine's measured ceiling and doubles K while its first run is machine-bound; a dilated " +
-      'cell is rerun at 2K and its primary metric must move less than 5%.',
+      "well inside this machine's measured ceiling and doubles K while its first run is machine-bound, unless the " +
+      'result moved less than 5% from the one at K/2 (twice the time per byte changed nothing: the machine is not ' +
+      'the limit, the run is labelled protocol-bound and K kept); a dilated cell is rerun at 2K and its primary ' +
+      'metric must move less than 5%.',
     '',
     "**Fidelity guard.** Every run records event-loop utilisation, CPU time, the emulator's release lateness " +
       '(p50/p99) and catch-up, and its time against what the configured links allow (a chunk-granular earliest-finish ' +

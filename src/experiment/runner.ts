@@ -21,7 +21,14 @@ import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { seededRandom } from '../util/random.ts'
 import { median } from '../util/stats.ts'
 import { calibrate } from './calibrate.ts'
-import { cellLabel, classifyRun, FidelityMonitor, type IdealTransfer, idealTransfer } from './fidelity.ts'
+import {
+  cellLabel,
+  classifyRun,
+  FidelityMonitor,
+  type IdealTransfer,
+  idealTransfer,
+  unmovedByDilation,
+} from './fidelity.ts'
 import {
   buildTemplate,
   connect,
@@ -527,8 +534,17 @@ async function measureCell(
       startingDilation(paths, ctx.machineMBps, p.targetBytesPerSec, p.inFlight * dataset.plan.chunkSizeBytes))
   const rejected: number[] = []
   const runs: Run[] = []
+  /** The first run at the K rejected last, to see whether doubling K moved anything. */
+  let atHalfK: Run | undefined
   for (let rep = 0; rep < repetitions; rep++) {
-    const run = await once(rep, k)
+    let run = await once(rep, k)
+    if (run.fidelity !== undefined && atHalfK?.fidelity !== undefined) {
+      const relabelled = unmovedByDilation(run.fidelity, atHalfK.fidelity, DILATION_STABLE_SHARE)
+      if (relabelled !== undefined) {
+        if (rep === 0) ctx.log(`${p.workload} ${p.placement}: ${relabelled.reason}; keeping K=${k}`)
+        run = { ...run, fidelity: relabelled }
+      }
+    }
     // auto: a machine-bound first run means this K still leaves the CPU in charge; double it
     if (
       rep === 0 &&
@@ -537,6 +553,7 @@ async function measureCell(
       run.fidelity?.label === 'machine-bound' &&
       k < MAX_DILATION
     ) {
+      atHalfK = run
       ctx.log(
         `${p.workload} ${p.placement}: machine-bound at K=${k} (${run.fidelity.reason}); trying K=${k * 2}`,
       )

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { cellLabel, classifyRun, idealTransfer, type SpanFigures } from '../../src/experiment/fidelity.ts'
+import {
+  cellLabel,
+  classifyRun,
+  idealTransfer,
+  type SpanFigures,
+  unmovedByDilation,
+} from '../../src/experiment/fidelity.ts'
 import { placementPaths, steadyStateBytes } from '../../src/experiment/scenarios.ts'
+import type { RunFidelity } from '../../src/experiment/types.ts'
 
 const quiet: SpanFigures = {
   wallSeconds: 10,
@@ -112,5 +119,37 @@ describe('steady-state sizes', () => {
     expect(steadyStateBytes(placementPaths('P1-datacentre-peer'), 16, MiB)).toBe(64 * MiB)
     // one request in flight caps the origin at 1 MiB per round trip: 20 of those
     expect(steadyStateBytes(origin, 1, MiB)).toBe(64 * MiB)
+  })
+})
+
+describe('auto dilation stops when doubling K moves nothing', () => {
+  const run = (
+    dilation: number,
+    achieved: number,
+    label: RunFidelity['label'] = 'machine-bound',
+  ): RunFidelity => ({
+    label,
+    dilation,
+    eventLoopUtilisation: 0.5,
+    cpuCores: 1,
+    latenessP50Ms: 1,
+    latenessP99Ms: 7,
+    catchUpMs: 0,
+    idealSeconds: 10,
+    achieved,
+    reason: 'emulator releases late by 7.00 ms at p99 (> 2.00)',
+  })
+
+  it('relabels a machine-bound run protocol-bound when K/2 gave the same result', () => {
+    const relabelled = unmovedByDilation(run(8, 0.79), run(4, 0.77), 0.05)
+    expect(relabelled?.label).toBe('protocol-bound')
+    expect(relabelled?.reason).toMatch(/0\.79 .* K=8 and 0\.77 at K=4: not this machine/)
+  })
+
+  it('keeps machine-bound when doubling K helped, or when the first was not machine-bound', () => {
+    expect(unmovedByDilation(run(8, 0.88), run(4, 0.7), 0.05)).toBeUndefined()
+    expect(unmovedByDilation(run(8, 0.79), run(4, 0.79, 'protocol-bound'), 0.05)).toBeUndefined()
+    // faster than the links allow is an emulator fault at any K
+    expect(unmovedByDilation(run(8, 1.2), run(4, 1.2), 0.05)).toBeUndefined()
   })
 })
