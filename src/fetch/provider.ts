@@ -40,6 +40,21 @@ export class ProviderState {
   /** Lowest network round trip measured by ping (the hint's, or the fetcher's probes), ms. */
   private minNetworkRttMs: number | undefined
   private readonly completions: Completion[] = []
+
+  /**
+   * Chunks this provider delivered after `since` (performance.now() ms), of the recent ones kept,
+   * and when the last of them arrived.
+   */
+  deliveredSince(since: number): { count: number; lastAt: number } {
+    let count = 0
+    let lastAt = since
+    for (const c of this.completions) {
+      if (c.at <= since) continue
+      count++
+      lastAt = Math.max(lastAt, c.at)
+    }
+    return { count, lastAt }
+  }
   /** Bytes delivered back to back (pipelined) and the ms they took: the provider's pace. */
   private busyBytes = 0
   private busyMs = 0

@@ -420,6 +420,20 @@ export class MultiSourceScheduler {
         byProvider.set(assignment.provider, queue)
       }
     }
+    // When this provider would deliver one more chunk: judged like the holders (its own queue at
+    // its per-chunk time), or by its estimate when it has nothing in flight
+    const mine = byProvider.get(provider)
+    const takerArrivesAt =
+      mine === undefined || mine.length === 0
+        ? undefined
+        : now +
+          (provider.rttMs ?? 0) +
+          (mine.length + 1) *
+            this.chunkTimeMs(
+              provider,
+              mine.reduce((a, b) => (a.assignment.startedAt <= b.assignment.startedAt ? a : b)).assignment,
+              now,
+            )
     let best: { key: string; arrivesAt: number; from?: Assignment } | undefined
     for (const [holder, queue] of byProvider) {
       if (holder === provider) continue
@@ -444,7 +458,19 @@ export class MultiSourceScheduler {
         if (!stalled && this.moved.has(key)) continue
         const arrivesAt = stalled ? Number.POSITIVE_INFINITY : now + (i + 1) * chunkMs
         const slack = stalled ? 1 : (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
-        if (arrivesAt <= now + slack * provider.estimateMs(chunk.size)) continue
+        const takerMs = (takerArrivesAt ?? now + provider.estimateMs(chunk.size)) - now
+        if (arrivesAt <= now + slack * takerMs) continue
+          console.log('move?', key.slice(-5), {
+            i,
+            arrivesAt: arrivesAt - now,
+            takerMs,
+            chunkMs,
+            qlen: queue.length,
+            mine: mine?.length,
+            inFlight: provider.inFlight,
+            rate: holder.rateBytesPerSec(),
+            est: provider.estimateMs(chunk.size),
+          })
         if (best === undefined || arrivesAt > best.arrivesAt)
           best = { key, arrivesAt, ...(stalled ? {} : { from: assignment }) }
       }
@@ -455,15 +481,21 @@ export class MultiSourceScheduler {
   }
 
   /**
-   * How long `holder` takes per chunk, ms: from its measured rate, or, before it has one, at
-   * least as long as its oldest request has been waiting beyond a round trip.
+   * How long `holder` takes per chunk, ms: from its measured rate, or from what it delivered since
+   * its oldest open request was sent (requests sent together queue at the server: the second waits
+   * two chunk times, and reading that as one chunk time made two busy providers trade their last
+   * requests, each then a chunk time late); with nothing delivered since, at least that request's
+   * wait beyond a round trip.
    */
   private chunkTimeMs(holder: ProviderState, oldest: Assignment, now: number): number {
     const size = this.order[0]?.size ?? 1
     const rate = holder.rateBytesPerSec()
     const measured = rate !== undefined && rate > 0 ? (size * 1000) / rate : 0
-    const waited = now - oldest.startedAt - (holder.rttMs ?? 0)
-    return Math.max(measured, waited, 0)
+    const rtt = holder.rttMs ?? 0
+    const since = holder.deliveredSince(oldest.startedAt)
+    const observed =
+      since.count > 0 ? (since.lastAt - oldest.startedAt - rtt) / since.count : now - oldest.startedAt - rtt
+    return Math.max(measured, observed, 0)
   }
 
   private start(provider: ProviderState, chunk: WantedChunk): void {

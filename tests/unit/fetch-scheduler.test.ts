@@ -529,3 +529,36 @@ describe('a provider lost mid-fetch', () => {
     await expect(scheduler.run()).rejects.toThrow(/no reachable provider/)
   })
 })
+
+describe('the endgame between busy providers', () => {
+  it('does not move requests between two equal providers whose queues end together', async () => {
+    const { wanted, bytes } = await makeChunks(8)
+    const moves: string[] = []
+    const scheduler = schedulerFor(wanted, { deliver: async () => {} })
+    const sessions = [0, 1].map(() => {
+      const s = fakeSession(bytes, { delayMs: 4, serviceMs: 60 })
+      const get = s.get
+      s.get = async (cid, opts) =>
+        get(cid, opts).catch((err) => {
+          if ((opts?.signal?.reason as { code?: string } | undefined)?.code === 'ERR_REASSIGNED')
+            moves.push(cid.toString())
+          throw err
+        })
+      return s
+    })
+    // both announced before either joins, as the fetcher does: the first does not take everything
+    const peers = [await peer(), await peer()]
+    scheduler.joining()
+    scheduler.joining()
+    for (const [i, s] of sessions.entries()) {
+      scheduler.addProvider(new ProviderState(peers[i]!, s, all(8), { rttMs: 4 }))
+      scheduler.joined()
+    }
+    scheduler.discoveryFinished()
+    await scheduler.run()
+    // each queue of four ends at the same time: a move only adds a chunk time to both (the request
+    // was already in the server's queue, which serves it anyway)
+    expect(moves).toEqual([])
+    expect(sessions.map((s) => s.served)).toEqual([4, 4])
+  })
+})
