@@ -185,6 +185,11 @@ export class BandwidthMeter {
     return this.#history.points(this.since, this.#clock())
   }
 
+  /** Bytes and rates in and out of the whole node. */
+  totals(): TrafficFigures {
+    return this.#figures(this.#all, this.#clock())
+  }
+
   /** One peer's figures, if it is still tracked. */
   peer(peerId: string): TrafficFigures | undefined {
     const traffic = this.#peers.get(peerId)

@@ -5,18 +5,20 @@ import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
 import type { NodeStatus, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
-import { BwnodeError, ConfigError, errorMessage } from '../errors/index.ts'
+import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
 import { LatencyRecorder } from '../latency/recorder.ts'
 import { type TransferSample, TransferSampler } from '../latency/sampler.ts'
 import { estimateRtt } from '../latency/vivaldi.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
+import { VoucherRejected } from '../ledger/errors.ts'
 import { Ledger } from '../ledger/ledger.ts'
 import { LendingAllowance, type LendingState } from '../lending/allowance.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import { UplinkLoad } from '../net/uplink-load.ts'
 import type { ChunkSession } from '../protocols/chunk/client.ts'
+import { ChunkErrorCode } from '../protocols/chunk/codes.ts'
 import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
 import { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
 import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
@@ -120,6 +122,7 @@ export class Bwnode {
       }),
       providerRecords: () => countProviderRecords(this.db),
       activeTransfers: () => this.datasets.activeCount,
+      store: () => this.store.usage(),
     })
     this.store = new ContentStore({
       dataDir: this.dataDir,
@@ -141,7 +144,7 @@ export class Bwnode {
         return out
       },
       onAttributed: (dataset, bytes) => {
-        this.metrics.datasetBytesServed.inc({ dataset }, bytes)
+        this.metrics.servedFor(dataset, bytes)
         this.bandwidth.sentFor(dataset, bytes)
       },
     })
@@ -181,6 +184,9 @@ export class Bwnode {
       store: this.store,
       libp2p: this.libp2p,
       reprovideIntervalMs: this.config.store.reprovideIntervalMs,
+      onTransferEnd: (info) => {
+        if (info.state !== 'running') this.metrics.fetchEnded(info.state, info.error?.code)
+      },
       fetchEnvironment: {
         self: this.peerId,
         findProviders: providersFromDht(this.libp2p),
@@ -364,10 +370,15 @@ export class Bwnode {
         ? {}
         : { pace: (bytes: number, signal: AbortSignal) => uplink.take(bytes, signal) }),
       onVoucher: async (peer, voucher) => {
-        await this.ledger.acceptVoucher(peer, voucher, price)
+        try {
+          await this.ledger.acceptVoucher(peer, voucher, price)
+        } catch (err) {
+          if (err instanceof VoucherRejected) this.metrics.refusedPayments.inc({ reason: err.code })
+          throw err
+        }
       },
       onServed: (peer, cid, bytes) => {
-        this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+        this.metrics.served(peer.toString(), bytes)
         this.bandwidth.sent(peer.toString(), bytes)
         this.served.record(cid.toString(), bytes)
       },
@@ -395,7 +406,7 @@ export class Bwnode {
       {
         onChunk: (from, _cid, bytes, timing) => {
           onTiming(timing.ttfbMs)
-          this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+          this.metrics.fetched(from.toString(), bytes.byteLength)
           this.bandwidth.received(from.toString(), dataset, bytes.byteLength)
           this.metrics.chunkLatency.observe(timing.totalMs / 1000)
           record(sampler.add(bytes.byteLength, timing.ttfbMs))
@@ -406,9 +417,16 @@ export class Bwnode {
     )
     // A pooled session was set up by an earlier fetch: only a new stream measures setup.
     if (fresh) void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
+    const metrics = this.metrics
     return {
-      get: (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) =>
-        session.get(cid, options),
+      get: async (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) => {
+        try {
+          return await session.get(cid, options)
+        } catch (err) {
+          if (errorCode(err) === ChunkErrorCode.CHUNK_HASH_MISMATCH) metrics.badChunks.inc()
+          throw err
+        }
+      },
       manifest: (cid: Parameters<ChunkSession['manifest']>[0], options?: { signal?: AbortSignal }) =>
         session.manifest(cid, options),
       have: async (cid: Parameters<ChunkSession['have']>[0], options?: { signal?: AbortSignal }) => {

@@ -46,29 +46,17 @@ export function balanceSeries(currentMicro: number, newestFirst: LedgerEvent[], 
   return points.reverse()
 }
 
-function byPeer(
-  values: Array<{ labels: Record<string, string | number>; value: number }>,
-): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const { labels, value } of values) out.set(String(labels.peer), value)
-  return out
-}
-
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
 
 /** Everything the dashboard shows, in one reply, so a poll is one request. */
 export async function dashboardSnapshot(node: Bwnode, history: number): Promise<DashboardSnapshot> {
   const now = Date.now()
   const status = node.status()
-  const [peers, datasets, events, served, fetched] = await Promise.all([
+  const [peers, datasets, events] = await Promise.all([
     node.peers(),
     node.datasets.list(),
     node.ledger.history(history),
-    node.metrics.bytesServed.get(),
-    node.metrics.bytesFetched.get(),
   ])
-  const servedTo = byPeer(served.values)
-  const fetchedFrom = byPeer(fetched.values)
   const ledger = node.ledger.summary()
   const ledgerPeers = new Map(ledger.peers.map((p) => [p.peerId, p]))
   const servedTotals = node.served.totals()
@@ -79,11 +67,13 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
     peers: peers.map((peer) => {
       const coordinate = node.offers.coordinateOf(peer.peerId)
       const account = ledgerPeers.get(peer.peerId)
+      // The bandwidth meter counts every peer; the metrics' peer label stops at 20 (metrics.ts).
+      const bytes = node.bandwidth.peer(peer.peerId)
       return {
         ...peer,
         coordinate: coordinate === undefined ? null : { x: round(coordinate.x), y: round(coordinate.y) },
-        servedBytes: servedTo.get(peer.peerId) ?? 0,
-        fetchedBytes: fetchedFrom.get(peer.peerId) ?? 0,
+        servedBytes: bytes?.totalOut ?? 0,
+        fetchedBytes: bytes?.totalIn ?? 0,
         earned: credits(account?.earned ?? 0),
         spent: credits(account?.spent ?? 0),
       }
