@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
-import type { NodeStatus, PeerEntry } from '../contract/api.ts'
+import type { NodeStatus, PeerDetail, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
@@ -27,6 +27,7 @@ import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
 import { ContentStore } from '../store/content-store.ts'
+import { packageVersion } from '../util/version.ts'
 import { BandwidthMeter, type BandwidthReport } from './bandwidth.ts'
 import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
@@ -34,6 +35,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
 import { Payments } from './payments.ts'
+import { describePeer, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
 import { ServedByDataset } from './served.ts'
 
 /** A locality probe (one ping) that takes longer than this is abandoned, ms. */
@@ -90,6 +92,8 @@ export class Bwnode {
   readonly lending: LendingAllowance
   /** Bytes in and out since start, with rates, per peer and dataset (`bwnode stats bw`). */
   readonly bandwidth = new BandwidthMeter()
+  /** bwnode's version, read once from package.json. */
+  readonly version = packageVersion()
   private readonly payments: Payments
   /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
   private readonly sessions: ChunkSessionPool
@@ -459,15 +463,14 @@ export class Bwnode {
       (await this.offers.fetch(peer, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
     const measuredRtt = summary !== undefined && summary.rttMs.samples > 0 ? summary.rttMs.p50 : undefined
     const estimatedRtt = this.estimatedRtt(peer)
+    const offered = offeredBytesPerSec(offer)
     return {
       ...(measuredRtt !== undefined
         ? { rttMs: Math.max(measuredRtt, 0.1), rttSource: 'measured' as const }
         : estimatedRtt !== undefined
           ? { rttMs: estimatedRtt, rttSource: 'estimated' as const }
           : { rttSource: 'unknown' as const }),
-      ...(offer !== undefined && offer.uplinkMbps > 0
-        ? { offeredBytesPerSec: (offer.uplinkMbps * 1e6) / 8 }
-        : {}),
+      ...(offered === undefined ? {} : { offeredBytesPerSec: offered }),
       ...(summary?.throughputMBps == null ? {} : { measuredBytesPerSec: summary.throughputMBps * 1e6 }),
     }
   }
@@ -480,6 +483,7 @@ export class Bwnode {
   status(): NodeStatus {
     const dht = this.libp2p.services.dht as unknown as { routingTable?: { size: number } }
     return {
+      version: this.version,
       peerId: this.peerId.toString(),
       multiaddrs: this.libp2p.getMultiaddrs().map((addr) => addr.toString()),
       connectedPeers: this.libp2p.getPeers().length,
@@ -515,21 +519,28 @@ export class Bwnode {
         peerId: id,
         addrs: peer.addresses.map((a) => a.multiaddr.toString()),
         connected: connected.has(id),
-        rttMs:
-          summary === undefined || summary.rttMs.samples === 0
-            ? null
-            : {
-                p50: summary.rttMs.p50,
-                p90: summary.rttMs.p90,
-                p99: summary.rttMs.p99,
-                samples: summary.rttMs.samples,
-              },
+        rttMs: rttWindow(summary),
         throughputMBps: summary?.throughputMBps ?? null,
         estimatedRttMs: estimate === undefined ? null : Number(estimate.toFixed(3)),
       })
     }
     return entries.sort(
       (a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId),
+    )
+  }
+
+  /** GET /api/peers/:peerId: addresses, connections, RTT history, traffic, credits, offer. */
+  async peerDetail(peerIdText: string): Promise<PeerDetail> {
+    return describePeer(
+      {
+        libp2p: this.libp2p,
+        latency: this.latency,
+        bandwidth: this.bandwidth,
+        ledger: this.ledger,
+        offers: this.offers,
+        estimatedRtt: (peer) => this.estimatedRtt(peer),
+      },
+      parsePeerId(peerIdText),
     )
   }
 

@@ -198,6 +198,7 @@ describe('HTTP API access', () => {
   const readRoutes = [
     '/',
     '/dashboard/app.js',
+    '/favicon.ico',
     '/api/dashboard',
     '/api/status',
     '/api/credits',

@@ -6,10 +6,11 @@ import { MICROCREDITS_PER_CREDIT } from '../../ledger/constants.ts'
 import type { LedgerEvent } from '../../ledger/store.ts'
 import type { Bwnode } from '../../node/bwnode.ts'
 import { DEFAULT_DASHBOARD_HISTORY_EVENTS, DEFAULT_DASHBOARD_OFFER_REFRESH_MS } from '../../node/constants.ts'
+import { faviconIco } from './favicon.ts'
 
 const ASSET_DIR = join(import.meta.dirname, '../dashboard')
 
-/** The page and its two assets, read once: everything the dashboard loads comes from the node. */
+/** The page and its assets, read once: everything the dashboard loads comes from the node. */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -52,10 +53,11 @@ const round = (value: number, digits = 3): number => Number(value.toFixed(digits
 export async function dashboardSnapshot(node: Bwnode, history: number): Promise<DashboardSnapshot> {
   const now = Date.now()
   const status = node.status()
-  const [peers, datasets, events] = await Promise.all([
+  const [peers, datasets, events, disk] = await Promise.all([
     node.peers(),
     node.datasets.list(),
     node.ledger.history(history),
+    node.store.usage(),
   ])
   const ledger = node.ledger.summary()
   const ledgerPeers = new Map(ledger.peers.map((p) => [p.peerId, p]))
@@ -64,6 +66,8 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
   return {
     time: now,
     node: status,
+    bandwidth: { since: node.bandwidth.since, ...node.bandwidth.totals(), series: node.bandwidth.history() },
+    disk,
     peers: peers.map((peer) => {
       const coordinate = node.offers.coordinateOf(peer.peerId)
       const account = ledgerPeers.get(peer.peerId)
@@ -109,7 +113,7 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
   }
 }
 
-/** GET / (the page), its assets, and GET /api/dashboard (the data it polls). */
+/** GET / (the page), its assets and icon, and GET /api/dashboard (the data it polls). */
 export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init: DashboardInit = {}): void {
   const offerRefreshMs = init.offerRefreshMs ?? DEFAULT_DASHBOARD_OFFER_REFRESH_MS
   const historyEvents = init.historyEvents ?? DEFAULT_DASHBOARD_HISTORY_EVENTS
@@ -131,6 +135,14 @@ export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init
       .send(asset.body)
   }
   for (const path of assets.keys()) app.get(path, (_request, reply) => sendAsset(reply, path))
+  const favicon = faviconIco()
+  app.get('/favicon.ico', async (_request, reply) => {
+    await reply
+      .type('image/x-icon')
+      .header('cache-control', 'public, max-age=86400')
+      .header('x-content-type-options', 'nosniff')
+      .send(favicon)
+  })
 
   // The page polls every second or two; a DHT walk for offers takes longer, so
   // it runs in the background at most every offerRefreshMs.
