@@ -88,6 +88,7 @@ describe('the dashboard as an operator tool, in a real browser', () => {
 
     // Locked until the token is pasted.
     expect(await page.locator('#fetch-form button[type="submit"]').isDisabled()).toBe(true)
+    expect(await page.locator('#token-held').isVisible()).toBe(false)
     await page.fill('#token-input', 'not-the-token')
     await page.click('#token-form button[type="submit"]')
     await expect.poll(() => page.locator('#action-msg').textContent()).toContain('ERR_UNAUTHORIZED')
@@ -97,6 +98,7 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await page.click('#token-form button[type="submit"]')
     await expect.poll(() => page.locator('#action-msg').textContent()).toContain('Token accepted')
     expect(await page.locator('#fetch-form button[type="submit"]').isDisabled()).toBe(false)
+    expect(await page.locator('#token-form').isVisible()).toBe(false)
     expect(await page.evaluate(() => sessionStorage.getItem('bwnode.apiToken'))).toBe(b!.token)
 
     // Fetch A's dataset from the page and see it complete (once more if a loaded machine lost a
