@@ -114,6 +114,24 @@ describe('/metrics names, types and labels', () => {
     )
   })
 
+  it('the Grafana dashboard in docs/ reads only metrics the node exports', async () => {
+    const families = await scrape()
+    const dashboard = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../docs/grafana-dashboard.json'), 'utf8'),
+    ) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> }
+    const used = new Set<string>()
+    for (const panel of dashboard.panels) {
+      expect(panel.targets.length, panel.title).toBeGreaterThan(0)
+      for (const { expr } of panel.targets) {
+        for (const [name] of expr.matchAll(/\b(?:bwnode|process|nodejs)_[a-z0-9_]+/g)) {
+          used.add(name.replace(/_(bucket|sum|count)$/, ''))
+        }
+      }
+    }
+    expect(used.size).toBeGreaterThan(15)
+    for (const name of used) expect(families.has(name), name).toBe(true)
+  })
+
   it('says which build this is, and describes the process', async () => {
     const families = await scrape()
     expect(families.get('bwnode_build_info')?.samples).toEqual([
