@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
+import { packageVersion } from '../util/version.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerExperiment } from './commands/experiment.ts'
 import { registerFetch } from './commands/fetch.ts'
@@ -11,7 +12,6 @@ import { registerStart } from './commands/start.ts'
 import { registerStats } from './commands/stats.ts'
 import { registerStatus } from './commands/status.ts'
 import { reportError } from './output.ts'
-import { packageVersion } from './version.ts'
 
 const program = new Command()
   .name('bwnode')

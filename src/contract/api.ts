@@ -7,11 +7,15 @@
  */
 import type { LinkConfig } from '../config/schema.ts'
 import type { FetchProgress, FetchResult } from '../fetch/types.ts'
+import type { PeerSummary } from '../ledger/ledger.ts'
 import type { LendingState } from '../lending/allowance.ts'
+import type { BandwidthPoint, TrafficFigures } from '../node/bandwidth.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
+import type { StoreUsage } from '../store/content-store.ts'
 
 /** An offer's lending state as GET /api/offers shows it. */
-export type { OfferLending }
+/** Bytes and rates in and out (GET /api/stats/bw, the dashboard), one slot of their history, the store's disk. */
+export type { BandwidthPoint, OfferLending, StoreUsage, TrafficFigures }
 
 /** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
 export const API_FILE = 'api.json'
@@ -24,6 +28,8 @@ export interface ApiFile {
 
 /** GET /api/status */
 export interface NodeStatus {
+  /** bwnode's version (package.json). */
+  version: string
   peerId: string
   multiaddrs: string[]
   connectedPeers: number
@@ -46,6 +52,41 @@ export interface PeerEntry {
   rttMs: { p50: number; p90: number; p99: number; samples: number } | null
   throughputMBps: number | null
   estimatedRttMs: number | null
+}
+
+/** GET /api/peers/:peerId: what this node knows of one peer. */
+export interface PeerDetail {
+  peerId: string
+  connected: boolean
+  /** Addresses in the peer store. */
+  addrs: string[]
+  /** Open connections; `relayed` when it runs through a circuit relay (a limited connection). */
+  connections: Array<{
+    remoteAddr: string
+    direction: 'inbound' | 'outbound'
+    relayed: boolean
+    openedAt: number
+  }>
+  rttMs: PeerEntry['rttMs']
+  /** The newest measured RTTs, oldest first (at most 120). */
+  rttHistory: Array<{ time: number; rttMs: number }>
+  estimatedRttMs: number | null
+  /** Since the daemon started: in = verified bytes fetched from it, out = bytes served to it. */
+  traffic: TrafficFigures
+  /** The ledger's account of the peer, as GET /api/credits lists it: earned and spent in credits. */
+  credits: Omit<PeerSummary, 'peerId'>
+  /** The offer it published, if this node holds an unexpired copy. */
+  offer: {
+    uplinkMbps: number
+    maxConcurrent: number
+    pricePerGiB: number
+    expiresAt: number
+    lending: OfferLending | null
+  } | null
+  /** Its offered uplink in bytes/s; null without an offer or with an uncapped one. */
+  offeredBytesPerSec: number | null
+  /** What it delivered to this node's fetches (moving average of measured transfers), bytes/s. */
+  deliveredBytesPerSec: number | null
 }
 
 /** A dataset in the store (POST /api/datasets, POST /api/seeds; GET /api/datasets adds `provided`). */
@@ -86,6 +127,10 @@ export interface BalancePoint {
 export interface DashboardSnapshot {
   time: number
   node: NodeStatus
+  /** Bytes in and out since start, rates, and their history (10 s slots, the last hour). */
+  bandwidth: TrafficFigures & { since: number; series: BandwidthPoint[] }
+  /** Chunk bytes stored and the data dir's disk. */
+  disk: StoreUsage
   peers: Array<
     PeerEntry & {
       coordinate: { x: number; y: number } | null
@@ -115,5 +160,6 @@ export interface DashboardSnapshot {
     estimatedRttMs: number | null
     coordinate: { x: number; y: number }
     expiresAt: number
+    lending: OfferLending | null
   }>
 }

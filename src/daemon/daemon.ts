@@ -22,6 +22,8 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: BwnodeConfig): Promise<RunningDaemon> {
   const node = await Bwnode.create(config)
+  // One node in this process: its /metrics may describe the process too.
+  node.metrics.collectProcessMetrics()
   await node.start()
   const token = newApiToken()
   const app = createApiApp(token, { bindHost: config.api.host, allowedHosts: config.api.allowedHosts })

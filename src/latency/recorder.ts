@@ -224,6 +224,29 @@ export class LatencyRecorder {
   }
 
   /**
+   * The newest raw samples of one kind for a peer, at most `limit`, oldest first (ms; MB/s for
+   * 'transfer'): an RTT history for the dashboard's peer view. Only what retention kept.
+   */
+  async recent(
+    peerId: PeerId | string,
+    kind: SampleKind,
+    limit: number,
+  ): Promise<Array<{ time: number; value: number }>> {
+    await this.#settled()
+    const prefix = `${String(peerId)}!${kind}!`
+    const out: Array<{ time: number; value: number }> = []
+    for await (const [key, value] of this.#samples.iterator({
+      gte: prefix,
+      lt: `${prefix}~`,
+      reverse: true,
+      limit,
+    })) {
+      out.push({ time: sampleTime(key), value })
+    }
+    return out.reverse()
+  }
+
+  /**
    * A copy of the window histogram of one kind for a peer (ms; MB/s for
    * 'transfer'), for reports that merge across peers or runs.
    */

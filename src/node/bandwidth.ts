@@ -10,6 +10,12 @@ export const DEFAULT_RATE_TIME_CONSTANT_MS = 5_000
 /** Peers and datasets tracked each; the least recently active are forgotten past this. */
 export const MAX_BANDWIDTH_ENTRIES = 1024
 
+/** The history's resolution: bytes in and out are summed per slot of this many ms. */
+export const DEFAULT_HISTORY_SLOT_MS = 10_000
+
+/** Slots kept (360 × 10 s: the last hour). */
+export const DEFAULT_HISTORY_SLOTS = 360
+
 /**
  * A byte counter with an exponentially decaying rate: each add raises the rate by
  * bytes / tau, and the rate decays by e^(-dt / tau), so a steady R bytes/s reads R.
@@ -54,11 +60,64 @@ export interface BandwidthReport extends TrafficFigures {
   datasets: Array<TrafficFigures & { cid: string; name: string | null }>
 }
 
+/** One slot of the history: mean rates over it (the newest slot: over its part so far). */
+export interface BandwidthPoint {
+  /** Start of the slot, ms since the epoch. */
+  time: number
+  /** Bytes per second. */
+  rateIn: number
+  rateOut: number
+}
+
 export interface BandwidthMeterInit {
   /** Wall clock, ms. */
   clock?: () => number
   rateTimeConstantMs?: number
   maxEntries?: number
+  historySlotMs?: number
+  historySlots?: number
+}
+
+/**
+ * Bytes in and out per time slot, in a ring of fixed size: a slot is reused (zeroed) when its
+ * turn comes again, so nothing runs between additions and memory stays fixed.
+ */
+class History {
+  readonly #slotMs: number
+  readonly #ring: Array<{ slot: number; in: number; out: number }>
+
+  constructor(slotMs: number, slots: number) {
+    this.#slotMs = slotMs
+    this.#ring = Array.from({ length: slots }, () => ({ slot: -1, in: 0, out: 0 }))
+  }
+
+  add(now: number, bytesIn: number, bytesOut: number): void {
+    const slot = Math.floor(now / this.#slotMs)
+    const entry = this.#ring[slot % this.#ring.length]!
+    if (entry.slot !== slot) Object.assign(entry, { slot, in: 0, out: 0 })
+    entry.in += bytesIn
+    entry.out += bytesOut
+  }
+
+  /** Every slot from `since` (or as far back as the ring reaches) to `now`, oldest first. */
+  points(since: number, now: number): BandwidthPoint[] {
+    const last = Math.floor(now / this.#slotMs)
+    const first = Math.max(Math.floor(since / this.#slotMs), last - this.#ring.length + 1)
+    const out: BandwidthPoint[] = []
+    for (let slot = first; slot <= last; slot++) {
+      const entry = this.#ring[slot % this.#ring.length]!
+      const start = slot * this.#slotMs
+      // The current slot (and the one counting started in) only covers part of its length.
+      const seconds = Math.max(1, Math.min(now, start + this.#slotMs) - Math.max(start, since)) / 1000
+      const held = entry.slot === slot
+      out.push({
+        time: start,
+        rateIn: held ? round(entry.in / seconds) : 0,
+        rateOut: held ? round(entry.out / seconds) : 0,
+      })
+    }
+    return out
+  }
 }
 
 export class BandwidthMeter {
@@ -69,11 +128,16 @@ export class BandwidthMeter {
   readonly #all: Traffic = { in: new Meter(), out: new Meter() }
   readonly #peers = new Map<string, Traffic>()
   readonly #datasets = new Map<string, Traffic>()
+  readonly #history: History
 
   constructor(init: BandwidthMeterInit = {}) {
     this.#clock = init.clock ?? Date.now
     this.#tauMs = init.rateTimeConstantMs ?? DEFAULT_RATE_TIME_CONSTANT_MS
     this.#maxEntries = init.maxEntries ?? MAX_BANDWIDTH_ENTRIES
+    this.#history = new History(
+      init.historySlotMs ?? DEFAULT_HISTORY_SLOT_MS,
+      init.historySlots ?? DEFAULT_HISTORY_SLOTS,
+    )
     this.since = this.#clock()
   }
 
@@ -81,6 +145,7 @@ export class BandwidthMeter {
   received(peer: string, dataset: string | undefined, bytes: number): void {
     const now = this.#clock()
     this.#all.in.add(bytes, now, this.#tauMs)
+    this.#history.add(now, bytes, 0)
     this.#entry(this.#peers, peer).in.add(bytes, now, this.#tauMs)
     if (dataset !== undefined) this.#entry(this.#datasets, dataset).in.add(bytes, now, this.#tauMs)
   }
@@ -89,6 +154,7 @@ export class BandwidthMeter {
   sent(peer: string, bytes: number): void {
     const now = this.#clock()
     this.#all.out.add(bytes, now, this.#tauMs)
+    this.#history.add(now, 0, bytes)
     this.#entry(this.#peers, peer).out.add(bytes, now, this.#tauMs)
   }
 
@@ -102,12 +168,7 @@ export class BandwidthMeter {
 
   report(): BandwidthReport {
     const now = this.#clock()
-    const figures = (t: Traffic): TrafficFigures => ({
-      totalIn: t.in.total,
-      totalOut: t.out.total,
-      rateIn: round(t.in.rate(now, this.#tauMs)),
-      rateOut: round(t.out.rate(now, this.#tauMs)),
-    })
+    const figures = (t: Traffic): TrafficFigures => this.#figures(t, now)
     const byBytes = (a: TrafficFigures, b: TrafficFigures): number =>
       b.totalIn + b.totalOut - (a.totalIn + a.totalOut)
     return {
@@ -116,6 +177,31 @@ export class BandwidthMeter {
       peers: [...this.#peers].map(([peerId, t]) => ({ peerId, ...figures(t) })).sort(byBytes),
       // Names are the store's; the node fills them in (see Bwnode.bandwidthReport).
       datasets: [...this.#datasets].map(([cid, t]) => ({ cid, name: null, ...figures(t) })).sort(byBytes),
+    }
+  }
+
+  /** Mean rates in and out per slot over the last hour (by default), oldest first. */
+  history(): BandwidthPoint[] {
+    return this.#history.points(this.since, this.#clock())
+  }
+
+  /** Bytes and rates in and out of the whole node. */
+  totals(): TrafficFigures {
+    return this.#figures(this.#all, this.#clock())
+  }
+
+  /** One peer's figures, if it is still tracked. */
+  peer(peerId: string): TrafficFigures | undefined {
+    const traffic = this.#peers.get(peerId)
+    return traffic === undefined ? undefined : this.#figures(traffic, this.#clock())
+  }
+
+  #figures(t: Traffic, now: number): TrafficFigures {
+    return {
+      totalIn: t.in.total,
+      totalOut: t.out.total,
+      rateIn: round(t.in.rate(now, this.#tauMs)),
+      rateOut: round(t.out.rate(now, this.#tauMs)),
     }
   }
 

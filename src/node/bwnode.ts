@@ -3,20 +3,22 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
-import type { NodeStatus, PeerEntry } from '../contract/api.ts'
+import type { NodeStatus, PeerDetail, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
-import { BwnodeError, ConfigError, errorMessage } from '../errors/index.ts'
+import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
 import { LatencyRecorder } from '../latency/recorder.ts'
 import { type TransferSample, TransferSampler } from '../latency/sampler.ts'
 import { estimateRtt } from '../latency/vivaldi.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
+import { VoucherRejected } from '../ledger/errors.ts'
 import { Ledger } from '../ledger/ledger.ts'
 import { LendingAllowance, type LendingState } from '../lending/allowance.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import { UplinkLoad } from '../net/uplink-load.ts'
 import type { ChunkSession } from '../protocols/chunk/client.ts'
+import { ChunkErrorCode } from '../protocols/chunk/codes.ts'
 import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
 import { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
 import type { ChunkSource, ServePolicy } from '../protocols/chunk/types.ts'
@@ -25,6 +27,7 @@ import { offerSelectors, offerValidators } from '../protocols/offer/dht.ts'
 import { Semaphore, TokenBucket } from '../protocols/offer/limits.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
 import { ContentStore } from '../store/content-store.ts'
+import { packageVersion } from '../util/version.ts'
 import { BandwidthMeter, type BandwidthReport } from './bandwidth.ts'
 import { connectedChunkPeers, DatasetService, providersFromDht } from './datasets.ts'
 import { countProviderRecords } from './dht-records.ts'
@@ -32,6 +35,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
 import { Payments } from './payments.ts'
+import { describePeer, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
 import { ServedByDataset } from './served.ts'
 
 /** A locality probe (one ping) that takes longer than this is abandoned, ms. */
@@ -88,6 +92,8 @@ export class Bwnode {
   readonly lending: LendingAllowance
   /** Bytes in and out since start, with rates, per peer and dataset (`bwnode stats bw`). */
   readonly bandwidth = new BandwidthMeter()
+  /** bwnode's version, read once from package.json. */
+  readonly version = packageVersion()
   private readonly payments: Payments
   /** Chunk sessions kept warm between fetches (see ChunkSessionPool). */
   private readonly sessions: ChunkSessionPool
@@ -120,6 +126,7 @@ export class Bwnode {
       }),
       providerRecords: () => countProviderRecords(this.db),
       activeTransfers: () => this.datasets.activeCount,
+      store: () => this.store.usage(),
     })
     this.store = new ContentStore({
       dataDir: this.dataDir,
@@ -141,7 +148,7 @@ export class Bwnode {
         return out
       },
       onAttributed: (dataset, bytes) => {
-        this.metrics.datasetBytesServed.inc({ dataset }, bytes)
+        this.metrics.servedFor(dataset, bytes)
         this.bandwidth.sentFor(dataset, bytes)
       },
     })
@@ -181,6 +188,9 @@ export class Bwnode {
       store: this.store,
       libp2p: this.libp2p,
       reprovideIntervalMs: this.config.store.reprovideIntervalMs,
+      onTransferEnd: (info) => {
+        if (info.state !== 'running') this.metrics.fetchEnded(info.state, info.error?.code)
+      },
       fetchEnvironment: {
         self: this.peerId,
         findProviders: providersFromDht(this.libp2p),
@@ -364,10 +374,15 @@ export class Bwnode {
         ? {}
         : { pace: (bytes: number, signal: AbortSignal) => uplink.take(bytes, signal) }),
       onVoucher: async (peer, voucher) => {
-        await this.ledger.acceptVoucher(peer, voucher, price)
+        try {
+          await this.ledger.acceptVoucher(peer, voucher, price)
+        } catch (err) {
+          if (err instanceof VoucherRejected) this.metrics.refusedPayments.inc({ reason: err.code })
+          throw err
+        }
       },
       onServed: (peer, cid, bytes) => {
-        this.metrics.bytesServed.inc({ peer: peer.toString() }, bytes)
+        this.metrics.served(peer.toString(), bytes)
         this.bandwidth.sent(peer.toString(), bytes)
         this.served.record(cid.toString(), bytes)
       },
@@ -395,7 +410,7 @@ export class Bwnode {
       {
         onChunk: (from, _cid, bytes, timing) => {
           onTiming(timing.ttfbMs)
-          this.metrics.bytesFetched.inc({ peer: from.toString() }, bytes.byteLength)
+          this.metrics.fetched(from.toString(), bytes.byteLength)
           this.bandwidth.received(from.toString(), dataset, bytes.byteLength)
           this.metrics.chunkLatency.observe(timing.totalMs / 1000)
           record(sampler.add(bytes.byteLength, timing.ttfbMs))
@@ -406,9 +421,16 @@ export class Bwnode {
     )
     // A pooled session was set up by an earlier fetch: only a new stream measures setup.
     if (fresh) void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
+    const metrics = this.metrics
     return {
-      get: (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) =>
-        session.get(cid, options),
+      get: async (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) => {
+        try {
+          return await session.get(cid, options)
+        } catch (err) {
+          if (errorCode(err) === ChunkErrorCode.CHUNK_HASH_MISMATCH) metrics.badChunks.inc()
+          throw err
+        }
+      },
       manifest: (cid: Parameters<ChunkSession['manifest']>[0], options?: { signal?: AbortSignal }) =>
         session.manifest(cid, options),
       have: async (cid: Parameters<ChunkSession['have']>[0], options?: { signal?: AbortSignal }) => {
@@ -441,15 +463,14 @@ export class Bwnode {
       (await this.offers.fetch(peer, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
     const measuredRtt = summary !== undefined && summary.rttMs.samples > 0 ? summary.rttMs.p50 : undefined
     const estimatedRtt = this.estimatedRtt(peer)
+    const offered = offeredBytesPerSec(offer)
     return {
       ...(measuredRtt !== undefined
         ? { rttMs: Math.max(measuredRtt, 0.1), rttSource: 'measured' as const }
         : estimatedRtt !== undefined
           ? { rttMs: estimatedRtt, rttSource: 'estimated' as const }
           : { rttSource: 'unknown' as const }),
-      ...(offer !== undefined && offer.uplinkMbps > 0
-        ? { offeredBytesPerSec: (offer.uplinkMbps * 1e6) / 8 }
-        : {}),
+      ...(offered === undefined ? {} : { offeredBytesPerSec: offered }),
       ...(summary?.throughputMBps == null ? {} : { measuredBytesPerSec: summary.throughputMBps * 1e6 }),
     }
   }
@@ -462,6 +483,7 @@ export class Bwnode {
   status(): NodeStatus {
     const dht = this.libp2p.services.dht as unknown as { routingTable?: { size: number } }
     return {
+      version: this.version,
       peerId: this.peerId.toString(),
       multiaddrs: this.libp2p.getMultiaddrs().map((addr) => addr.toString()),
       connectedPeers: this.libp2p.getPeers().length,
@@ -497,21 +519,28 @@ export class Bwnode {
         peerId: id,
         addrs: peer.addresses.map((a) => a.multiaddr.toString()),
         connected: connected.has(id),
-        rttMs:
-          summary === undefined || summary.rttMs.samples === 0
-            ? null
-            : {
-                p50: summary.rttMs.p50,
-                p90: summary.rttMs.p90,
-                p99: summary.rttMs.p99,
-                samples: summary.rttMs.samples,
-              },
+        rttMs: rttWindow(summary),
         throughputMBps: summary?.throughputMBps ?? null,
         estimatedRttMs: estimate === undefined ? null : Number(estimate.toFixed(3)),
       })
     }
     return entries.sort(
       (a, b) => Number(b.connected) - Number(a.connected) || a.peerId.localeCompare(b.peerId),
+    )
+  }
+
+  /** GET /api/peers/:peerId: addresses, connections, RTT history, traffic, credits, offer. */
+  async peerDetail(peerIdText: string): Promise<PeerDetail> {
+    return describePeer(
+      {
+        libp2p: this.libp2p,
+        latency: this.latency,
+        bandwidth: this.bandwidth,
+        ledger: this.ledger,
+        offers: this.offers,
+        estimatedRtt: (peer) => this.estimatedRtt(peer),
+      },
+      parsePeerId(peerIdText),
     )
   }
 

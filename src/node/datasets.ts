@@ -42,6 +42,7 @@ export class DatasetService {
   private readonly reprovideIntervalMs: number
   private readonly transfers = new Map<string, { info: TransferInfo; controller: AbortController }>()
   private readonly provided = new Set<string>()
+  private readonly onTransferEnd: ((info: TransferInfo) => void) | undefined
   private timer: ReturnType<typeof setInterval> | undefined
   private stopped = false
   private nextTransfer = 1
@@ -51,11 +52,14 @@ export class DatasetService {
     libp2p: BwnodeLibp2p
     fetchEnvironment: FetchEnvironment
     reprovideIntervalMs: number
+    /** Called once per transfer as it ends (done, failed or cancelled): metrics. */
+    onTransferEnd?: (info: TransferInfo) => void
   }) {
     this.store = init.store
     this.libp2p = init.libp2p
     this.fetcher = new Fetcher(init.store, init.fetchEnvironment)
     this.reprovideIntervalMs = init.reprovideIntervalMs
+    this.onTransferEnd = init.onTransferEnd
   }
 
   get providedCount(): number {
@@ -197,6 +201,7 @@ export class DatasetService {
       const code = err instanceof BwnodeError ? err.code : signal.aborted ? 'ERR_CANCELLED' : 'ERR_FETCH'
       info.error = { code, message: errorMessage(err) }
     } finally {
+      this.onTransferEnd?.(info)
       this.forgetOldTransfers()
     }
   }

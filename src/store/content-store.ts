@@ -16,7 +16,7 @@ import {
   MAX_CHUNK_SIZE,
   MAX_NAME_LENGTH,
 } from './constants.ts'
-import { DiskGuard } from './disk-guard.ts'
+import { DiskGuard, diskSpace } from './disk-guard.ts'
 import {
   checkChunkSize,
   decodeManifest,
@@ -57,6 +57,18 @@ export interface VerifyReport {
   missing: string[]
   /** distinct chunks whose bytes did not match their CID; they were deleted so they can be fetched again */
   corrupt: string[]
+}
+
+/** What the store takes on disk and what the disk has left (dashboard, metrics). */
+export interface StoreUsage {
+  /** Bytes of the chunk files held, each distinct chunk once (manifests and the database aside). */
+  storedBytes: number
+  storedChunks: number
+  /** Bytes still free on the disk holding the data dir, for an unprivileged writer. */
+  diskFreeBytes: number
+  diskTotalBytes: number
+  /** Free space kept for the database (store.minFreeBytes): chunk writes stop above it. */
+  minFreeBytes: number
 }
 
 export interface ContentStoreInit {
@@ -103,13 +115,16 @@ export class ContentStore {
   private readonly importWriteConcurrency: number
   /** addPath and remove run one at a time, so a remove never deletes a chunk an add is relying on. */
   private exclusiveTail: Promise<unknown> = Promise.resolve()
+  private readonly minFreeBytes: number
+  /** Chunk index entries added minus removed since the store opened (see usage()). */
+  private readonly change = { bytes: 0, chunks: 0 }
+  /** One scan of the chunk index, taken at the first usage(); `change` carries it forward. */
+  private scanned: Promise<{ bytes: number; chunks: number }> | undefined
 
   constructor(init: ContentStoreInit) {
     this.dataDir = init.dataDir
-    this.files = new ChunkFiles(
-      join(init.dataDir, 'chunks'),
-      new DiskGuard(init.dataDir, init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES),
-    )
+    this.minFreeBytes = init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
+    this.files = new ChunkFiles(join(init.dataDir, 'chunks'), new DiskGuard(init.dataDir, this.minFreeBytes))
     this.root = init.db.sublevel('store')
     this.manifests = this.root.sublevel<string, Uint8Array>('manifests', { valueEncoding: 'view' })
     this.datasets = this.root.sublevel<string, DatasetRecord>('datasets', { valueEncoding: 'json' })
@@ -137,6 +152,7 @@ export class ContentStore {
     return this.exclusive(async () => {
       const sources = await listSourceFiles(path)
       const written = new Map<string, number>()
+      let fresh = { bytes: 0, chunks: 0 }
       const files: ManifestFile[] = []
       // Chunk writes overlap with reading and hashing the next chunks, a bounded
       // number at a time so memory stays at a few chunks.
@@ -150,6 +166,7 @@ export class ContentStore {
           if (!written.has(key)) {
             written.set(key, bytes.byteLength)
             if (!(await this.chunks.has(key))) {
+              fresh = { bytes: fresh.bytes + bytes.byteLength, chunks: fresh.chunks + 1 }
               const write = this.files.write(cid, bytes)
               write.catch(() => undefined) // surfaced when awaited below
               inFlight.push(write)
@@ -182,8 +199,51 @@ export class ContentStore {
         batch.put(refKey(chunk, cid), '', { sublevel: this.refs })
       }
       await batch.write()
+      this.tally(fresh.bytes, fresh.chunks)
       return { ...record }
     })
+  }
+
+  /**
+   * Chunk bytes held and the disk's free space. The first call scans the chunk index once; from
+   * then on every chunk the store adds or drops is counted as it happens (a chunk written while
+   * that scan runs may be counted twice until the node restarts). The disk is read each call.
+   */
+  async usage(): Promise<StoreUsage> {
+    this.scanned ??= this.scanIndex()
+    const [base, disk] = await Promise.all([this.scanned, diskSpace(this.dataDir)])
+    return {
+      storedBytes: base.bytes + this.change.bytes,
+      storedChunks: base.chunks + this.change.chunks,
+      diskFreeBytes: disk.freeBytes,
+      diskTotalBytes: disk.totalBytes,
+      minFreeBytes: this.minFreeBytes,
+    }
+  }
+
+  /** The index's totals less what `change` already counted, so the two add up. */
+  private async scanIndex(): Promise<{ bytes: number; chunks: number }> {
+    const before = { ...this.change }
+    let bytes = 0
+    let chunks = 0
+    for await (const record of this.chunks.values()) {
+      bytes += record.size
+      chunks++
+    }
+    return { bytes: bytes - before.bytes, chunks: chunks - before.chunks }
+  }
+
+  private tally(bytes: number, chunks: number): void {
+    this.change.bytes += bytes
+    this.change.chunks += chunks
+  }
+
+  /** Drops a chunk's index entry (its file is gone or was deleted), keeping usage() right. */
+  private async forgetChunk(key: string): Promise<void> {
+    const record = await this.chunks.get(key)
+    if (record === undefined) return
+    await this.chunks.del(key)
+    this.tally(-record.size, -1)
   }
 
   /** All datasets, oldest first. */
@@ -255,7 +315,7 @@ export class ContentStore {
       return true
     } catch (err) {
       if (!isNotFound(err)) throw err
-      await this.chunks.del(key)
+      await this.forgetChunk(key)
       return false
     }
   }
@@ -268,7 +328,7 @@ export class ContentStore {
   async getChunk(cid: string | CID): Promise<Uint8Array | undefined> {
     const key = chunkKey(cid)
     const bytes = await this.files.read(key)
-    if (bytes === undefined) await this.chunks.del(key)
+    if (bytes === undefined) await this.forgetChunk(key)
     return bytes
   }
 
@@ -296,6 +356,7 @@ export class ContentStore {
     if (await this.chunks.has(key)) return
     await this.files.write(expected, bytes)
     await this.chunks.put(key, { size: bytes.byteLength })
+    this.tally(bytes.byteLength, 1)
   }
 
   /**
@@ -313,8 +374,11 @@ export class ContentStore {
       )
     }
     const key = chunkKey(cid)
+    // One index read (usually from LevelDB's cache) so a rewrite does not count twice in usage().
+    const present = await this.chunks.has(key)
     await this.files.write(key, bytes)
     await this.chunks.put(key, { size: bytes.byteLength })
+    if (!present) this.tally(bytes.byteLength, 1)
   }
 
   /** Bit i set = chunk i of the manifest's chunk list (files in order, chunks in order) is present. */
@@ -380,6 +444,7 @@ export class ContentStore {
         }
       }
       await this.chunks.batch(unused.map((key) => ({ type: 'del' as const, key })))
+      this.tally(-bytesFreed, -chunksDeleted)
       return { cid, chunksDeleted, bytesFreed }
     })
   }
@@ -454,7 +519,7 @@ export class ContentStore {
       if (!sameCid(chunkCid(data), parsed)) {
         report.corrupt.push(chunk)
         await this.files.delete(parsed)
-        await this.chunks.del(chunk)
+        await this.forgetChunk(chunk)
       }
     }
     if (record.complete && report.missing.length + report.corrupt.length > 0) {

@@ -3,6 +3,12 @@ import { DiskFullError } from '../errors/index.ts'
 import { formatBytes } from '../util/format.ts'
 import { DISK_CHECK_INTERVAL_MS } from './constants.ts'
 
+/** The disk holding `path`: bytes an unprivileged writer may still use, and its size. */
+export async function diskSpace(path: string): Promise<{ freeBytes: number; totalBytes: number }> {
+  const stats = await statfs(path)
+  return { freeBytes: stats.bavail * stats.bsize, totalBytes: stats.blocks * stats.bsize }
+}
+
 /**
  * Keeps `minFreeBytes` free on the disk holding the data dir by refusing chunk writes that would
  * eat into it. The reserve is for LevelDB: a database write that fails for lack of space can
@@ -38,8 +44,7 @@ export class DiskGuard {
     const now = performance.now()
     const stale = now - this.checkedAt > DISK_CHECK_INTERVAL_MS
     if (stale || this.freeBytes === undefined || this.available() - bytes < 2 * this.minFreeBytes) {
-      const stats = await statfs(this.path)
-      this.freeBytes = stats.bavail * stats.bsize
+      this.freeBytes = (await diskSpace(this.path)).freeBytes
       this.checkedAt = now
     }
     // Synchronous from here: concurrent writers see each other's reservations.

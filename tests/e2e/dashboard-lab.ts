@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { type Browser, chromium } from 'playwright-core'
 import type { ApiFile, TransferInfo } from '../../src/contract/api.ts'
 import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 
@@ -7,6 +9,32 @@ import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } fro
  * A small lab of daemon processes for the operator tests: one seeds, the
  * others bootstrap from it and fetch, so bytes and credits really move.
  */
+
+/** Where the browser tests leave their screenshots. */
+export const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts')
+
+const CHROMIUM = process.env.BWNODE_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+]
+
+/** CI installs Debian's chromium; without it a browser test must fail, not skip. */
+export function assertChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set BWNODE_CHROMIUM`,
+    )
+  }
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+}
 
 export interface LabNode extends DaemonProcess {
   token: string

@@ -1,22 +1,19 @@
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { DashboardSnapshot, DatasetInfo } from '../../src/contract/api.ts'
 import { getJson, waitFor } from '../helpers/daemon.ts'
-import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from './dashboard-lab.ts'
-
-const CHROMIUM = process.env.BWNODE_CHROMIUM ?? '/usr/bin/chromium'
-const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts')
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-]
+import {
+  ARTIFACTS,
+  assertChromium,
+  callApi,
+  fetchDataset,
+  type LabNode,
+  launchChromium,
+  startLabNode,
+  writeConfig,
+} from './dashboard-lab.ts'
 
 /**
  * Three daemons in their own processes: A seeds a dataset, B and C fetch it
@@ -33,12 +30,7 @@ describe('dashboard in a real browser', () => {
   })
 
   it('shows peers, the served dataset and earned credits from a live lab', async () => {
-    // CI installs Debian's chromium; without it this test must fail, not skip.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set BWNODE_CHROMIUM`,
-      )
-    }
+    assertChromium()
     // A price high enough that a few MB move visible credits; fast pings for RTTs.
     const config = await writeConfig({
       offer: { uplinkMbps: 0, pricePerGiB: 500 },
@@ -64,7 +56,7 @@ describe('dashboard in a real browser', () => {
     )
     expect(snapshot.credits.balance).toBeGreaterThan(snapshot.credits.grant)
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+    browser = await launchChromium()
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' })
     const requests: string[] = []
     page.on('request', (request) => requests.push(request.url()))

@@ -97,6 +97,7 @@ describe('HTTP API access', () => {
     ['POST', '/api/fetch', { cid: 'bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea' }],
     ['DELETE', '/api/datasets/bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea', undefined],
     ['DELETE', '/api/transfers/1', undefined],
+    ['POST', '/api/token', undefined],
   ]
 
   it('rejects every state-changing call without the right token, and changes nothing', async () => {
@@ -127,6 +128,15 @@ describe('HTTP API access', () => {
     const datasets = (await (await fetch(`${url}/api/datasets`)).json()) as unknown[]
     expect(datasets).toEqual([])
     expect(((await (await fetch(`${url}/api/transfers`)).json()) as unknown[]).length).toBe(0)
+  })
+
+  it('answers the token check (the dashboard unlock) with the token, from the API page', async () => {
+    const response = await fetch(`${url}/api/token`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${daemon.api.token}`, origin: url },
+    })
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ valid: true })
   })
 
   it('accepts the same call with the token', async () => {
@@ -198,6 +208,7 @@ describe('HTTP API access', () => {
   const readRoutes = [
     '/',
     '/dashboard/app.js',
+    '/favicon.ico',
     '/api/dashboard',
     '/api/status',
     '/api/credits',

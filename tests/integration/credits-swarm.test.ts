@@ -184,6 +184,7 @@ describe('credits across an in-process swarm', () => {
     }
 
     const earnedBefore = seller.ledger.earned
+    const refusedBefore = await refusedPayments(seller)
     const session = await ChunkSession.open(forger.libp2p, seller.peerId)
     const outcomes: Record<string, string> = {}
     for (const [name, voucher] of Object.entries(attempts)) {
@@ -203,6 +204,7 @@ describe('credits across an in-process swarm', () => {
     const view = seller.ledger.summary().peers.find((p) => p.peerId === forger.peerId.toString())
     expect(view?.earned ?? 0).toBe(0)
     expect(view?.rejected).toBe(Object.keys(attempts).length)
+    expect((await refusedPayments(seller)) - refusedBefore).toBe(Object.keys(attempts).length)
     expect((await seller.ledger.verifyAll()).ok).toBe(true)
   })
 
@@ -219,3 +221,8 @@ describe('credits across an in-process swarm', () => {
     expect(await poor.store.missingChunks(parseDatasetCid(info.cid))).toHaveLength(info.chunks)
   })
 })
+
+/** bwnode_refused_payments_total over every reason. */
+async function refusedPayments(node: Bwnode): Promise<number> {
+  return (await node.metrics.refusedPayments.get()).values.reduce((sum, v) => sum + v.value, 0)
+}

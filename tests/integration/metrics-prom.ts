@@ -32,7 +32,9 @@ const SUFFIXES: Record<MetricType, string[]> = {
 function parseValue(text: string, line: number): number {
   if (text === '+Inf') return Number.POSITIVE_INFINITY
   if (text === '-Inf') return Number.NEGATIVE_INFINITY
-  if (text === 'NaN') return Number.NaN
+  // Prometheus reads floats with Go's ParseFloat, which takes NaN in any case; prom-client writes
+  // "Nan" (nodejs_eventloop_lag_mean_seconds between two scrapes closer than its resolution).
+  if (/^nan$/i.test(text)) return Number.NaN
   const value = Number(text)
   if (text.trim() === '' || Number.isNaN(value))
     throw new Error(`line ${line}: bad value ${JSON.stringify(text)}`)

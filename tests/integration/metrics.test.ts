@@ -30,6 +30,7 @@ describe('parsePrometheus', () => {
     expect(() => parsePrometheus('y 1')).toThrow(/no TYPE/)
     expect(() => parsePrometheus('# TYPE y gauge\ny{a=1} 1')).toThrow(/quoted/)
     expect(() => parsePrometheus('# TYPE y gauge\ny one')).toThrow(/bad value/)
+    expect(Number.isNaN(sumOf(parsePrometheus('# TYPE y gauge\ny Nan'), 'y'))).toBe(true)
     expect(() =>
       parsePrometheus('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1'),
     ).toThrow(/decrease/)
@@ -60,9 +61,9 @@ describe('/metrics on a real fetch', () => {
 
     const beforeA = await scrape(a)
     const beforeB = await scrape(b)
-    expect(sumOf(beforeA, 'bwnode_bytes_served_total')).toBe(0)
-    expect(sumOf(beforeB, 'bwnode_bytes_fetched_total')).toBe(0)
-    expect(sumOf(beforeB, 'bwnode_credits_spent')).toBe(0)
+    expect(sumOf(beforeA, 'bwnode_served_bytes_total')).toBe(0)
+    expect(sumOf(beforeB, 'bwnode_fetched_bytes_total')).toBe(0)
+    expect(sumOf(beforeB, 'bwnode_spent_credits_total')).toBe(0)
     // libp2p's own metrics share the registry.
     expect([...beforeA.keys()].some((name) => name.startsWith('libp2p_'))).toBe(true)
 
@@ -76,8 +77,8 @@ describe('/metrics on a real fetch', () => {
     const afterA = await waitFor(
       async () => {
         const m = await scrape(a)
-        return sumOf(m, 'bwnode_dataset_bytes_served_total', undefined, { dataset: dataset.cid }) >=
-          fetched && sumOf(m, 'bwnode_credits_earned') > 0
+        return sumOf(m, 'bwnode_dataset_served_bytes_total', undefined, { dataset: dataset.cid }) >=
+          fetched && sumOf(m, 'bwnode_earned_credits_total') > 0
           ? m
           : undefined
       },
@@ -91,21 +92,26 @@ describe('/metrics on a real fetch', () => {
       { what: 'B to measure an RTT' },
     )
 
-    expect(sumOf(afterA, 'bwnode_bytes_served_total', undefined, { peer: b.peerId })).toBeGreaterThanOrEqual(
+    expect(sumOf(afterA, 'bwnode_served_bytes_total', undefined, { peer: b.peerId })).toBeGreaterThanOrEqual(
       fetched,
     )
-    expect(sumOf(afterB, 'bwnode_bytes_fetched_total', undefined, { peer: a.peerId })).toBe(fetched)
+    expect(sumOf(afterB, 'bwnode_fetched_bytes_total', undefined, { peer: a.peerId })).toBe(fetched)
     expect(
       sumOf(afterB, 'bwnode_chunk_latency_seconds', 'bwnode_chunk_latency_seconds_count'),
     ).toBeGreaterThan(0)
-    expect(sumOf(afterB, 'bwnode_credits_spent')).toBeGreaterThan(0)
-    expect(sumOf(afterB, 'bwnode_credits_balance')).toBeLessThan(sumOf(beforeB, 'bwnode_credits_balance'))
-    expect(sumOf(afterA, 'bwnode_credits_earned')).toBeGreaterThan(0)
+    expect(sumOf(afterB, 'bwnode_spent_credits_total')).toBeGreaterThan(0)
+    expect(sumOf(afterB, 'bwnode_balance_credits')).toBeLessThan(sumOf(beforeB, 'bwnode_balance_credits'))
+    expect(sumOf(afterA, 'bwnode_earned_credits_total')).toBeGreaterThan(0)
     expect(sumOf(afterB, 'bwnode_peer_rtt_last_seconds', undefined, { peer: a.peerId })).toBeGreaterThan(0)
     for (const m of [afterA, afterB]) {
       expect(sumOf(m, 'bwnode_dht_routing_table_size')).toBeGreaterThanOrEqual(1)
       expect(sumOf(m, 'bwnode_active_transfers')).toBe(0)
     }
+    expect(sumOf(afterB, 'bwnode_fetches_total', undefined, { outcome: 'done' })).toBe(1)
+    expect(sumOf(afterB, 'bwnode_store_bytes')).toBeGreaterThanOrEqual(fetched)
+    expect(sumOf(afterA, 'bwnode_store_bytes')).toBe(sumOf(afterB, 'bwnode_store_bytes'))
+    // A daemon is one node per process: it describes the process too.
+    expect(sumOf(afterA, 'process_cpu_seconds_total')).toBeGreaterThan(0)
     expect(sumOf(afterA, 'bwnode_provided_datasets')).toBe(1)
     // A announced the dataset: the provider record sits with A and/or its DHT neighbour B.
     expect(

@@ -83,6 +83,8 @@ describe('datasets across an in-process swarm', () => {
     const bad = result.providers.find((p) => p.peerId === liar.peerId.toString())
     expect(bad).toBeDefined()
     expect(bad!.badChunks).toBeGreaterThanOrEqual(1)
+    const counted = (await fetcher.metrics.badChunks.get()).values[0]?.value ?? 0
+    expect(counted).toBeGreaterThanOrEqual(bad!.badChunks)
     expect(bad!.dropped).toMatch(/corrupt/)
     expect(bad!.bytes).toBe(0)
     for (const p of result.providers.filter((p) => p.peerId !== liar.peerId.toString())) {

@@ -56,4 +56,30 @@ describe('BandwidthMeter', () => {
     ).toEqual(['A', 'C', 'D'])
     expect(meter.report().totalOut).toBe(5)
   })
+
+  it('keeps a history of mean rates per slot, zeros where nothing moved, a bounded window', () => {
+    let now = 100_000 // counting starts 0 s into a 10 s slot
+    const meter = new BandwidthMeter({ clock: () => now, historySlotMs: 10_000, historySlots: 6 })
+    meter.received('A', undefined, 50_000) // slot 100 000
+    now = 115_000
+    meter.sent('B', 20_000) // slot 110 000
+    now = 135_000 // the 130 000 slot is half over
+    meter.received('A', undefined, 10_000)
+    expect(meter.history()).toEqual([
+      { time: 100_000, rateIn: 5_000, rateOut: 0 },
+      { time: 110_000, rateIn: 0, rateOut: 2_000 },
+      { time: 120_000, rateIn: 0, rateOut: 0 },
+      { time: 130_000, rateIn: 2_000, rateOut: 0 },
+    ])
+    expect(meter.peer('A')).toEqual({ totalIn: 60_000, totalOut: 0, rateIn: expect.any(Number), rateOut: 0 })
+    expect(meter.peer('nobody')).toBeUndefined()
+
+    // Past the ring's reach the oldest slots drop out; a reused slot starts from zero.
+    now = 205_000
+    meter.sent('B', 5_000)
+    const history = meter.history()
+    expect(history.map((p) => p.time)).toEqual([150_000, 160_000, 170_000, 180_000, 190_000, 200_000])
+    expect(history.at(-1)).toEqual({ time: 200_000, rateIn: 0, rateOut: 1_000 })
+    expect(history.slice(0, -1).every((p) => p.rateIn === 0 && p.rateOut === 0)).toBe(true)
+  })
 })

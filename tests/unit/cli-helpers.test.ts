@@ -2,9 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { packageVersion } from '../../src/cli/version.ts'
 import { parseApiUrl } from '../../src/client/api-client.ts'
 import { plural } from '../../src/util/format.ts'
+import { packageVersion } from '../../src/util/version.ts'
 
 describe('CLI helpers', () => {
   it('plural says "1 peer" and "2 peers"', () => {

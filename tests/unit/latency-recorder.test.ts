@@ -93,6 +93,23 @@ describe('LatencyRecorder', () => {
     expect(await countSamples(db)).toBe(10)
   })
 
+  it('reads back the newest raw samples of one kind and peer, oldest first', async () => {
+    const rec = new LatencyRecorder({ db, clock })
+    for (let i = 1; i <= 5; i++) {
+      now += 1000
+      await rec.recordRtt('peerA', i)
+      await rec.recordRtt('peerB', 100 + i)
+      await rec.recordTtfb('peerA', 50)
+    }
+    expect(await rec.recent('peerA', 'rtt', 3)).toEqual([
+      { time: now - 2000, value: 3 },
+      { time: now - 1000, value: 4 },
+      { time: now, value: 5 },
+    ])
+    expect((await rec.recent('peerB', 'rtt', 10)).map((s) => s.value)).toEqual([101, 102, 103, 104, 105])
+    expect(await rec.recent('peerC', 'rtt', 10)).toEqual([])
+  })
+
   it('prunes samples past the age limit, on sampling and on prune()', async () => {
     const rec = new LatencyRecorder({ db, clock, retention: { maxAgeMs: 60_000 } })
     for (let i = 0; i < 5; i++) await rec.recordRtt('peerA', 5)

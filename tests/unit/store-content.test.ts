@@ -280,6 +280,38 @@ describe('ContentStore datasets', () => {
     await expectCode(store.remove(b.cid), 'ERR_DATASET_NOT_FOUND')
   })
 
+  it('usage counts each stored chunk once, across adds, rewrites, removes and a restart', async () => {
+    const opened = await openStore()
+    const { store } = opened
+    const empty = await store.usage()
+    expect(empty).toMatchObject({ storedBytes: 0, storedChunks: 0 })
+    expect(empty.diskTotalBytes).toBeGreaterThan(0)
+    expect(empty.diskFreeBytes).toBeGreaterThan(0)
+    expect(empty.diskFreeBytes).toBeLessThanOrEqual(empty.diskTotalBytes)
+    expect(empty.minFreeBytes).toBeGreaterThan(0)
+
+    const shared = randomBytes(2 * SMALL_CHUNK, 21)
+    const root = await tempDir()
+    const a = await store.addPath(
+      await writeTree(join(root, 'A'), { 's.bin': shared, 'a.bin': randomBytes(100, 22) }),
+    )
+    await store.addPath(await writeTree(join(root, 'B'), { 's.bin': shared, 'b.bin': randomBytes(50, 23) }))
+    expect(await store.usage()).toMatchObject({ storedBytes: 2 * SMALL_CHUNK + 150, storedChunks: 4 })
+
+    const extra = randomBytes(300, 24)
+    await store.putVerifiedChunk(chunkCid(extra), extra)
+    await store.putVerifiedChunk(chunkCid(extra), extra) // a rewrite is not a second chunk
+    await store.putChunk(chunkCid(extra), extra)
+    expect(await store.usage()).toMatchObject({ storedBytes: 2 * SMALL_CHUNK + 450, storedChunks: 5 })
+
+    await store.remove(a.cid)
+    expect(await store.usage()).toMatchObject({ storedBytes: 2 * SMALL_CHUNK + 350, storedChunks: 4 })
+
+    // A new store over the same data dir scans the index and finds the same.
+    const reopened = new ContentStore({ dataDir: opened.dataDir, db: opened.db, chunkSize: SMALL_CHUNK })
+    expect(await reopened.usage()).toMatchObject({ storedBytes: 2 * SMALL_CHUNK + 350, storedChunks: 4 })
+  })
+
   it('a fetcher fills a partial store: putManifest, haveMap, missingChunks, markComplete', async () => {
     const origin = await openStore()
     const src = await writeTree(join(await tempDir(), 'ds'), {

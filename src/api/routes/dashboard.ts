@@ -6,10 +6,11 @@ import { MICROCREDITS_PER_CREDIT } from '../../ledger/constants.ts'
 import type { LedgerEvent } from '../../ledger/store.ts'
 import type { Bwnode } from '../../node/bwnode.ts'
 import { DEFAULT_DASHBOARD_HISTORY_EVENTS, DEFAULT_DASHBOARD_OFFER_REFRESH_MS } from '../../node/constants.ts'
+import { faviconIco } from './favicon.ts'
 
 const ASSET_DIR = join(import.meta.dirname, '../dashboard')
 
-/** The page and its two assets, read once: everything the dashboard loads comes from the node. */
+/** The page and its assets, read once: everything the dashboard loads comes from the node. */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -46,29 +47,18 @@ export function balanceSeries(currentMicro: number, newestFirst: LedgerEvent[], 
   return points.reverse()
 }
 
-function byPeer(
-  values: Array<{ labels: Record<string, string | number>; value: number }>,
-): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const { labels, value } of values) out.set(String(labels.peer), value)
-  return out
-}
-
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits))
 
 /** Everything the dashboard shows, in one reply, so a poll is one request. */
 export async function dashboardSnapshot(node: Bwnode, history: number): Promise<DashboardSnapshot> {
   const now = Date.now()
   const status = node.status()
-  const [peers, datasets, events, served, fetched] = await Promise.all([
+  const [peers, datasets, events, disk] = await Promise.all([
     node.peers(),
     node.datasets.list(),
     node.ledger.history(history),
-    node.metrics.bytesServed.get(),
-    node.metrics.bytesFetched.get(),
+    node.store.usage(),
   ])
-  const servedTo = byPeer(served.values)
-  const fetchedFrom = byPeer(fetched.values)
   const ledger = node.ledger.summary()
   const ledgerPeers = new Map(ledger.peers.map((p) => [p.peerId, p]))
   const servedTotals = node.served.totals()
@@ -76,14 +66,18 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
   return {
     time: now,
     node: status,
+    bandwidth: { since: node.bandwidth.since, ...node.bandwidth.totals(), series: node.bandwidth.history() },
+    disk,
     peers: peers.map((peer) => {
       const coordinate = node.offers.coordinateOf(peer.peerId)
       const account = ledgerPeers.get(peer.peerId)
+      // The bandwidth meter counts every peer; the metrics' peer label stops at 20 (metrics.ts).
+      const bytes = node.bandwidth.peer(peer.peerId)
       return {
         ...peer,
         coordinate: coordinate === undefined ? null : { x: round(coordinate.x), y: round(coordinate.y) },
-        servedBytes: servedTo.get(peer.peerId) ?? 0,
-        fetchedBytes: fetchedFrom.get(peer.peerId) ?? 0,
+        servedBytes: bytes?.totalOut ?? 0,
+        fetchedBytes: bytes?.totalIn ?? 0,
         earned: credits(account?.earned ?? 0),
         spent: credits(account?.spent ?? 0),
       }
@@ -119,7 +113,7 @@ export async function dashboardSnapshot(node: Bwnode, history: number): Promise<
   }
 }
 
-/** GET / (the page), its assets, and GET /api/dashboard (the data it polls). */
+/** GET / (the page), its assets and icon, and GET /api/dashboard (the data it polls). */
 export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init: DashboardInit = {}): void {
   const offerRefreshMs = init.offerRefreshMs ?? DEFAULT_DASHBOARD_OFFER_REFRESH_MS
   const historyEvents = init.historyEvents ?? DEFAULT_DASHBOARD_HISTORY_EVENTS
@@ -141,6 +135,14 @@ export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init
       .send(asset.body)
   }
   for (const path of assets.keys()) app.get(path, (_request, reply) => sendAsset(reply, path))
+  const favicon = faviconIco()
+  app.get('/favicon.ico', async (_request, reply) => {
+    await reply
+      .type('image/x-icon')
+      .header('cache-control', 'public, max-age=86400')
+      .header('x-content-type-options', 'nosniff')
+      .send(favicon)
+  })
 
   // The page polls every second or two; a DHT walk for offers takes longer, so
   // it runs in the background at most every offerRefreshMs.
