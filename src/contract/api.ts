@@ -9,6 +9,7 @@ import type { LinkConfig } from '../config/schema.ts'
 import type { FetchProgress, FetchResult } from '../fetch/types.ts'
 import type { LendingState } from '../lending/allowance.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
+import type { AddProgress as StoreAddProgress } from '../store/content-store.ts'
 
 /** An offer's lending state as GET /api/offers shows it. */
 export type { OfferLending }
@@ -72,6 +73,23 @@ export interface TransferInfo {
   startedAt: number
   progress: FetchProgress | null
   result: (FetchResult & { out: string | null }) | null
+  error: { code: string; message: string } | null
+}
+
+/** An add's progress: the store's counts and the read rate since it started, bytes/s. */
+export interface AddProgress extends StoreAddProgress {
+  bytesPerSec: number
+}
+
+/** POST /api/datasets with `background: true`, GET /api/adds[/:id] */
+export interface AddJobInfo {
+  id: string
+  /** the absolute path being added, on the daemon's machine */
+  path: string
+  state: 'running' | 'done' | 'failed'
+  startedAt: number
+  progress: AddProgress | null
+  result: DatasetInfo | null
   error: { code: string; message: string } | null
 }
 
