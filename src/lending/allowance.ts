@@ -2,8 +2,8 @@ import { logger } from '@libp2p/logger'
 import type { Database } from '../db/database.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
 import { ChunkErrorCode } from '../protocols/chunk/codes.ts'
-import { dayKey, monthKey, nextDayStart, nextMonthStart } from './calendar.ts'
 import { formatBytes } from '../util/format.ts'
+import { dayKey, monthKey, nextDayStart, nextMonthStart } from './calendar.ts'
 import { ServingSchedule } from './schedule.ts'
 
 const log = logger('bwnode:lending')
