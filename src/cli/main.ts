@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
+import { registerAdmin } from './commands/admin.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerExperiment } from './commands/experiment.ts'
 import { registerFetch } from './commands/fetch.ts'
@@ -30,6 +31,7 @@ registerDatasets(program)
 registerFetch(program)
 registerMarket(program)
 registerStats(program)
+registerAdmin(program)
 registerExperiment(program)
 registerLab(program)
 

@@ -17,6 +17,12 @@ export type { OfferLending }
 /** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
 export const API_FILE = 'api.json'
 
+/**
+ * `<data>/api-token`: the API token, mode 0600, made once and kept across restarts (`bwnode token`
+ * prints it, `bwnode token --rotate` replaces it; the daemon copies it into api.json).
+ */
+export const API_TOKEN_FILE = 'api-token'
+
 export interface ApiFile {
   url: string
   token: string

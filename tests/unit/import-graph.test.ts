@@ -79,6 +79,7 @@ const CLIENT_COMMANDS = [
   'cli/common.ts',
   'cli/output.ts',
   'cli/progress.ts',
+  'cli/commands/admin.ts',
   'cli/commands/datasets.ts',
   'cli/commands/fetch.ts',
   'cli/commands/market.ts',

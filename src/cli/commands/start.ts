@@ -58,7 +58,7 @@ export function registerStart(program: Command): void {
     )
     .option(
       '--api-port <n>',
-      'HTTP API port on 127.0.0.1 (0 = any free port)',
+      'HTTP API port (default: api.port, else one chosen once for the data dir and kept in <data>/api-port; 0 = any free port each run)',
       parseInteger('--api-port', 0, 65535),
     )
     .option(
@@ -82,11 +82,11 @@ export function registerStart(program: Command): void {
           (err: unknown) => process.exit(reportError(err, options.json === true)),
         )
       }
-      const shutdown = (signal: string): void => {
+      const shutdown = (why: string): void => {
         signals += 1
         if (signals > 1) process.exit(130)
-        if (signal === 'SIGINT') exitCode = 130
-        process.stderr.write(`bwnode: ${signal}, shutting down\n`)
+        if (why === 'SIGINT') exitCode = 130
+        process.stderr.write(`bwnode: ${why}, shutting down\n`)
         if (daemon === undefined) stopRequested = true
         else stopNow(daemon)
       }
@@ -108,7 +108,10 @@ export function registerStart(program: Command): void {
         })
         const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
         dataDir = config.dataDir
-        daemon = await startDaemon(config)
+        daemon = await startDaemon(config, {
+          notice: (message) => process.stderr.write(`bwnode: ${message}\n`),
+          onShutdownRequest: () => shutdown('shutdown asked over the API'),
+        })
         // Last line of defence for "nothing a peer sends may crash the node": a rejection that
         // escaped every handler is logged, and the node keeps serving.
         process.on('unhandledRejection', (reason) => {
