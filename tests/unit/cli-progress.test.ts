@@ -57,11 +57,12 @@ describe('progress figures', () => {
     expect(describeProgress(snap(10, 0, 0)).percent).toBe('100%')
   })
 
-  it('formats times left in s, min and h', () => {
+  it('formats times left or taken in s, min, h and d', () => {
     expect(formatDuration(0)).toBe('0 s')
     expect(formatDuration(5.2)).toBe('6 s')
     expect(formatDuration(125)).toBe('2 min 05 s')
     expect(formatDuration(3725)).toBe('1 h 02 min')
+    expect(formatDuration(3 * 86_400 + 4 * 3600 + 5)).toBe('3 d 04 h')
     expect(formatDuration(Number.POSITIVE_INFINITY)).toBe('–')
     expect(formatDuration(Number.NaN)).toBe('–')
   })
