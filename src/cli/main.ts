@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
 import { registerAdmin } from './commands/admin.ts'
+import { registerConfig } from './commands/config.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerExperiment } from './commands/experiment.ts'
 import { registerFetch } from './commands/fetch.ts'
@@ -32,6 +33,7 @@ registerFetch(program)
 registerMarket(program)
 registerStats(program)
 registerAdmin(program)
+registerConfig(program)
 registerExperiment(program)
 registerLab(program)
 

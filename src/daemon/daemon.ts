@@ -6,6 +6,7 @@
  */
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
 import { registerAdminRoutes } from '../api/routes/admin.ts'
 import { registerDashboardRoutes } from '../api/routes/dashboard.ts'
 import { registerDatasetRoutes } from '../api/routes/datasets.ts'
@@ -17,6 +18,8 @@ import { API_FILE, API_TOKEN_FILE, type ApiFile } from '../contract/api.ts'
 import { Bwnode } from '../node/bwnode.ts'
 import { readOrCreateToken, writeNewToken } from '../util/secret-file.ts'
 import { API_PORT_FILE, apiPortPlan, rememberApiPort } from './api-port.ts'
+
+const log = logger('bwnode:daemon')
 
 export interface RunningDaemon {
   node: Bwnode
@@ -69,6 +72,7 @@ export async function startDaemon(config: BwnodeConfig, hooks: DaemonHooks = {})
       )
     }
     if (plan.remember) await rememberApiPort(node.dataDir, api.port)
+    log('API on %s (%s port; token in %s)', api.url, plan.remember ? 'new' : 'kept', tokenFile)
   } catch (err) {
     await node.stop()
     throw err

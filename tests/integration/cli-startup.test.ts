@@ -65,6 +65,7 @@ describe('CLI start-up loads only what a command uses', () => {
       ['stats', 'bw', '--data', dataDir],
       // Off a terminal, add's progress is plain lines: no bar library.
       ['add', file, '--data', dataDir],
+      ['token', '--data', dataDir],
       ['status', '--api', daemon.api.url, '--json'],
     ]
     const results = await Promise.all(cases.map(runRecordingLoads))
