@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
 import { registerAdmin } from './commands/admin.ts'
+import { registerCompletion } from './commands/completion.ts'
 import { registerConfig } from './commands/config.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerExperiment } from './commands/experiment.ts'
@@ -34,6 +35,7 @@ registerMarket(program)
 registerStats(program)
 registerAdmin(program)
 registerConfig(program)
+registerCompletion(program)
 registerExperiment(program)
 registerLab(program)
 

@@ -66,6 +66,7 @@ describe('CLI start-up loads only what a command uses', () => {
       // Off a terminal, add's progress is plain lines: no bar library.
       ['add', file, '--data', dataDir],
       ['token', '--data', dataDir],
+      ['completion', 'bash'],
       ['status', '--api', daemon.api.url, '--json'],
     ]
     const results = await Promise.all(cases.map(runRecordingLoads))

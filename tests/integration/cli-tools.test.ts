@@ -1,9 +1,101 @@
+import { execFileSync, spawnSync } from 'node:child_process'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
 import { ELIDED, elideSecrets } from '../../src/config/secrets.ts'
 import { runCli, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
+
+const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
+
+/** Top-level commands as `bwnode --help` lists them. */
+function helpCommands(help: string): string[] {
+  const section = help.slice(help.indexOf('Commands:'))
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!)
+}
+
+describe('bwnode completion', () => {
+  let work: string
+  let bash: string
+  let zsh: string
+  let help: string
+  beforeAll(async () => {
+    work = await tempDir('bwnode-completion-')
+    const [b, z, h] = await Promise.all([
+      runCli(['completion', 'bash']),
+      runCli(['completion', 'zsh']),
+      runCli(['--help']),
+    ])
+    expect(b.code, b.stderr).toBe(0)
+    expect(z.code, z.stderr).toBe(0)
+    bash = b.stdout
+    zsh = z.stdout
+    help = h.stdout
+  })
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true })
+  })
+
+  /** What the bash function offers for a command line whose last word is being completed. */
+  function complete(...line: string[]): string[] {
+    const words = line.map((w) => `'${w}'`).join(' ')
+    const script = `source "$1"\nCOMP_WORDS=(bwnode ${words}); COMP_CWORD=${line.length}; _bwnode_completion; printf '%s\\n' "\${COMPREPLY[@]}"`
+    const out = execFileSync('bash', ['-c', script, 'complete', join(work, 'bwnode.bash')], {
+      encoding: 'utf8',
+    })
+    return out.split('\n').filter((w) => w !== '')
+  }
+
+  it('bash: commands, subcommands, options and their choices, from the program itself', async () => {
+    await writeFile(join(work, 'bwnode.bash'), bash)
+    expect(spawnSync('bash', ['-n', join(work, 'bwnode.bash')]).status).toBe(0)
+    // Every command of --help is offered.
+    const commands = helpCommands(help)
+    expect(commands).toContain('completion')
+    expect(complete('')).toEqual(expect.arrayContaining(commands))
+    expect(complete('st')).toEqual(['start', 'status', 'stats'])
+    expect(complete('stats', '')).toEqual(['bw'])
+    expect(complete('config', '')).toEqual(['show'])
+    expect(complete('completion', '')).toEqual(['bash', 'zsh'])
+    expect(complete('fetch', '--pro')).toEqual(['--progress'])
+    expect(complete('fetch', '--progress', '')).toEqual(['auto', 'bar', 'plain', 'json', 'none'])
+    expect(complete('start', '--log-level', 'd')).toEqual(['debug'])
+    expect(complete('shutdown', '--')).toEqual(
+      expect.arrayContaining(['--data', '--api', '--token', '--no-wait']),
+    )
+    // An option's value is skipped when finding the command, and is left to file completion.
+    expect(complete('start', '--data', '/tmp/x', '--lo')).toEqual(['--log-level'])
+    expect(complete('start', '--data', '')).toEqual([])
+  })
+
+  it('zsh: a function per command, with its options and choices', () => {
+    expect(zsh.startsWith('#compdef bwnode\n')).toBe(true)
+    for (const fn of [
+      '_bwnode',
+      '_bwnode_fetch',
+      '_bwnode_stats_bw',
+      '_bwnode_config_show',
+      '_bwnode_find_peer',
+    ]) {
+      expect(zsh).toContain(`\n${fn}() {\n`)
+    }
+    expect(zsh).toMatch(/'--progress\[[^\]]*\]:mode:\(auto bar plain json none\)'/)
+    expect(zsh).toMatch(/'\*--bootstrap\[/)
+    expect(zsh).toMatch(/'1:shell:\(bash zsh\)'/)
+    expect(zsh).toContain('compdef _bwnode bwnode')
+  })
+
+  it('zsh is parsed by zsh where it is installed', (context) => {
+    if (!has('zsh')) context.skip('zsh is not installed here: the script is checked for its structure only')
+    expect(spawnSync('zsh', ['-n', '-c', zsh]).status).toBe(0)
+  })
+
+  it('another shell is a usage error', async () => {
+    const result = await runCli(['completion', 'fish'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/Allowed choices are bash, zsh/)
+  })
+})
 
 describe('bwnode config show', () => {
   it('prints the config start would run with: file < environment < flags, as a valid config file', async () => {
