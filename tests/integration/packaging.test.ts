@@ -60,6 +60,28 @@ function compose(): {
   )
 }
 
+/** A systemd unit as section -> key -> values (a key may repeat). */
+function unitFile(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>()
+  let current: Map<string, string[]> | undefined
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue
+    const section = /^\[(.+)\]$/.exec(line)
+    if (section !== null) {
+      current = new Map()
+      sections.set(section[1]!, current)
+      continue
+    }
+    const eq = line.indexOf('=')
+    expect(eq, `not key=value: ${line}`).toBeGreaterThan(0)
+    expect(current, `key outside a section: ${line}`).toBeDefined()
+    const key = line.slice(0, eq).trim()
+    current!.set(key, [...(current!.get(key) ?? []), line.slice(eq + 1).trim()])
+  }
+  return sections
+}
+
 describe('Dockerfile', () => {
   const instructions = dockerInstructions()
   const all = (op: string) => instructions.filter((i) => i.op === op).map((i) => i.args)
@@ -244,4 +266,70 @@ describe('deploy/peer-entrypoint.sh', () => {
     }
     expect(await exited, output).toBe(0)
   })
+})
+
+describe('deploy/bwnode.service', () => {
+  const text = read('deploy/bwnode.service')
+  const unit = unitFile(text)
+  const value = (section: string, key: string): string | undefined => unit.get(section)?.get(key)?.at(-1)
+
+  it('runs bwnode start as a dedicated user in its state directory, restarting on failure', () => {
+    expect(value('Unit', 'Description')).toMatch(/bwnode/)
+    expect(value('Unit', 'After')).toContain('network-online.target')
+    expect(value('Unit', 'Wants')).toContain('network-online.target')
+    expect(value('Service', 'User')).toBe('bwnode')
+    expect(value('Service', 'StateDirectory')).toBe('bwnode')
+    expect(value('Service', 'Environment')).toBe('BWNODE_DATA=/var/lib/bwnode')
+    expect(value('Service', 'ExecStart')).toBe(`${IMAGE_ROOT}/bin/bwnode.js start`)
+    expect(value('Service', 'Restart')).toBe('on-failure')
+    expect(value('Service', 'RestartPreventExitStatus')).toBe('2')
+    expect(value('Install', 'WantedBy')).toBe('multi-user.target')
+    // The user the unit names is the one the sysusers file makes.
+    expect(read('deploy/bwnode.sysusers')).toMatch(/^u bwnode - .* \/var\/lib\/bwnode /m)
+  })
+
+  it('is hardened, and leaves V8 able to compile', () => {
+    const required: Record<string, string> = {
+      NoNewPrivileges: 'yes',
+      CapabilityBoundingSet: '',
+      ProtectSystem: 'strict',
+      ProtectHome: 'yes',
+      PrivateTmp: 'yes',
+      PrivateDevices: 'yes',
+      ProtectKernelTunables: 'yes',
+      ProtectKernelModules: 'yes',
+      ProtectControlGroups: 'yes',
+      RestrictNamespaces: 'yes',
+      RestrictSUIDSGID: 'yes',
+      LockPersonality: 'yes',
+      SystemCallArchitectures: 'native',
+      SystemCallFilter: '@system-service',
+      UMask: '0077',
+    }
+    for (const [key, expected] of Object.entries(required)) expect(value('Service', key), key).toBe(expected)
+    expect(value('Service', 'RestrictAddressFamilies')?.split(' ').sort()).toEqual([
+      'AF_INET',
+      'AF_INET6',
+      'AF_NETLINK',
+      'AF_UNIX',
+    ])
+    expect(value('Service', 'MemoryDenyWriteExecute')).toBeUndefined()
+  })
+
+  const analyze = succeeds('sh', ['-c', 'command -v systemd-analyze'])
+  it.skipIf(!analyze)(
+    `systemd-analyze verify finds nothing to say (${analyze ? 'with ExecStart pointed at this checkout' : 'skipped: systemd-analyze is not installed here'})`,
+    async () => {
+      // verify checks that ExecStart exists and is executable: point it at this checkout's bin.
+      const dir = await tempDir('bwnode-unit-')
+      const copy = join(dir, 'bwnode.service')
+      const { writeFile } = await import('node:fs/promises')
+      await writeFile(copy, text.replace(`${IMAGE_ROOT}/bin/bwnode.js`, join(ROOT, 'bin/bwnode.js')))
+      const result = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' })
+      expect(result.status, result.stderr).toBe(0)
+      // It warns (unknown keys, bad values) on stderr and still exits 0: anything it says is a failure.
+      expect(result.stderr.split('\n').filter((line) => line.includes('bwnode.service'))).toEqual([])
+      await rm(dir, { recursive: true, force: true })
+    },
+  )
 })
