@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { API_ERROR_CODES, type ApiErrorCode, httpStatusOf } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage, explainDiskFull } from '../errors/index.ts'
@@ -7,26 +7,29 @@ import { type HostAccess, HostCheck } from './host-check.ts'
 /**
  * The local HTTP API used by the CLI and the dashboard. Reads are open to
  * whoever can reach the socket (loopback by default); anything that changes
- * state needs `Authorization: Bearer <token>`, the token written to api.json.
+ * state needs `Authorization: Bearer <token>`, the token kept in <data>/api-token
+ * (and copied to api.json). The token can change while the API runs (rotation):
+ * the check reads it from a function.
  * Every request must name the API in its Host header, and a browser's Origin
  * on a state-changing one must be the API's own (host-check.ts).
  */
 
 export interface ApiServerInit {
   host: string
-  port: number
+  /** Ports to try in order: one that is taken (EADDRINUSE) moves on to the next; 0 = any free port. */
+  port: number | number[]
   token?: string
 }
 
 export interface ApiServer {
   app: FastifyInstance
+  /** The token state changes need now (the daemon updates it when it rotates the token). */
   token: string
   url: string
+  /** The port it listens on, and how many of the ports asked for were taken first. */
+  port: number
+  portsTaken: number
   close(): Promise<void>
-}
-
-export function newApiToken(): string {
-  return randomBytes(24).toString('hex')
 }
 
 function tokenMatches(expected: string, header: string | undefined): boolean {
@@ -40,8 +43,15 @@ async function refuse(reply: FastifyReply, code: ApiErrorCode, message: string):
   await reply.code(API_ERROR_CODES[code].status).send({ error: { code, message } })
 }
 
-/** `access` says which Host names the API answers besides loopback; the default is a loopback API. */
-export function createApiApp(token: string, access: HostAccess = { bindHost: '127.0.0.1' }): FastifyInstance {
+/**
+ * `token`: the token, or a function that says what it is now. `access` says which Host names the
+ * API answers besides loopback; the default is a loopback API.
+ */
+export function createApiApp(
+  token: string | (() => string),
+  access: HostAccess = { bindHost: '127.0.0.1' },
+): FastifyInstance {
+  const currentToken = typeof token === 'string' ? () => token : token
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
   const hosts = new HostCheck(access)
   // One hook ahead of every route, the dashboard, /metrics and the 404 handler alike.
@@ -58,7 +68,7 @@ export function createApiApp(token: string, access: HostAccess = { bindHost: '12
     }
     const changesState = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS'
     if (!changesState) return
-    if (!tokenMatches(token, request.headers.authorization)) {
+    if (!tokenMatches(currentToken(), request.headers.authorization)) {
       await refuse(reply, 'ERR_UNAUTHORIZED', 'this call changes state: send the API token')
       return
     }
@@ -92,16 +102,33 @@ export async function listenApi(
   app: FastifyInstance,
   init: ApiServerInit & { token: string },
 ): Promise<ApiServer> {
-  try {
-    await app.listen({ host: init.host, port: init.port })
-  } catch (err) {
-    throw new ConfigError(
-      `api ${init.host}:${init.port}: cannot listen (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`,
-    )
+  const ports = typeof init.port === 'number' ? [init.port] : init.port
+  let portsTaken = 0
+  for (const [i, port] of ports.entries()) {
+    try {
+      await app.listen({ host: init.host, port })
+      break
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE' && i < ports.length - 1) {
+        portsTaken++
+        continue
+      }
+      throw new ConfigError(`api ${init.host}:${port}: cannot listen (${code ?? errorMessage(err)})`, {
+        cause: err,
+      })
+    }
   }
   const address = app.server.address()
   if (address === null || typeof address === 'string')
     throw new BwnodeError('ERR_API', 'API has no TCP address')
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return { app, token: init.token, url: `http://${host}:${address.port}`, close: () => app.close() }
+  return {
+    app,
+    token: init.token,
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    portsTaken,
+    close: () => app.close(),
+  }
 }

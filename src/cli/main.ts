@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander'
 import { UsageError } from '../errors/index.ts'
 import { packageVersion } from '../util/version.ts'
+import { registerAdmin } from './commands/admin.ts'
+import { registerCompletion } from './commands/completion.ts'
+import { registerConfig } from './commands/config.ts'
 import { registerDatasets } from './commands/datasets.ts'
 import { registerExperiment } from './commands/experiment.ts'
 import { registerFetch } from './commands/fetch.ts'
@@ -30,6 +33,9 @@ registerDatasets(program)
 registerFetch(program)
 registerMarket(program)
 registerStats(program)
+registerAdmin(program)
+registerConfig(program)
+registerCompletion(program)
 registerExperiment(program)
 registerLab(program)
 

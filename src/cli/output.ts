@@ -9,6 +9,9 @@ export interface OutputOptions {
   json?: boolean
 }
 
+/** Exit code of a command stopped by Ctrl-C (128 + SIGINT), the shell's convention. */
+export const EXIT_SIGINT = 130
+
 export function emit<T>(options: OutputOptions, data: T, human: (data: T) => string): void {
   if (options.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`)
   else {

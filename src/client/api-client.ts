@@ -22,6 +22,11 @@ export interface DaemonLocation {
 
 export const DEFAULT_DATA_DIR = '.bwnode'
 
+/** The data dir a command means: --data, else BWNODE_DATA, else .bwnode. */
+export function dataDirOf(data: string | undefined): string {
+  return data ?? process.env.BWNODE_DATA ?? DEFAULT_DATA_DIR
+}
+
 /** Parses --api: an http(s) URL, or a usage error that says so (not "is it running?"). */
 export function parseApiUrl(text: string): string {
   let url: URL | undefined
@@ -60,7 +65,7 @@ export class ApiClient {
     const envToken = process.env.BWNODE_API_TOKEN === '' ? undefined : process.env.BWNODE_API_TOKEN
     if (location.api !== undefined)
       return new ApiClient(parseApiUrl(location.api), location.token ?? envToken, location.timeoutMs)
-    const dataDir = location.data ?? process.env.BWNODE_DATA ?? DEFAULT_DATA_DIR
+    const dataDir = dataDirOf(location.data)
     const path = join(dataDir, API_FILE)
     let text: string
     try {
@@ -143,8 +148,8 @@ export class ApiClient {
       let message = error?.message ?? `daemon replied ${response.status}`
       if (code === 'ERR_UNAUTHORIZED') {
         message += this.hasToken
-          ? ' (the token given was refused: it changes when the daemon restarts; see <data>/api.json)'
-          : ' (pass --token TOKEN or set BWNODE_API_TOKEN; the token is in <data>/api.json on the daemon machine)'
+          ? ' (the token given was refused: `bwnode token` on the daemon machine prints the current one; it changes only with `bwnode token --rotate`)'
+          : ' (pass --token TOKEN or set BWNODE_API_TOKEN; `bwnode token` on the daemon machine prints it)'
       }
       throw new BwnodeError(code, message)
     }

@@ -92,7 +92,11 @@ export const configSchema = z.strictObject({
   api: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
-      port: port.default(0),
+      /**
+       * Absent: the port chosen once for the data dir and remembered in <data>/api-port (any free
+       * port for one run when that one is taken). 0: any free port, every run. Else exactly this.
+       */
+      port: port.optional(),
       /** Binding the API to a non-loopback host needs this set explicitly. */
       allowRemote: z.boolean().default(false),
       /**

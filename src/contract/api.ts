@@ -11,7 +11,7 @@ import type { PeerSummary } from '../ledger/ledger.ts'
 import type { LendingState } from '../lending/allowance.ts'
 import type { BandwidthPoint, TrafficFigures } from '../node/bandwidth.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
-import type { StoreUsage } from '../store/content-store.ts'
+import type { AddProgress as StoreAddProgress, StoreUsage } from '../store/content-store.ts'
 
 /** An offer's lending state as GET /api/offers shows it. */
 /** Bytes and rates in and out (GET /api/stats/bw, the dashboard), one slot of their history, the store's disk. */
@@ -19,6 +19,12 @@ export type { BandwidthPoint, OfferLending, StoreUsage, TrafficFigures }
 
 /** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
 export const API_FILE = 'api.json'
+
+/**
+ * `<data>/api-token`: the API token, mode 0600, made once and kept across restarts (`bwnode token`
+ * prints it, `bwnode token --rotate` replaces it; the daemon copies it into api.json).
+ */
+export const API_TOKEN_FILE = 'api-token'
 
 export interface ApiFile {
   url: string
@@ -113,6 +119,23 @@ export interface TransferInfo {
   startedAt: number
   progress: FetchProgress | null
   result: (FetchResult & { out: string | null }) | null
+  error: { code: string; message: string } | null
+}
+
+/** An add's progress: the store's counts and the read rate since it started, bytes/s. */
+export interface AddProgress extends StoreAddProgress {
+  bytesPerSec: number
+}
+
+/** POST /api/datasets with `background: true`, GET /api/adds[/:id] */
+export interface AddJobInfo {
+  id: string
+  /** the absolute path being added, on the daemon's machine */
+  path: string
+  state: 'running' | 'done' | 'failed'
+  startedAt: number
+  progress: AddProgress | null
+  result: DatasetInfo | null
   error: { code: string; message: string } | null
 }
 

@@ -3,14 +3,15 @@ import { resolve } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import type { DatasetInfo, TransferInfo } from '../contract/api.ts'
+import type { AddJobInfo, DatasetInfo, TransferInfo } from '../contract/api.ts'
 import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
 import type { ProviderFailures } from '../fetch/provider.ts'
 import type { FetchEnvironment } from '../fetch/types.ts'
 import { CHUNK_PROTOCOL } from '../protocols/chunk/constants.ts'
 import { parseDatasetCid } from '../store/cid.ts'
-import type { ContentStore } from '../store/content-store.ts'
+import type { AddOptions, ContentStore } from '../store/content-store.ts'
+import { JobRegistry } from './jobs.ts'
 import type { BwnodeLibp2p } from './libp2p.ts'
 
 const log = logger('bwnode:datasets')
@@ -20,6 +21,9 @@ export const MAX_CONNECTED_PEERS_ASKED = 16
 
 /** Finished transfers the registry remembers for the API and dashboard (the newest). */
 export const MAX_FINISHED_TRANSFERS = 100
+
+/** Finished background adds remembered for GET /api/adds (the newest). */
+export const MAX_FINISHED_ADDS = 100
 
 export interface StartFetchOptions {
   out?: string
@@ -40,12 +44,12 @@ export class DatasetService {
   private readonly libp2p: BwnodeLibp2p
   private readonly fetcher: Fetcher
   private readonly reprovideIntervalMs: number
-  private readonly transfers = new Map<string, { info: TransferInfo; controller: AbortController }>()
+  private readonly transfers = new JobRegistry<TransferInfo>('transfer', MAX_FINISHED_TRANSFERS)
+  private readonly adds = new JobRegistry<AddJobInfo>('add', MAX_FINISHED_ADDS)
   private readonly provided = new Set<string>()
   private readonly onTransferEnd: ((info: TransferInfo) => void) | undefined
   private timer: ReturnType<typeof setInterval> | undefined
   private stopped = false
-  private nextTransfer = 1
 
   constructor(init: {
     store: ContentStore
@@ -67,9 +71,7 @@ export class DatasetService {
   }
 
   get activeCount(): number {
-    let running = 0
-    for (const { info } of this.transfers.values()) if (info.state === 'running') running++
-    return running
+    return this.transfers.running().length
   }
 
   start(): void {
@@ -84,8 +86,7 @@ export class DatasetService {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
-    for (const { controller } of this.transfers.values())
-      controller.abort(new BwnodeError('ERR_SHUTDOWN', 'node stopping'))
+    this.transfers.abortAll(new BwnodeError('ERR_SHUTDOWN', 'node stopping'))
   }
 
   private readonly onPeerConnect = (): void => {
@@ -96,10 +97,56 @@ export class DatasetService {
   }
   private pendingAnnounce = false
 
-  async add(path: string, options: { name?: string; chunkSize?: number }): Promise<DatasetInfo> {
+  async add(path: string, options: AddOptions): Promise<DatasetInfo> {
     const info = await this.store.addPath(path, options)
     void this.provide(parseDatasetCid(info.cid))
     return info
+  }
+
+  /**
+   * Starts an add in the background and returns its record at once; `progress` follows the
+   * store's reads (GET /api/adds/:id). Adds run one at a time in the store, so a second one
+   * waits with `progress: null` until the first is done.
+   */
+  startAdd(path: string, options: { name?: string; chunkSize?: number } = {}): AddJobInfo {
+    const info: AddJobInfo = {
+      id: this.adds.nextId(),
+      path,
+      state: 'running',
+      startedAt: Date.now(),
+      progress: null,
+      result: null,
+      error: null,
+    }
+    this.adds.add(info)
+    let readingSince: number | undefined
+    const onProgress: AddOptions['onProgress'] = (progress) => {
+      readingSince ??= performance.now()
+      const seconds = (performance.now() - readingSince) / 1000
+      info.progress = { ...progress, bytesPerSec: seconds > 0 ? progress.doneBytes / seconds : 0 }
+    }
+    this.add(path, { ...options, onProgress })
+      .then(
+        (dataset) => {
+          info.result = dataset
+          info.state = 'done'
+        },
+        (caught: unknown) => {
+          const err = explainDiskFull(caught)
+          info.state = 'failed'
+          info.error = { code: err instanceof BwnodeError ? err.code : 'ERR_ADD', message: errorMessage(err) }
+        },
+      )
+      .finally(() => this.adds.prune())
+    return info
+  }
+
+  addJob(id: string): AddJobInfo {
+    return this.adds.get(id)
+  }
+
+  listAdds(): AddJobInfo[] {
+    return this.adds.list()
   }
 
   async list(): Promise<Array<DatasetInfo & { provided: boolean }>> {
@@ -150,18 +197,17 @@ export class DatasetService {
     const cid = parseDatasetCid(cidText)
     // Refuse before spending time and credits on a fetch whose export is bound to fail.
     if (options.out !== undefined) assertOutFree(options.out)
-    for (const { info } of this.transfers.values()) {
-      if (info.cid === cid.toString() && info.state === 'running') {
+    for (const info of this.transfers.running()) {
+      if (info.cid === cid.toString()) {
         throw new BwnodeError(
           'ERR_FETCH_RUNNING',
           `a fetch of ${cid} is already running (transfer ${info.id})`,
         )
       }
     }
-    const id = String(this.nextTransfer++)
     const controller = new AbortController()
     const info: TransferInfo = {
-      id,
+      id: this.transfers.nextId(),
       cid: cid.toString(),
       out: options.out ?? null,
       state: 'running',
@@ -170,7 +216,7 @@ export class DatasetService {
       result: null,
       error: null,
     }
-    this.transfers.set(id, { info, controller })
+    this.transfers.add(info, controller)
     void this.runFetch(cid, info, controller.signal, options)
     return info
   }
@@ -202,41 +248,21 @@ export class DatasetService {
       info.error = { code, message: errorMessage(err) }
     } finally {
       this.onTransferEnd?.(info)
-      this.forgetOldTransfers()
-    }
-  }
-
-  /**
-   * A node runs for weeks: keep every running transfer but only the newest
-   * MAX_FINISHED_TRANSFERS finished ones, so the registry cannot grow without bound.
-   */
-  private forgetOldTransfers(): void {
-    let finished = 0
-    for (const { info } of this.transfers.values()) if (info.state !== 'running') finished++
-    // Map iteration is insertion order: the oldest transfers come first.
-    for (const [id, { info }] of this.transfers) {
-      if (finished <= MAX_FINISHED_TRANSFERS) break
-      if (info.state === 'running') continue
-      this.transfers.delete(id)
-      finished--
+      // A node runs for weeks: only the newest finished transfers are kept.
+      this.transfers.prune()
     }
   }
 
   transfer(id: string): TransferInfo {
-    const entry = this.transfers.get(id)
-    if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no transfer ${id}`)
-    return entry.info
+    return this.transfers.get(id)
   }
 
   listTransfers(): TransferInfo[] {
-    return [...this.transfers.values()].map((t) => t.info).reverse()
+    return this.transfers.list()
   }
 
   cancel(id: string): TransferInfo {
-    const entry = this.transfers.get(id)
-    if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no transfer ${id}`)
-    entry.controller.abort(new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
-    return entry.info
+    return this.transfers.abort(id, new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
   }
 }
 

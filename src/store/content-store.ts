@@ -34,6 +34,18 @@ export interface AddOptions {
   name?: string
   /** bytes per chunk, 64 KiB..4 MiB; defaults to the store's chunk size */
   chunkSize?: number
+  /** Called once the files are listed, after each chunk is read and hashed, and at the end. */
+  onProgress?: (progress: AddProgress) => void
+}
+
+/** How far an add has come: bytes read and hashed of the files listed at its start. */
+export interface AddProgress {
+  name: string
+  /** Sizes of the files when they were listed (grows if a file grew meanwhile). */
+  totalBytes: number
+  doneBytes: number
+  totalFiles: number
+  doneFiles: number
 }
 
 export interface RemoveResult {
@@ -151,6 +163,18 @@ export class ContentStore {
     checkName(name)
     return this.exclusive(async () => {
       const sources = await listSourceFiles(path)
+      const progress: AddProgress = {
+        name,
+        totalBytes: sources.reduce((sum, source) => sum + source.size, 0),
+        doneBytes: 0,
+        totalFiles: sources.length,
+        doneFiles: 0,
+      }
+      const report = (): void => {
+        progress.totalBytes = Math.max(progress.totalBytes, progress.doneBytes)
+        options.onProgress?.({ ...progress })
+      }
+      report()
       const written = new Map<string, number>()
       let fresh = { bytes: 0, chunks: 0 }
       const files: ManifestFile[] = []
@@ -175,8 +199,12 @@ export class ContentStore {
           }
           chunks.push(key)
           size += bytes.byteLength
+          progress.doneBytes += bytes.byteLength
+          report()
         }
         files.push({ path: source.relPath, size, chunks })
+        progress.doneFiles++
+        report()
       }
       for (const write of inFlight.splice(0)) await write
       const manifest: Manifest = { version: MANIFEST_VERSION, name, chunkSize, files }

@@ -9,6 +9,8 @@ export interface SourceFile {
   absPath: string
   /** posix path relative to the dataset root, as written in the manifest */
   relPath: string
+  /** bytes when listed (for progress; what is read is what counts) */
+  size: number
 }
 
 /**
@@ -29,7 +31,7 @@ export async function listSourceFiles(path: string): Promise<SourceFile[]> {
   }
   const files: SourceFile[] = []
   if (info.isFile()) {
-    files.push({ absPath: root, relPath: basename(root) })
+    files.push({ absPath: root, relPath: basename(root), size: info.size })
   } else if (info.isDirectory()) {
     await walkDirectory(root, '', files)
   } else {
@@ -51,7 +53,7 @@ async function walkDirectory(dir: string, prefix: string, out: SourceFile[]): Pr
     if (entry.isDirectory()) {
       await walkDirectory(absPath, relPath, out)
     } else if (entry.isFile()) {
-      out.push({ absPath, relPath })
+      out.push({ absPath, relPath, size: (await stat(absPath)).size })
     } else {
       throw new BwnodeError('ERR_UNSUPPORTED_FILE', `${absPath}: not a regular file or directory`)
     }

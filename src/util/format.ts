@@ -28,6 +28,20 @@ export function formatRate(bytesPerSec: number): string {
   return Number.isFinite(bytesPerSec) ? `${formatBytes(bytesPerSec)}/s` : '–'
 }
 
+/**
+ * 45 s, 2 min 05 s, 1 h 02 min, 3 d 04 h: a time left or taken (an ETA, an uptime), rounded up to
+ * the second; '–' for no number.
+ */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '–'
+  const whole = Math.ceil(seconds)
+  const pad = (n: number): string => String(n).padStart(2, '0')
+  if (whole < 60) return `${whole} s`
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${pad(whole % 60)} s`
+  if (whole < 86_400) return `${Math.floor(whole / 3600)} h ${pad(Math.floor((whole % 3600) / 60))} min`
+  return `${Math.floor(whole / 86_400)} d ${pad(Math.floor((whole % 86_400) / 3600))} h`
+}
+
 /** Bytes per unit: SI (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB), each with its true meaning. */
 const SIZE_UNITS: Record<string, number> = {
   b: 1,

@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises'
+import { lstat, readFile } from 'node:fs/promises'
 
 /** A file system error that says the path is not there. */
 export function isNotFound(err: unknown): boolean {
@@ -12,6 +12,16 @@ export async function exists(path: string): Promise<boolean> {
     return true
   } catch (err) {
     if (isNotFound(err)) return false
+    throw err
+  }
+}
+
+/** A text file's contents, or undefined when it is not there; other errors throw. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    if (isNotFound(err)) return undefined
     throw err
   }
 }

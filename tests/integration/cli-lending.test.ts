@@ -115,7 +115,7 @@ describe('CLI: --uplink, lending in status, stats bw', () => {
 
     const text = await cli(['stats', 'bw'])
     expect(text.code, text.stderr).toBe(0)
-    expect(text.stdout).toMatch(/^bandwidth since the daemon started \(\d+[smhd]/)
+    expect(text.stdout).toMatch(/^bandwidth since the daemon started \(\d+ (s|min|h|d)\b/)
     expect(text.stdout).toMatch(/^out\s+\d+(\.\d+)? (kB|MB)\s+\d/m)
     expect(text.stdout).toMatch(/^PEER\s+IN\s+OUT\s+RATE IN\s+RATE OUT$/m)
     expect(text.stdout).toContain(peer.peerId.toString())

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
@@ -43,9 +43,12 @@ async function runRecordingLoads(args: string[]): Promise<Loaded> {
 describe('CLI start-up loads only what a command uses', () => {
   let daemon: RunningDaemon
   let dataDir: string
+  let file: string
   beforeAll(async () => {
     dataDir = await tempDir()
     daemon = await startDaemon(parseConfig({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'] }, 'startup test'))
+    file = join(await tempDir('bwnode-startup-add-'), 'file.bin')
+    await writeFile(file, 'a few bytes to add')
   })
   afterAll(async () => {
     await daemon?.stop()
@@ -60,6 +63,10 @@ describe('CLI start-up loads only what a command uses', () => {
       ['ls', '--data', dataDir],
       ['credits', '--data', dataDir],
       ['stats', 'bw', '--data', dataDir],
+      // Off a terminal, add's progress is plain lines: no bar library.
+      ['add', file, '--data', dataDir],
+      ['token', '--data', dataDir],
+      ['completion', 'bash'],
       ['status', '--api', daemon.api.url, '--json'],
     ]
     const results = await Promise.all(cases.map(runRecordingLoads))

@@ -78,6 +78,8 @@ const ABOVE_NODE = ['cli/', 'daemon/', 'api/', 'client/', 'lab/', 'experiment/']
 const CLIENT_COMMANDS = [
   'cli/common.ts',
   'cli/output.ts',
+  'cli/progress.ts',
+  'cli/commands/admin.ts',
   'cli/commands/datasets.ts',
   'cli/commands/fetch.ts',
   'cli/commands/market.ts',

@@ -10,6 +10,8 @@ const addBody = z.strictObject({
   path: z.string().min(1).refine(isAbsolute, 'path must be absolute'),
   name: z.string().min(1).optional(),
   chunkSize: z.number().int().optional(),
+  /** Answer at once with an add record (202) and read the files in the background. */
+  background: z.boolean().optional(),
 })
 
 const seedBody = z.strictObject({
@@ -47,13 +49,19 @@ export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void 
     })),
   )
 
-  app.post('/api/datasets', async (request) => {
+  app.post('/api/datasets', async (request, reply) => {
     const body = parseBody(addBody, request.body)
-    return node.datasets.add(body.path, {
+    const options = {
       ...(body.name === undefined ? {} : { name: body.name }),
       ...(body.chunkSize === undefined ? {} : { chunkSize: body.chunkSize }),
-    })
+    }
+    if (body.background === true) return reply.code(202).send(node.datasets.startAdd(body.path, options))
+    return node.datasets.add(body.path, options)
   })
+  app.get('/api/adds', async () => node.datasets.listAdds())
+  app.get<{ Params: { id: string } }>('/api/adds/:id', async (request) =>
+    node.datasets.addJob(request.params.id),
+  )
 
   app.delete<{ Params: { cid: string } }>('/api/datasets/:cid', async (request) =>
     node.datasets.remove(request.params.cid),

@@ -1,8 +1,17 @@
 import { resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
-import type { DatasetInfo } from '../../contract/api.ts'
-import { formatBytes, parseSize, table } from '../../util/format.ts'
+import type { AddJobInfo, DatasetInfo } from '../../contract/api.ts'
+import { BwnodeError } from '../../errors/index.ts'
+import { formatBytes, parseSize, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
+import { EXIT_SIGINT, emit } from '../output.ts'
+import {
+  createProgress,
+  followJob,
+  type ProgressMode,
+  type ProgressSnapshot,
+  progressOption,
+} from '../progress.ts'
 
 function chunkSizeOption(value: string): number {
   try {
@@ -12,6 +21,24 @@ function chunkSizeOption(value: string): number {
   }
 }
 
+/** An add's progress as the progress display reads it; null while it waits for the store. */
+export function addSnapshot(p: AddJobInfo['progress']): ProgressSnapshot {
+  if (p === null) return { doneBytes: 0, totalBytes: null, bytesPerSec: 0, detail: 'waiting for the store' }
+  return {
+    doneBytes: p.doneBytes,
+    totalBytes: p.totalBytes,
+    bytesPerSec: p.bytesPerSec,
+    detail: `${p.doneFiles} of ${plural(p.totalFiles, 'file')}`,
+    fields: { name: p.name, doneFiles: p.doneFiles, totalFiles: p.totalFiles },
+  }
+}
+
+interface AddCliOptions extends DaemonOptions {
+  name?: string
+  chunkSize?: number
+  progress: ProgressMode
+}
+
 export function registerDatasets(program: Command): void {
   daemonCommand(
     program
@@ -19,20 +46,54 @@ export function registerDatasets(program: Command): void {
       .argument('<path>', 'file or directory to add')
       .description('chunk a file or directory into the store and advertise it; prints the dataset CID')
       .option('--name <name>', 'dataset name (default: the base name of the path)')
-      .option('--chunk-size <size>', 'chunk size, 64KiB..4MiB (default 1MiB)', chunkSizeOption),
-  ).action(async (path: string, options: DaemonOptions & { name?: string; chunkSize?: number }) => {
-    await run(
-      options,
-      async () => {
-        const info = await (await client(options)).post<DatasetInfo>('/api/datasets', {
-          path: resolve(path),
-          ...(options.name === undefined ? {} : { name: options.name }),
-          ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
-        })
-        return { cid: info.cid, name: info.name, bytes: info.bytes, chunks: info.chunks }
-      },
-      (info) => info.cid,
-    )
+      .option('--chunk-size <size>', 'chunk size, 64KiB..4MiB (default 1MiB)', chunkSizeOption)
+      .addOption(progressOption()),
+  ).action(async (path: string, options: AddCliOptions) => {
+    const json = options.json === true
+    const progress = await createProgress({ mode: options.progress, json, command: 'add', subject: path })
+    let interrupted = false
+    const onSigint = (): void => {
+      interrupted = true
+    }
+    process.once('SIGINT', onSigint)
+    try {
+      const api = await client(options)
+      const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout * 1000
+      const started = await api.post<AddJobInfo>('/api/datasets', {
+        path: resolve(path),
+        background: true,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+      })
+      const { job, last } = await followJob(started, () => api.get<AddJobInfo>(`/api/adds/${started.id}`), {
+        progress,
+        snapshot: (j) => addSnapshot(j.progress),
+        check: async () => {
+          // The store cannot stop an add half-way (its chunks would be left unindexed): the daemon
+          // finishes it, and `bwnode ls` shows the dataset then.
+          const goesOn = 'the add goes on in the daemon; bwnode ls shows the dataset when it is done'
+          if (interrupted) throw new BwnodeError('ERR_INTERRUPTED', `interrupted; ${goesOn}`)
+          if (deadline !== undefined && Date.now() >= deadline)
+            throw new BwnodeError(
+              'ERR_TIMEOUT',
+              `add of ${path} did not finish within ${options.timeout} s (--timeout); ${goesOn}`,
+            )
+        },
+      })
+      if (job.state !== 'done' || job.result === null) {
+        const error = job.error ?? { code: 'ERR_ADD', message: `add ${job.state}` }
+        throw new BwnodeError(error.code, error.message)
+      }
+      const info = job.result
+      const summary = { cid: info.cid, name: info.name, bytes: info.bytes, chunks: info.chunks }
+      progress.done(last, summary)
+      emit(options, summary, (r) => r.cid)
+    } catch (err) {
+      const code = progress.fail(err, json)
+      process.exitCode = interrupted ? EXIT_SIGINT : code
+    } finally {
+      process.removeListener('SIGINT', onSigint)
+    }
   })
 
   daemonCommand(

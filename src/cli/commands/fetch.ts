@@ -3,12 +3,16 @@ import type { Command } from 'commander'
 import type { ApiClient } from '../../client/api-client.ts'
 import type { DatasetInfo, NodeStatus, TransferInfo } from '../../contract/api.ts'
 import { BwnodeError } from '../../errors/index.ts'
-import { formatBytes, formatRate, plural, table } from '../../util/format.ts'
+import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
-import { emit, reportError } from '../output.ts'
-
-/** Exit code of a command stopped by Ctrl-C (128 + SIGINT), the shell's convention. */
-export const EXIT_SIGINT = 130
+import { EXIT_SIGINT, emit } from '../output.ts'
+import {
+  createProgress,
+  followJob,
+  type ProgressMode,
+  type ProgressSnapshot,
+  progressOption,
+} from '../progress.ts'
 
 /**
  * With no peer connected a fetch can only finish from what is stored here: say so at once
@@ -28,7 +32,27 @@ async function refuseWithoutPeers(api: ApiClient, cid: string): Promise<void> {
   )
 }
 
+/** A transfer's progress as the progress display reads it; null before the manifest is in. */
+export function fetchSnapshot(p: TransferInfo['progress']): ProgressSnapshot {
+  if (p === null) return { doneBytes: 0, totalBytes: null, bytesPerSec: 0, detail: 'finding providers' }
+  return {
+    doneBytes: p.doneBytes,
+    totalBytes: p.totalBytes,
+    bytesPerSec: p.bytesPerSec,
+    detail: plural(p.activeProviders, 'peer'),
+    fields: {
+      cid: p.cid,
+      name: p.name,
+      doneChunks: p.doneChunks,
+      totalChunks: p.totalChunks,
+      resumedChunks: p.resumedChunks,
+      activeProviders: p.activeProviders,
+    },
+  }
+}
+
 interface FetchCliOptions extends DaemonOptions {
+  progress: ProgressMode
   out?: string
   seed: boolean
   maxProviders?: number
@@ -48,10 +72,17 @@ export function registerFetch(program: Command): void {
         '--locality-bias <x>',
         'keep bytes on near providers at some cost in time (0 = fastest; default 1)',
         parseDecimal('--locality-bias', 0, 100),
-      ),
+      )
+      .addOption(progressOption()),
   ).action(async (cid: string, options: FetchCliOptions) => {
     const json = options.json === true
     let interrupted = false
+    const progress = await createProgress({
+      mode: options.progress,
+      json,
+      command: 'fetch',
+      subject: cid,
+    })
     try {
       const api = await client(options)
       const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout * 1000
@@ -76,90 +107,71 @@ export function registerFetch(program: Command): void {
         api.delete(`/api/transfers/${transfer.id}`).catch(() => {})
       cancel = cancelTransfer
       if (interrupted) await cancelTransfer()
-      // The bar's library loads only where a bar is drawn.
-      const bar =
-        process.stderr.isTTY && !json
-          ? new (await import('cli-progress')).SingleBar({
-              format: ' {bar} {percentage}% | {done}/{total} | {rate} | ETA {eta_formatted} | {peers}',
-              hideCursor: true,
-              stream: process.stderr,
-            })
-          : undefined
-      let info = transfer
-      bar?.start(1, 0, { done: '0 B', total: '?', rate: '-', peers: plural(0, 'peer') })
-      while (info.state === 'running') {
-        if (deadline !== undefined && Date.now() >= deadline) {
-          await cancelTransfer()
-          bar?.stop()
-          process.removeListener('SIGINT', onSigint)
-          throw new BwnodeError(
-            'ERR_TIMEOUT',
-            `fetch of ${cid} did not finish within ${options.timeout} s (--timeout) and was cancelled; ` +
-              'the verified chunks are kept, so a rerun resumes',
-          )
-        }
-        await new Promise((r) => setTimeout(r, 200))
-        info = await api.get<TransferInfo>(`/api/transfers/${transfer.id}`)
-        const p = info.progress
-        if (bar !== undefined && p !== null) {
-          bar.setTotal(Math.max(1, p.totalBytes))
-          bar.update(p.doneBytes, {
-            done: formatBytes(p.doneBytes),
-            total: formatBytes(p.totalBytes),
-            rate: formatRate(p.bytesPerSec),
-            peers: plural(p.activeProviders, 'peer'),
-          })
-        }
-      }
-      bar?.stop()
+      const { job: info, last } = await followJob(
+        transfer,
+        () => api.get<TransferInfo>(`/api/transfers/${transfer.id}`),
+        {
+          progress,
+          snapshot: (t) => fetchSnapshot(t.progress),
+          check: async () => {
+            if (deadline === undefined || Date.now() < deadline) return
+            await cancelTransfer()
+            process.removeListener('SIGINT', onSigint)
+            throw new BwnodeError(
+              'ERR_TIMEOUT',
+              `fetch of ${cid} did not finish within ${options.timeout} s (--timeout) and was cancelled; ` +
+                'the verified chunks are kept, so a rerun resumes',
+            )
+          },
+        },
+      )
       process.removeListener('SIGINT', onSigint)
       if (info.state !== 'done' || info.result === null) {
         const error = info.error ?? { code: 'ERR_FETCH', message: `fetch ${info.state}` }
         throw new BwnodeError(interrupted ? 'ERR_CANCELLED' : error.code, error.message)
       }
       const result = info.result
-      emit(
-        options,
-        {
-          cid: result.cid,
-          name: result.name,
-          bytes: result.bytes,
-          fetchedBytes: result.fetchedBytes,
-          seconds: result.seconds,
-          resumedChunks: result.resumedChunks,
-          out: result.out,
-          providers: result.providers,
-          ranking: result.ranking,
-          localityBias: result.localityBias,
-          localitySuspended: result.localitySuspended,
-        },
-        (r) =>
-          [
-            `fetched ${r.name} (${r.cid}): ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s` +
-              (r.resumedChunks > 0 ? `, ${r.resumedChunks} chunks already here` : ''),
-            r.out === null ? '' : `written to ${r.out}`,
-            r.providers.length === 0
-              ? ''
-              : table([
-                  ['PROVIDER', 'BYTES', 'RTT ms', 'MB/s', 'WINDOW', 'SHARE', 'NOTE'],
-                  ...r.providers.map((p) => [
-                    p.peerId,
-                    formatBytes(p.bytes),
-                    p.rttMs === null ? '-' : p.rttMs.toFixed(1),
-                    p.rateMBps === null ? '-' : p.rateMBps.toFixed(1),
-                    String(p.window),
-                    p.localityShare === null || r.localityBias === 0
-                      ? '-'
-                      : `${(p.localityShare * 100).toFixed(0)}% (x${p.localityPremium?.toFixed(2)})`,
-                    p.dropped ?? '',
-                  ]),
+      const summary = {
+        cid: result.cid,
+        name: result.name,
+        bytes: result.bytes,
+        fetchedBytes: result.fetchedBytes,
+        seconds: result.seconds,
+        resumedChunks: result.resumedChunks,
+        out: result.out,
+        providers: result.providers,
+        ranking: result.ranking,
+        localityBias: result.localityBias,
+        localitySuspended: result.localitySuspended,
+      }
+      progress.done(last, summary)
+      emit(options, summary, (r) =>
+        [
+          `fetched ${r.name} (${r.cid}): ${formatBytes(r.bytes)} in ${r.seconds.toFixed(2)} s` +
+            (r.resumedChunks > 0 ? `, ${r.resumedChunks} chunks already here` : ''),
+          r.out === null ? '' : `written to ${r.out}`,
+          r.providers.length === 0
+            ? ''
+            : table([
+                ['PROVIDER', 'BYTES', 'RTT ms', 'MB/s', 'WINDOW', 'SHARE', 'NOTE'],
+                ...r.providers.map((p) => [
+                  p.peerId,
+                  formatBytes(p.bytes),
+                  p.rttMs === null ? '-' : p.rttMs.toFixed(1),
+                  p.rateMBps === null ? '-' : p.rateMBps.toFixed(1),
+                  String(p.window),
+                  p.localityShare === null || r.localityBias === 0
+                    ? '-'
+                    : `${(p.localityShare * 100).toFixed(0)}% (x${p.localityPremium?.toFixed(2)})`,
+                  p.dropped ?? '',
                 ]),
-          ]
-            .filter((line) => line.length > 0)
-            .join('\n'),
+              ]),
+        ]
+          .filter((line) => line.length > 0)
+          .join('\n'),
       )
     } catch (err) {
-      const code = reportError(err, json)
+      const code = progress.fail(err, json)
       process.exitCode = interrupted ? EXIT_SIGINT : code
     }
   })

@@ -1,5 +1,8 @@
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import { DEFAULT_DATA_DIR } from '../../client/api-client.ts'
+import { API_TOKEN_FILE } from '../../contract/api.ts'
+import { readOrCreateToken } from '../../util/secret-file.ts'
 import { explainDataDirInUse, run } from '../common.ts'
 
 export function registerInit(program: Command): void {
@@ -20,6 +23,8 @@ export function registerInit(program: Command): void {
             throw await explainDataDirInUse(err, options.data)
           })
           await db.close()
+          // The API token, made once here or at the first start, kept across restarts.
+          await readOrCreateToken(join(options.data, API_TOKEN_FILE))
           return { peerId: peerIdFromPrivateKey(privateKey).toString(), dataDir: options.data, created }
         },
         (result) => result.peerId,

@@ -1,73 +1,32 @@
 import type { Command } from 'commander'
-import { DEFAULT_UPLINK_MBPS } from '../../config/defaults.ts'
 import { isLoopbackHost } from '../../config/loopback.ts'
-import type { BwnodeConfig } from '../../config/schema.ts'
 import type { RunningDaemon } from '../../daemon/daemon.ts'
-import { UsageError } from '../../errors/index.ts'
-import { collect, explainDataDirInUse, parseDecimal, parseInteger } from '../common.ts'
+import { explainDataDirInUse } from '../common.ts'
+import { Log, type LogLevel, logLevelFrom, logLevelOption } from '../log.ts'
+import { type NodeOptions, nodeConfig, nodeOptions } from '../node-options.ts'
 import { reportError } from '../output.ts'
 
-interface StartOptions {
-  config?: string
-  data?: string
-  listen?: string[]
-  bootstrap?: string[]
-  announce?: string[]
-  apiPort?: number
-  uplink?: number
-  apiHost?: string
-  allowRemoteApi?: boolean
+interface StartOptions extends NodeOptions {
   json?: boolean
+  logLevel?: LogLevel
 }
-
-/**
- * --api-host: the API binds to loopback unless told otherwise, and anything
- * else needs --allow-remote-api as well (reads need no token).
- */
-export function withApiHost(
-  config: BwnodeConfig,
-  host: string | undefined,
-  allowRemote: boolean,
-): BwnodeConfig {
-  if (host === undefined) return config
-  const loopback = isLoopbackHost(host)
-  if (!loopback && !allowRemote) {
-    throw new UsageError(
-      `--api-host ${host} is not a loopback address: add --allow-remote-api to expose the API to other machines`,
-    )
-  }
-  return { ...config, api: { ...config.api, host, allowRemote: config.api.allowRemote || !loopback } }
-}
-
-/** 1 Tbit/s: anything above is a typo, not a home line. */
-const MAX_UPLINK_MBPS = 1_000_000
 
 export function registerStart(program: Command): void {
-  program
-    .command('start')
-    .description('run a node: libp2p peer, private DHT, local HTTP API; prints one "bwnode ready" line')
-    .option('--config <file>', 'JSON config file (see node-configs/)')
-    .option('--data <dir>', 'data dir (identity, LevelDB, chunks)')
-    .option('--listen <multiaddr>', 'listen address (repeatable)', collect)
-    .option('--announce <multiaddr>', 'address to announce instead of listen ones (repeatable)', collect)
-    .option('--bootstrap <multiaddr>', 'bootstrap peer /ip4/.../tcp/.../p2p/<id> (repeatable)', collect)
-    .option(
-      '--uplink <mbps>',
-      `uplink lent to peers for this run, Mbit/s (default ${DEFAULT_UPLINK_MBPS}, or the config's offer.uplinkMbps; 0 = no cap)`,
-      parseDecimal('--uplink (Mbit/s)', 0, MAX_UPLINK_MBPS),
-    )
-    .option(
-      '--api-port <n>',
-      'HTTP API port on 127.0.0.1 (0 = any free port)',
-      parseInteger('--api-port', 0, 65535),
-    )
-    .option(
-      '--api-host <host>',
-      'HTTP API address (default 127.0.0.1); non-loopback needs --allow-remote-api',
-    )
-    .option('--allow-remote-api', 'allow --api-host to be an address other machines can reach')
+  nodeOptions(
+    program
+      .command('start')
+      .description('run a node: libp2p peer, private DHT, local HTTP API; prints one "bwnode ready" line'),
+  )
+    .addOption(logLevelOption())
     .option('--json', 'print the ready line and errors as JSON')
     .action(async (options: StartOptions) => {
+      let log: Log
+      try {
+        log = new Log(logLevelFrom(options.logLevel, process.env))
+      } catch (err) {
+        process.exitCode = reportError(err, options.json === true)
+        return
+      }
       // Signals are handled from the first moment: a stop asked for while the node is still
       // starting is carried out as soon as it is up, instead of killing it mid-start.
       // A clean stop exits 0 on SIGTERM (service managers) and 130 on SIGINT (the shell's
@@ -82,11 +41,11 @@ export function registerStart(program: Command): void {
           (err: unknown) => process.exit(reportError(err, options.json === true)),
         )
       }
-      const shutdown = (signal: string): void => {
+      const shutdown = (why: string): void => {
         signals += 1
         if (signals > 1) process.exit(130)
-        if (signal === 'SIGINT') exitCode = 130
-        process.stderr.write(`bwnode: ${signal}, shutting down\n`)
+        if (why === 'SIGINT') exitCode = 130
+        log.info(`${why}, shutting down`)
         if (daemon === undefined) stopRequested = true
         else stopNow(daemon)
       }
@@ -94,31 +53,24 @@ export function registerStart(program: Command): void {
       process.on('SIGTERM', () => shutdown('SIGTERM'))
       let dataDir: string | undefined
       try {
-        // Loaded here, not at the top: `bwnode --help` and the API commands never need the node.
-        const { loadConfig, overridesFromEnv } = await import('../../config/load.ts')
+        const config = await nodeConfig(options)
+        await log.enableDebugLogs()
         const { startDaemon } = await import('../../daemon/daemon.ts')
-        const loaded = await loadConfig(options.config, {
-          ...overridesFromEnv(process.env),
-          ...(options.data === undefined ? {} : { dataDir: options.data }),
-          ...(options.listen === undefined ? {} : { listen: options.listen }),
-          ...(options.announce === undefined ? {} : { announce: options.announce }),
-          ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
-          ...(options.apiPort === undefined ? {} : { apiPort: options.apiPort }),
-          ...(options.uplink === undefined ? {} : { uplinkMbps: options.uplink }),
-        })
-        const config = withApiHost(loaded, options.apiHost, options.allowRemoteApi === true)
         dataDir = config.dataDir
-        daemon = await startDaemon(config)
+        daemon = await startDaemon(config, {
+          notice: (message) => log.warn(message),
+          onShutdownRequest: () => shutdown('shutdown asked over the API'),
+        })
         // Last line of defence for "nothing a peer sends may crash the node": a rejection that
         // escaped every handler is logged, and the node keeps serving.
         process.on('unhandledRejection', (reason) => {
           const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)
-          process.stderr.write(`bwnode: unhandled rejection (node keeps running): ${text}\n`)
+          log.error(`unhandled rejection (node keeps running): ${text}`)
         })
         if (!isLoopbackHost(config.api.host)) {
-          process.stderr.write(
-            `bwnode: warning: the HTTP API listens on ${daemon.api.url}, reachable from other machines; ` +
-              'anyone who can reach it can read this node (changes still need the token)\n',
+          log.warn(
+            `the HTTP API listens on ${daemon.api.url}, reachable from other machines; ` +
+              'anyone who can reach it can read this node (changes still need the token)',
           )
         }
         if (options.json === true) {

@@ -1,16 +1,7 @@
 import type { Command } from 'commander'
 import type { BandwidthReport, TrafficFigures } from '../../node/bandwidth.ts'
-import { formatBytes, formatRate, table } from '../../util/format.ts'
+import { formatBytes, formatDuration, formatRate, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-
-/** "2h 5m", "3m 12s", "40s": how long the daemon has been counting. */
-export function duration(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds))
-  if (s >= 86_400) return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`
-  if (s >= 3600) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
-  if (s >= 60) return `${Math.floor(s / 60)}m ${s % 60}s`
-  return `${s}s`
-}
 
 const cells = (t: TrafficFigures): string[] => [
   formatBytes(t.totalIn),
@@ -22,7 +13,7 @@ const cells = (t: TrafficFigures): string[] => [
 /** Like `ipfs stats bw`: totals and rates, then per peer and per dataset. */
 export function bandwidthText(r: BandwidthReport, now = Date.now()): string {
   const lines = [
-    `bandwidth since the daemon started (${duration((now - r.since) / 1000)} ago)`,
+    `bandwidth since the daemon started (${formatDuration((now - r.since) / 1000)} ago)`,
     table([
       ['', 'TOTAL', 'RATE'],
       ['in', formatBytes(r.totalIn), formatRate(r.rateIn)],
