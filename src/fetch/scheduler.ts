@@ -460,17 +460,6 @@ export class MultiSourceScheduler {
         const slack = stalled ? 1 : (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
         const takerMs = (takerArrivesAt ?? now + provider.estimateMs(chunk.size)) - now
         if (arrivesAt <= now + slack * takerMs) continue
-        console.log('move?', key.slice(-5), {
-          i,
-          arrivesAt: arrivesAt - now,
-          takerMs,
-          chunkMs,
-          qlen: queue.length,
-          mine: mine?.length,
-          inFlight: provider.inFlight,
-          rate: holder.rateBytesPerSec(),
-          est: provider.estimateMs(chunk.size),
-        })
         if (best === undefined || arrivesAt > best.arrivesAt)
           best = { key, arrivesAt, ...(stalled ? {} : { from: assignment }) }
       }
