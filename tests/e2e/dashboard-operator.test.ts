@@ -31,6 +31,9 @@ const transferRow = (page: Page, cid: string) =>
  * charts have hover values and time ticks; nothing overflows at 420 px; /favicon.ico is there;
  * no console errors. Screenshots at 1400 and 420 px go to test-artifacts/.
  */
+/** The page's updates come on its 1-2 s poll; a loaded machine (the suite beside it) takes longer. */
+const POLL = { timeout: 20_000 }
+
 describe('the dashboard as an operator tool, in a real browser', () => {
   const nodes: LabNode[] = []
   let browser: Browser | undefined
@@ -84,19 +87,19 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     expect(await page.locator('#node-api').textContent()).toBe(b!.apiUrl)
     expect(await page.locator('#node-listen').textContent()).toContain('/tcp/')
     expect(await page.locator('#node-id').textContent()).toBe(b!.peerId)
-    await expect.poll(() => page.locator('#lending-state').textContent()).toBe('open')
+    await expect.poll(() => page.locator('#lending-state').textContent(), POLL).toBe('open')
 
     // Locked until the token is pasted.
     expect(await page.locator('#fetch-form button[type="submit"]').isDisabled()).toBe(true)
     expect(await page.locator('#token-held').isVisible()).toBe(false)
     await page.fill('#token-input', 'not-the-token')
     await page.click('#token-form button[type="submit"]')
-    await expect.poll(() => page.locator('#action-msg').textContent()).toContain('ERR_UNAUTHORIZED')
+    await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('ERR_UNAUTHORIZED')
     await page.waitForTimeout(200)
     problems.splice(0) // the refused token's 401 is the one error this test asks for
     await page.fill('#token-input', b!.token)
     await page.click('#token-form button[type="submit"]')
-    await expect.poll(() => page.locator('#action-msg').textContent()).toContain('Token accepted')
+    await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('Token accepted')
     expect(await page.locator('#fetch-form button[type="submit"]').isDisabled()).toBe(false)
     expect(await page.locator('#token-form').isVisible()).toBe(false)
     expect(await page.evaluate(() => sessionStorage.getItem('bwnode.apiToken'))).toBe(b!.token)
@@ -106,13 +109,13 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       await page.fill('#fetch-cid', small.cid)
       await page.click('#fetch-form button[type="submit"]')
-      await expect.poll(() => page.locator('#action-msg').textContent()).toContain('started')
+      await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('started')
       const state = await waitForState(page, small.cid, ['done', 'failed'], 60_000)
       if (state === 'done') break
       expect(attempt, 'the fetch failed twice').toBe(0)
     }
     const datasetRow = page.locator('#datasets tbody tr', { hasText: 'samples' })
-    await expect.poll(() => datasetRow.locator('.badge', { hasText: 'complete' }).count()).toBe(1)
+    await expect.poll(() => datasetRow.locator('.badge', { hasText: 'complete' }).count(), POLL).toBe(1)
 
     // Fetch C's big dataset, then cancel it from its row: the row says why it stopped.
     await page.fill('#fetch-cid', big.cid)
@@ -136,16 +139,16 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await page.fill('#add-path', addDir)
     await page.fill('#add-name', 'operator-notes')
     await page.click('#add-form button[type="submit"]')
-    await expect.poll(() => page.locator('#action-msg').textContent()).toContain('Added operator-notes')
+    await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('Added operator-notes')
     const added = page.locator('#datasets tbody tr', { hasText: 'operator-notes' })
-    await expect.poll(() => added.count()).toBe(1)
+    await expect.poll(() => added.count(), POLL).toBe(1)
     await added.locator('button[data-action="remove"]').click()
     await expect
       .poll(() => added.locator('button[data-action="remove"]').textContent())
       .toBe('Confirm remove')
     await added.locator('button[data-action="remove"]').click()
-    await expect.poll(() => page.locator('#action-msg').textContent()).toContain('Removed')
-    await expect.poll(() => added.count()).toBe(0)
+    await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('Removed')
+    await expect.poll(() => added.count(), POLL).toBe(0)
 
     // Charts: bandwidth in over time, clock ticks, a value on hover.
     await expect.poll(() => page.locator('#bw-chart svg path.series.in').count(), { timeout: 30_000 }).toBe(1)
@@ -163,8 +166,8 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     const peerRow = page.locator('#peers tbody tr', { hasText: a.peerId.slice(-6) })
     await peerRow.locator('button[data-action="peer"]').click()
     const dialog = page.locator('#peer-dialog')
-    await expect.poll(() => dialog.isVisible()).toBe(true)
-    await expect.poll(() => page.locator('#peer-detail-id').textContent()).toBe(a.peerId)
+    await expect.poll(() => dialog.isVisible(), POLL).toBe(true)
+    await expect.poll(() => page.locator('#peer-detail-id').textContent(), POLL).toBe(a.peerId)
     expect(await dialog.locator('.badge', { hasText: 'direct' }).count()).toBeGreaterThanOrEqual(1)
     await expect
       .poll(() => dialog.locator('#peer-rtt-chart svg path.series').count(), { timeout: 20_000 })
@@ -178,7 +181,7 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await mkdir(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-peer-1400.png') })
     await dialog.locator('button[data-action="close-peer"]').click()
-    await expect.poll(() => dialog.isVisible()).toBe(false)
+    await expect.poll(() => dialog.isVisible(), POLL).toBe(false)
     await page.evaluate(() => window.scrollTo(0, 0)) // the sticky header belongs at the top
     await page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-1400.png'), fullPage: true })
 
@@ -195,7 +198,7 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await page.evaluate(() => window.scrollTo(0, 0))
     await page.screenshot({ path: resolve(ARTIFACTS, 'dashboard-420.png'), fullPage: true })
     await peerRow.locator('button[data-action="peer"]').click()
-    await expect.poll(() => page.locator('#peer-detail-id').textContent()).toBe(a.peerId)
+    await expect.poll(() => page.locator('#peer-detail-id').textContent(), POLL).toBe(a.peerId)
     const inDialog = await page.evaluate(() => {
       const d = document.getElementById('peer-dialog') as HTMLDialogElement
       return { scroll: d.scrollWidth, client: d.clientWidth, right: d.getBoundingClientRect().right }
