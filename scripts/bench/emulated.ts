@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import type { LinkConfig } from '../../src/config/schema.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import { createLinkEmulator } from '../../src/net/emulator.ts'
-import { type Bwnode, emulatedLink } from '../../src/node/bwnode.ts'
+import type { Bwnode } from '../../src/node/bwnode.ts'
+import { linkForRtt } from '../net-helpers.ts'
 import {
   connect,
   makeDataset,
@@ -17,20 +17,9 @@ import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const CHUNK_BYTES = 256 * 1024
 
-/** Both ends get half the round trip as access latency and the same rate each way. */
-function linkConfig(rttMs: number, mbps: number): LinkConfig {
-  return {
-    accessLatencyMs: rttMs / 4,
-    uplinkMbps: mbps,
-    downlinkMbps: mbps,
-    position: { x: 0, y: 0 },
-    routeInflation: 1.5,
-    queueMs: 5,
-  }
-}
-
 /**
- * One provider and one client on an emulated link (config.link on both), a
+ * One provider and one client on an emulated link (linkForRtt on both: half the round trip as
+ * access latency at each end, the same rate each way), a
  * dataset of `chunks` chunks. Returns achieved / configured rate over the
  * steady part of the fetch (first stored chunk to last).
  */
@@ -48,7 +37,7 @@ async function cell(
     const offer = { uplinkMbps: 0, pricePerGiB: 0 }
     // the node's own emulator (config.link), with a dilation factor the bench controls
     const emulated = (): Parameters<typeof startBwnode>[2] => ({
-      connectionProtector: createLinkEmulator(emulatedLink(linkConfig(rttMs, mbps)), { dilation }),
+      connectionProtector: createLinkEmulator(linkForRtt(rttMs, mbps), { dilation }),
       // a dilated link delays pings queued behind bulk data K times longer: late, not lost
       ...(dilationFactor > 1 ? { abortConnectionOnPingFailure: false } : {}),
     })

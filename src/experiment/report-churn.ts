@@ -4,7 +4,7 @@
  * session lengths measured on the public IPFS network (scenarios.ts: sessionWeibull).
  */
 
-import { median } from 'simple-statistics'
+import { median } from '../util/stats.ts'
 import { fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
 import { groupComparisons, ratioText, runValues } from './report-groups.ts'
 import { CHURN_TAG, SESSION_MEDIAN_HOURS, SESSION_P80_HOURS, sessionWeibull } from './scenarios.ts'
