@@ -122,9 +122,11 @@ export class Fetcher {
     const abortFromCaller = (): void => controller.abort(options.signal?.reason)
     options.signal?.addEventListener('abort', abortFromCaller, { once: true })
     const sessions = new Map<string, OpenSession>()
+    const received = new Map<string, number>()
     const started = performance.now()
+    let result: FetchResult
     try {
-      return await this.run(datasetCid, options, controller.signal, sessions, started)
+      result = await this.run(datasetCid, options, controller.signal, sessions, received, started)
     } finally {
       options.signal?.removeEventListener('abort', abortFromCaller)
       controller.abort(new BwnodeError('ERR_FETCH_DONE', 'fetch finished'))
@@ -137,6 +139,12 @@ export class Fetcher {
         ),
       )
     }
+    // Every session is closed now, so each chunk a provider delivered (and was paid for) is
+    // counted, the endgame's losing copies too, even one verified after the fetch settled.
+    for (const provider of result.providers) {
+      provider.duplicateBytes = Math.max(0, (received.get(provider.peerId) ?? 0) - provider.bytes)
+    }
+    return result
   }
 
   /**
@@ -163,6 +171,7 @@ export class Fetcher {
     options: FetchOptions,
     signal: AbortSignal,
     sessions: Map<string, OpenSession>,
+    received: Map<string, number>,
     started: number,
   ): Promise<FetchResult> {
     const discovered = new ProviderFeed(
@@ -181,7 +190,9 @@ export class Fetcher {
       const opened = this.env
         .openSession(peer, signal, (ttfbMs) => states.get(key)?.onTtfb(ttfbMs), datasetCid)
         .then((inner) => {
-          const session = new CountingSession(inner)
+          const session = new CountingSession(inner, (bytes) =>
+            received.set(key, (received.get(key) ?? 0) + bytes),
+          )
           sessions.set(key, { peer, session, joined: false })
           return session
         })
@@ -542,13 +553,18 @@ interface OpenSession {
   joined: boolean
 }
 
-/** A session that counts its unanswered requests (a silent peer is aborted, not closed). */
+/**
+ * A session that counts its unanswered requests (a silent peer is aborted, not closed) and
+ * reports the bytes of every verified chunk it returns (`onReceived`), used or not.
+ */
 class CountingSession implements ProviderSession {
   pending = 0
   private readonly inner: ProviderSession
+  private readonly onReceived: (bytes: number) => void
 
-  constructor(inner: ProviderSession) {
+  constructor(inner: ProviderSession, onReceived: (bytes: number) => void) {
     this.inner = inner
+    this.onReceived = onReceived
   }
 
   private async counted<T>(work: () => Promise<T>): Promise<T> {
@@ -561,7 +577,11 @@ class CountingSession implements ProviderSession {
   }
 
   get(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array> {
-    return this.counted(() => this.inner.get(cid, options))
+    return this.counted(async () => {
+      const bytes = await this.inner.get(cid, options)
+      this.onReceived(bytes.byteLength)
+      return bytes
+    })
   }
 
   have(datasetCid: CID, options?: { signal?: AbortSignal }) {

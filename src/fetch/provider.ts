@@ -208,6 +208,8 @@ export class ProviderState {
     return {
       peerId: this.peer.toString(),
       bytes: this.bytes,
+      // filled in by the fetcher once every session is closed
+      duplicateBytes: 0,
       chunks: this.chunks,
       had: this.has.size,
       rttMs: this.rttMs === undefined ? null : Number(this.rttMs.toFixed(3)),

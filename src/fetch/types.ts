@@ -68,7 +68,13 @@ export interface FetchEnvironment {
 
 export interface ProviderReport {
   peerId: string
+  /** Bytes of the chunks this provider delivered first (the ones stored). */
   bytes: number
+  /**
+   * Verified bytes it delivered after another provider's copy had won (endgame duplicates):
+   * served and paid for, not stored.
+   */
+  duplicateBytes: number
   chunks: number
   /** Chunks this provider had of the ones still needed. */
   had: number

@@ -68,16 +68,22 @@ describe('credits across an in-process swarm', () => {
     const served = result.providers.filter((p) => p.bytes > 0)
     expect(served.length).toBeGreaterThan(1)
 
-    // Vouchers travel behind the chunks: wait until every provider holds the last one.
+    // Vouchers travel behind the chunks: wait until every provider holds the last one. A provider
+    // is paid for every verified chunk it delivered, the endgame's losing copies too.
     const expected = sellers.map((seller, i) => {
-      const bytes = result.providers.find((p) => p.peerId === seller.peerId.toString())?.bytes ?? 0
+      const report = result.providers.find((p) => p.peerId === seller.peerId.toString())
+      const bytes = (report?.bytes ?? 0) + (report?.duplicateBytes ?? 0)
       return { seller, bytes, credits: creditsForBytes(bytes, micro(PRICES[i]!)) }
     })
     const sumExpected = expected.reduce((sum, e) => sum + e.credits, 0)
     expect(sumExpected).toBeGreaterThan(0)
     await waitFor(
-      async () =>
-        expected.every(({ seller, credits }) => seller.ledger.earned === credits) ? true : undefined,
+      async () => {
+        if (expected.every(({ seller, credits }) => seller.ledger.earned === credits)) return true
+        // the last miss is what a timeout reports
+        const figures = expected.map(({ seller, credits }) => `${seller.ledger.earned}/${credits}`)
+        throw new Error(`earned/expected microcredits ${figures.join(', ')}`)
+      },
       { what: 'every provider credited', timeoutMs: 10_000, intervalMs: 20 },
     )
     for (const { seller, bytes, credits } of expected) {

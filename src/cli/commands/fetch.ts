@@ -163,7 +163,12 @@ export function registerFetch(program: Command): void {
                   p.localityShare === null || r.localityBias === 0
                     ? '-'
                     : `${(p.localityShare * 100).toFixed(0)}% (x${p.localityPremium?.toFixed(2)})`,
-                  p.dropped ?? '',
+                  [
+                    p.duplicateBytes > 0 ? `+${formatBytes(p.duplicateBytes)} endgame copies` : '',
+                    p.dropped ?? '',
+                  ]
+                    .filter((note) => note.length > 0)
+                    .join('; '),
                 ]),
               ]),
         ]
