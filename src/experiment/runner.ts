@@ -43,6 +43,7 @@ import {
 import { writeReport } from './report.ts'
 import {
   buildPlan,
+  CELL_GROUPS,
   type CellGroup,
   type CellPlan,
   cellPaths,
@@ -86,6 +87,8 @@ export interface RunExperimentOptions {
   signal?: AbortSignal
   /** Run groups of cells and their baselines only (e.g. ['load']); such a run decides no status. */
   only?: readonly CellGroup[]
+  /** Groups left out of the core matrix's run (a --full run holds every group otherwise). */
+  without?: readonly CellGroup[]
 }
 
 /** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
@@ -143,7 +146,15 @@ interface Context {
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
   const log = options.onProgress ?? (() => {})
   const seed = options.seed ?? DEFAULT_EXPERIMENT_SEED
-  const plan = options.only === undefined ? buildPlan(options.mode) : groupPlan(options.mode, options.only)
+  const plan =
+    options.only !== undefined
+      ? groupPlan(options.mode, options.only)
+      : options.without !== undefined
+        ? buildPlan(
+            options.mode,
+            CELL_GROUPS.filter((g) => !options.without?.includes(g)),
+          )
+        : buildPlan(options.mode)
   const startedAt = new Date().toISOString()
   const began = performance.now()
   const workDir = await mkdtemp(join(tmpdir(), 'bwnode-experiment-'))

@@ -506,6 +506,7 @@ export function buildPlan(
     fixedCells,
     cellsAtDistance,
     knobs: {
+      groups: groups.length === 0 ? 'none' : groups.join(','),
       routeInflation: ROUTE_INFLATION,
       inFlight: DEFAULT_IN_FLIGHT,
       inFlightSweep: quick ? [DEFAULT_IN_FLIGHT] : [1, 4, DEFAULT_IN_FLIGHT, 64],

@@ -18,21 +18,24 @@ interface ExperimentCliOptions {
   cid?: string
   dilation?: number | 'auto'
   only?: ExperimentGroup[]
+  without?: ExperimentGroup[]
 }
 
 /** CELL_GROUPS of src/experiment/scenarios.ts, named here so that --help loads no experiment code. */
 export const EXPERIMENT_GROUPS = ['load', 'churn'] as const
 type ExperimentGroup = (typeof EXPERIMENT_GROUPS)[number]
 
-/** `--only load,churn`: one or more groups, comma-separated. */
-function parseGroups(value: string): ExperimentGroup[] {
-  const groups = value.split(',').map((g) => g.trim())
-  for (const g of groups) {
-    if (!(EXPERIMENT_GROUPS as readonly string[]).includes(g)) {
-      throw new UsageError(`--only takes ${EXPERIMENT_GROUPS.join(', ')} (comma-separated), got '${g}'`)
+/** `--only load,churn` / `--without churn`: one or more groups, comma-separated. */
+function groupsParser(flag: string): (value: string) => ExperimentGroup[] {
+  return (value) => {
+    const groups = value.split(',').map((g) => g.trim())
+    for (const g of groups) {
+      if (!(EXPERIMENT_GROUPS as readonly string[]).includes(g)) {
+        throw new UsageError(`${flag} takes ${EXPERIMENT_GROUPS.join(', ')} (comma-separated), got '${g}'`)
+      }
     }
+    return [...new Set(groups)] as ExperimentGroup[]
   }
-  return [...new Set(groups)] as ExperimentGroup[]
 }
 
 /** `--dilation`: 'auto' or a factor >= 1 (up to MAX_DILATION). */
@@ -94,7 +97,13 @@ export function registerExperiment(program: Command): void {
       '--only <groups>',
       "run groups of cells and their baselines alone (decides no status): 'load' = latency under load, " +
         "'churn' = a peer leaving mid-run; e.g. --only load,churn",
-      parseGroups,
+      groupsParser('--only'),
+    )
+    .option(
+      '--without <groups>',
+      'leave groups of cells out of a --full run (the core matrix still decides the statuses); ' +
+        'e.g. --without load,churn, then each group alone with --only',
+      groupsParser('--without'),
     )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
     .option('--data <dir>', 'data dir of the running daemon (--live)')
@@ -120,6 +129,10 @@ export function registerExperiment(program: Command): void {
         if (modes > 1) throw new UsageError('give one of --quick, --full or --live')
         if (options.live === true && options.only !== undefined)
           throw new UsageError('--only does not go with --live')
+        if (options.without !== undefined && options.full !== true)
+          throw new UsageError('--without goes with --full (a quick run holds no groups)')
+        if (options.without !== undefined && options.only !== undefined)
+          throw new UsageError('give one of --only and --without')
         if (options.live !== true && (options.data !== undefined || options.api !== undefined)) {
           throw new UsageError('--data and --api go with --live')
         }
@@ -145,6 +158,7 @@ export function registerExperiment(program: Command): void {
                 ...seed,
                 ...(options.dilation === undefined ? {} : { dilation: options.dilation }),
                 ...(options.only === undefined ? {} : { only: options.only }),
+                ...(options.without === undefined ? {} : { without: options.without }),
                 signal: controller.signal,
               })
         const verdicts = outcome.verdicts.map(verdictSummary)
