@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { API_ERROR_CODES, type ApiErrorCode, httpStatusOf } from '../errors/codes.ts'
+import { API_ERROR_CODES, type ApiErrorCode, ERR, httpStatusOf } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { type HostAccess, HostCheck } from './host-check.ts'
 
@@ -61,7 +61,7 @@ export function createApiApp(
     if (!hosts.allowsHost(host, local)) {
       await refuse(
         reply,
-        'ERR_BAD_HOST',
+        ERR.BAD_HOST,
         `this API does not answer to host ${JSON.stringify(host ?? '')}: use the URL in api.json (or add the name to api.allowedHosts)`,
       )
       return
@@ -69,14 +69,14 @@ export function createApiApp(
     const changesState = request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS'
     if (!changesState) return
     if (!tokenMatches(currentToken(), request.headers.authorization)) {
-      await refuse(reply, 'ERR_UNAUTHORIZED', 'this call changes state: send the API token')
+      await refuse(reply, ERR.UNAUTHORIZED, 'this call changes state: send the API token')
       return
     }
     // Only a browser sends Origin; a page from another site never gets to change state, token or not.
     if (!hosts.allowsOrigin(request.headers.origin, local)) {
       await refuse(
         reply,
-        'ERR_BAD_ORIGIN',
+        ERR.BAD_ORIGIN,
         `state changes are refused from origin ${JSON.stringify(request.headers.origin)}`,
       )
     }
@@ -90,10 +90,10 @@ export function createApiApp(
       : (httpStatusOf(code) ?? (error as { statusCode?: number }).statusCode ?? 500)
     await reply
       .code(status)
-      .send({ error: { code: validation ? 'ERR_BAD_REQUEST' : code, message: errorMessage(error) } })
+      .send({ error: { code: validation ? ERR.BAD_REQUEST : code, message: errorMessage(error) } })
   })
   app.setNotFoundHandler(async (request, reply) => {
-    await refuse(reply, 'ERR_NOT_FOUND', `no route ${request.method} ${request.url}`)
+    await refuse(reply, ERR.NOT_FOUND, `no route ${request.method} ${request.url}`)
   })
   return app
 }
@@ -121,7 +121,7 @@ export async function listenApi(
   }
   const address = app.server.address()
   if (address === null || typeof address === 'string')
-    throw new BwnodeError('ERR_API', 'API has no TCP address')
+    throw new BwnodeError(ERR.API, 'API has no TCP address')
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {
     app,

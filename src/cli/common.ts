@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { ApiClient } from '../client/api-client.ts'
 import { API_FILE, type ApiFile } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { emit, reportError } from './output.ts'
 
@@ -105,7 +106,7 @@ export async function explainDataDirInUse(err: unknown, dataDir: string): Promis
     // No api.json: the other process may still be starting, or be `bwnode init`.
   }
   return new BwnodeError(
-    'ERR_DATA_DIR_IN_USE',
+    ERR.DATA_DIR_IN_USE,
     `data dir ${dataDir} is in use by another bwnode process${running}: ` +
       'one data dir serves one daemon; stop the other one, or give this one its own --data DIR',
     { cause: err },

@@ -1,3 +1,4 @@
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage, UsageError } from '../errors/index.ts'
 
 /**
@@ -21,7 +22,7 @@ export function emit<T>(options: OutputOptions, data: T, human: (data: T) => str
 }
 
 export function exitCodeFor(err: unknown): number {
-  return err instanceof ConfigError || err instanceof UsageError || errorCode(err) === 'ERR_USAGE' ? 2 : 1
+  return err instanceof ConfigError || err instanceof UsageError || errorCode(err) === ERR.USAGE ? 2 : 1
 }
 
 export function reportError(err: unknown, json: boolean): number {

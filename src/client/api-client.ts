@@ -2,9 +2,11 @@
  * The HTTP client of the local API, for the CLI, the lab and the live experiment. It loads only the
  * contract (src/contract/api.ts), never the node or the server: a client process stays small.
  */
+
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { API_FILE, type ApiFile } from '../contract/api.ts'
+import { ERR, relayedCode } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, UsageError } from '../errors/index.ts'
 
 /**
@@ -72,7 +74,7 @@ export class ApiClient {
       text = await readFile(path, 'utf8')
     } catch {
       throw new BwnodeError(
-        'ERR_DAEMON_NOT_RUNNING',
+        ERR.DAEMON_NOT_RUNNING,
         `no bwnode daemon is running for data dir ${dataDir} (${path} not found); start one with: bwnode start --data ${dataDir}`,
       )
     }
@@ -107,7 +109,7 @@ export class ApiClient {
     const combined = signals.length === 0 ? undefined : AbortSignal.any(signals)
     const timedOut = (err: unknown): BwnodeError =>
       new BwnodeError(
-        'ERR_TIMEOUT',
+        ERR.TIMEOUT,
         `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
         { cause: err },
       )
@@ -124,7 +126,7 @@ export class ApiClient {
       if (signal?.aborted) throw err
       if (timeout?.aborted) throw timedOut(err)
       throw new BwnodeError(
-        'ERR_DAEMON_NOT_RUNNING',
+        ERR.DAEMON_NOT_RUNNING,
         `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
         { cause: err },
       )
@@ -134,24 +136,24 @@ export class ApiClient {
     } catch (err) {
       if (signal?.aborted) throw err
       if (timeout?.aborted) throw timedOut(err)
-      throw new BwnodeError('ERR_API', `the daemon at ${this.url} broke off its reply`, { cause: err })
+      throw new BwnodeError(ERR.API, `the daemon at ${this.url} broke off its reply`, { cause: err })
     }
     let data: unknown
     try {
       data = text.length > 0 ? JSON.parse(text) : undefined
     } catch {
-      throw new BwnodeError('ERR_API', `daemon sent a non-JSON reply (${response.status})`)
+      throw new BwnodeError(ERR.API, `daemon sent a non-JSON reply (${response.status})`)
     }
     if (!response.ok) {
       const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error
-      const code = error?.code ?? 'ERR_API'
+      const code = error?.code ?? ERR.API
       let message = error?.message ?? `daemon replied ${response.status}`
-      if (code === 'ERR_UNAUTHORIZED') {
+      if (code === ERR.UNAUTHORIZED) {
         message += this.hasToken
           ? ' (the token given was refused: `bwnode token` on the daemon machine prints the current one; it changes only with `bwnode token --rotate`)'
           : ' (pass --token TOKEN or set BWNODE_API_TOKEN; `bwnode token` on the daemon machine prints it)'
       }
-      throw new BwnodeError(code, message)
+      throw new BwnodeError(relayedCode(code), message)
     }
     return data as T
   }

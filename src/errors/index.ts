@@ -1,3 +1,5 @@
+import { ERR, type ErrorCode, type RelayedCode } from './codes.ts'
+
 /**
  * Error classes with a stable `code`. The CLI maps them to exit codes and to
  * `{error: {code, message}}` in --json mode; peers see only the code.
@@ -5,7 +7,7 @@
 export class BwnodeError extends Error {
   readonly code: string
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode | RelayedCode, message: string, options?: ErrorOptions) {
     super(message, options)
     this.name = 'BwnodeError'
     this.code = code
@@ -15,7 +17,7 @@ export class BwnodeError extends Error {
 /** Bad configuration or bad data dir: the daemon refuses to start (exit code 2). */
 export class ConfigError extends BwnodeError {
   constructor(message: string, options?: ErrorOptions) {
-    super('ERR_CONFIG', message, options)
+    super(ERR.CONFIG, message, options)
     this.name = 'ConfigError'
   }
 }
@@ -23,14 +25,14 @@ export class ConfigError extends BwnodeError {
 /** Bad command-line usage (exit code 2). */
 export class UsageError extends BwnodeError {
   constructor(message: string) {
-    super('ERR_USAGE', message)
+    super(ERR.USAGE, message)
     this.name = 'UsageError'
   }
 }
 
 /** Something a peer sent that breaks the protocol. Counted against the peer, never fatal. */
 export class ProtocolError extends BwnodeError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode | RelayedCode, message: string) {
     super(code, message)
     this.name = 'ProtocolError'
   }
@@ -43,7 +45,7 @@ export function errorMessage(err: unknown): string {
 export function errorCode(err: unknown): string {
   if (err instanceof BwnodeError) return err.code
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code
-  return 'ERR_INTERNAL'
+  return ERR.INTERNAL
 }
 
 /**
@@ -61,7 +63,7 @@ export function isDiskFull(err: unknown): boolean {
 export class DiskFullError extends BwnodeError {
   constructor(detail: string, options?: ErrorOptions) {
     super(
-      'ERR_DISK_FULL',
+      ERR.DISK_FULL,
       `no space left on the disk holding the data dir (${detail}); ` +
         'free some space (or remove datasets) and retry: what was stored so far is kept',
       options,

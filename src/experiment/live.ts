@@ -10,6 +10,7 @@
  * Distances are unknown on a real network: each cell's model carries the measured RTT as access
  * latency and no propagation, and the report says so.
  */
+
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import type { CID } from 'multiformats/cid'
 import { ApiClient, type DaemonLocation } from '../client/api-client.ts'
 import { parseConfig } from '../config/load.ts'
 import type { DatasetInfo, NodeStatus, PeerEntry } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { Bwnode } from '../node/bwnode.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
@@ -107,7 +109,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
       () => api.get<PeerEntry[]>('/api/peers'),
     )
     if (providers.length === 0)
-      throw new BwnodeError('ERR_NO_PROVIDERS', `no provider of ${dataset.cid} answered`)
+      throw new BwnodeError(ERR.NO_PROVIDERS, `no provider of ${dataset.cid} answered`)
     const manifest = await fetchManifest(node, cid, providers)
     const cells: Cell[] = []
     const started = new Date().toISOString()
@@ -254,7 +256,7 @@ async function chooseDataset(api: ApiClient, cid: string | undefined): Promise<D
     cid === undefined ? complete.sort((a, b) => b.bytes - a.bytes)[0] : complete.find((d) => d.cid === cid)
   if (chosen === undefined) {
     throw new BwnodeError(
-      'ERR_DATASET_NOT_FOUND',
+      ERR.DATASET_NOT_FOUND,
       cid === undefined
         ? 'the daemon holds no complete dataset to measure with (bwnode seed samples, or bwnode fetch CID)'
         : `the daemon does not hold ${cid} completely`,
@@ -353,7 +355,7 @@ async function fetchManifest(node: Bwnode, cid: CID, providers: LiveProvider[]):
       // the next provider may have it
     }
   }
-  throw new BwnodeError('ERR_NO_PROVIDERS', `no provider sent a valid manifest for ${cid}`)
+  throw new BwnodeError(ERR.NO_PROVIDERS, `no provider sent a valid manifest for ${cid}`)
 }
 
 async function stage(node: Bwnode, cid: CID, providers: LiveProvider[]): Promise<Run> {

@@ -3,7 +3,9 @@
  * two cells. Chunk latency percentiles come from the histogram merged over all runs: averaging per-run
  * percentiles is wrong (a p99 of p99s is not the p99), so it is never done here.
  */
+
 import { max, median, min, quantile, sampleStandardDeviation } from 'simple-statistics'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
 import { seededRandom } from '../util/random.ts'
@@ -79,7 +81,7 @@ export function mergedLatency(encodedHistograms: readonly string[]): LatencyPerc
       try {
         return LatencyHistogram.decode(e)
       } catch (err) {
-        throw new BwnodeError('ERR_RESULTS_INVALID', `latency histogram of run ${i} does not decode`, {
+        throw new BwnodeError(ERR.RESULTS_INVALID, `latency histogram of run ${i} does not decode`, {
           cause: err,
         })
       }
@@ -156,7 +158,7 @@ export function ratioInterval(
   init: { seed: number; resamples?: number; level?: number },
 ): RatioInterval {
   if (numerator.length === 0 || denominator.length === 0) {
-    throw new BwnodeError('ERR_STATS_EMPTY', 'ratio of an empty sample')
+    throw new BwnodeError(ERR.STATS_EMPTY, 'ratio of an empty sample')
   }
   const level = init.level ?? DEFAULT_CONFIDENCE_LEVEL
   const resamples = init.resamples ?? DEFAULT_BOOTSTRAP_RESAMPLES

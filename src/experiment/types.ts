@@ -3,7 +3,9 @@
  * writes it to results.json, and `parseResults()` re-reads and validates it later, so a report can be
  * rebuilt from a stored run without re-running anything.
  */
+
 import { z } from 'zod'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 
 /** Bump when a field changes meaning; `parseResults()` refuses other versions. */
@@ -237,7 +239,7 @@ export const ORIGIN_PLACEMENTS: readonly Placement[] = ['P3-origin']
 export function parseResults(value: unknown): Results {
   const parsed = ResultsSchema.safeParse(value)
   if (!parsed.success) {
-    throw new BwnodeError('ERR_RESULTS_INVALID', `invalid results: ${z.prettifyError(parsed.error)}`)
+    throw new BwnodeError(ERR.RESULTS_INVALID, `invalid results: ${z.prettifyError(parsed.error)}`)
   }
   return parsed.data
 }

@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import type { DatasetInfo } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import { Notifier } from '../protocols/chunk/notifier.ts'
 import { getBit } from '../store/bitfield.ts'
@@ -79,7 +80,7 @@ interface LendingRefusal {
 function lendingClosed(refusal: LendingRefusal, asked: number, what: 'manifest' | 'chunks'): BwnodeError {
   const needed = what === 'manifest' ? 'the manifest' : 'the chunks still needed'
   return new BwnodeError(
-    'ERR_LENDING_CLOSED',
+    ERR.LENDING_CLOSED,
     `no provider of ${needed} is lending now (${asked} asked); ${refusal.peer}: ${refusal.message}`,
   )
 }
@@ -129,7 +130,7 @@ export class Fetcher {
       result = await this.run(datasetCid, options, controller.signal, sessions, received, started)
     } finally {
       options.signal?.removeEventListener('abort', abortFromCaller)
-      controller.abort(new BwnodeError('ERR_FETCH_DONE', 'fetch finished'))
+      controller.abort(new BwnodeError(ERR.FETCH_DONE, 'fetch finished'))
       await Promise.allSettled(
         [...sessions.values()].map(({ session, joined }) =>
           // A peer that never became a provider and still owes an answer is likely silent: a
@@ -217,7 +218,7 @@ export class Fetcher {
         if (raced.lendingRefusal !== undefined)
           throw lendingClosed(raced.lendingRefusal, raced.asked, 'manifest')
         throw new BwnodeError(
-          'ERR_NO_PROVIDERS',
+          ERR.NO_PROVIDERS,
           raced.asked === 0
             ? `no providers found for ${datasetCid} on the DHT or among connected peers`
             : `none of the ${raced.asked} peer(s) asked (DHT providers, then connected peers) ` +
@@ -325,9 +326,9 @@ export class Fetcher {
           await admit(peer)
         } catch (err) {
           const code = errorCode(err)
-          if (code === 'ERR_INSUFFICIENT_CREDITS') budgetError ??= err as Error
-          else if (code !== 'ERR_NOT_FOUND' && !signal.aborted) this.failures.failed(peer)
-          if (code === 'ERR_LENDING_CLOSED')
+          if (code === ERR.INSUFFICIENT_CREDITS) budgetError ??= err as Error
+          else if (code !== ERR.NOT_FOUND && !signal.aborted) this.failures.failed(peer)
+          if (code === ERR.LENDING_CLOSED)
             lendingRefusal = { peer: peer.toString(), message: errorMessage(err) }
           log('provider %p unusable: %s', peer, errorMessage(err))
         } finally {
@@ -388,9 +389,9 @@ export class Fetcher {
         await scheduler.run()
       } catch (err) {
         // Providers existed but this node could not pay any of them: say so, not "no providers".
-        if (budgetError !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') throw budgetError
+        if (budgetError !== undefined && errorCode(err) === ERR.NO_PROVIDERS) throw budgetError
         // The ones that held it refused to lend (a cap, a schedule): say that, with their reason.
-        if (lendingRefusal !== undefined && errorCode(err) === 'ERR_NO_PROVIDERS') {
+        if (lendingRefusal !== undefined && errorCode(err) === ERR.NO_PROVIDERS) {
           throw lendingClosed(lendingRefusal, asked, 'chunks')
         }
         throw err
@@ -479,10 +480,10 @@ export class Fetcher {
         } catch (err) {
           // Withdrawn because another won, or the fetch ended: not this peer's fault. "Not held
           // here" is an honest answer (a connected peer asked on the off chance).
-          if (manifest === undefined && !signal.aborted && errorCode(err) !== 'ERR_NOT_FOUND') {
+          if (manifest === undefined && !signal.aborted && errorCode(err) !== ERR.NOT_FOUND) {
             this.failures.failed(peer)
           }
-          if (errorCode(err) === 'ERR_LENDING_CLOSED') {
+          if (errorCode(err) === ERR.LENDING_CLOSED) {
             lendingRefusal = { peer: peer.toString(), message: errorMessage(err) }
           }
           log('manifest from %p failed: %s', peer, errorMessage(err))
@@ -541,7 +542,7 @@ export class Fetcher {
         if (startedAt < winnerStartedAt) this.failures.failed(peer)
       }
     }
-    race.abort(new BwnodeError('ERR_ABORTED', 'another provider sent the manifest first'))
+    race.abort(new BwnodeError(ERR.ABORTED, 'another provider sent the manifest first'))
     return { manifest, asked: tried.size, ...(lendingRefusal === undefined ? {} : { lendingRefusal }) }
   }
 }

@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { ERR, isPaymentCode } from '../errors/codes.ts'
 import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import {
   DEFAULT_ASSIGN_SLACK,
@@ -235,7 +236,7 @@ export class MultiSourceScheduler {
           // a request still queued at its server is withdrawn there: moved, not duplicated
           if (taken.from !== undefined) {
             this.moved.add(taken.chunk.key)
-            taken.from.controller.abort(new BwnodeError('ERR_REASSIGNED', 'moved to a provider that is free'))
+            taken.from.controller.abort(new BwnodeError(ERR.REASSIGNED, 'moved to a provider that is free'))
           }
         }
         progress = true
@@ -250,11 +251,11 @@ export class MultiSourceScheduler {
         this.fail(
           refusal === undefined
             ? new BwnodeError(
-                'ERR_NO_PROVIDERS',
+                ERR.NO_PROVIDERS,
                 `no reachable provider has ${this.pending.size} of the chunks still needed (e.g. ${example})`,
               )
             : new BwnodeError(
-                'ERR_LENDING_CLOSED',
+                ERR.LENDING_CLOSED,
                 `${this.pending.size} of the chunks still needed are held only by providers that stopped lending; ` +
                   `${refusal.peer} said: ${refusal.message}`,
               ),
@@ -507,7 +508,7 @@ export class MultiSourceScheduler {
     )
     const timer = setTimeout(
       () =>
-        controller.abort(new BwnodeError('ERR_CHUNK_TIMEOUT', `no chunk after ${Math.round(timeoutMs)} ms`)),
+        controller.abort(new BwnodeError(ERR.CHUNK_TIMEOUT, `no chunk after ${Math.round(timeoutMs)} ms`)),
       timeoutMs,
     )
     provider.session
@@ -541,7 +542,7 @@ export class MultiSourceScheduler {
     // First verified copy wins: forget the chunk before the await so a racing duplicate is ignored.
     this.byKey.delete(chunk.key)
     for (const other of others)
-      other.controller.abort(new BwnodeError('ERR_DUPLICATE', 'another provider delivered it'))
+      other.controller.abort(new BwnodeError(ERR.DUPLICATE, 'another provider delivered it'))
     try {
       await this.init.deliver(chunk, bytes, assignment.provider)
     } catch (err) {
@@ -569,8 +570,8 @@ export class MultiSourceScheduler {
     const err = aborted.aborted && aborted.reason instanceof Error ? aborted.reason : failure
     const code = errorCode(err)
     // Losing an endgame race is not the provider's fault, and a dropped provider is already counted.
-    if (code === 'ERR_DUPLICATE' || code === 'ERR_REASSIGNED') return
-    if (code === 'ERR_PROVIDER_DROPPED') {
+    if (code === ERR.DUPLICATE || code === ERR.REASSIGNED) return
+    if (code === ERR.PROVIDER_DROPPED) {
       this.requeue(chunk, assignment)
       return
     }
@@ -581,15 +582,15 @@ export class MultiSourceScheduler {
       this.requeue(chunk, assignment)
       return
     }
-    if (code === 'ERR_CHUNK_HASH_MISMATCH') {
+    if (code === ERR.CHUNK_HASH_MISMATCH) {
       provider.badChunks += 1
       if (provider.badChunks >= (this.init.maxBadChunks ?? DEFAULT_MAX_BAD_CHUNKS))
         this.drop(provider, 'sent corrupt chunks')
-    } else if (code === 'ERR_NOT_FOUND') {
+    } else if (code === ERR.NOT_FOUND) {
       provider.has.delete(this.indexOf(chunk.key))
-    } else if (code === 'ERR_PAYMENT_REQUIRED' || code === 'ERR_PAYMENT_DISCONNECT') {
+    } else if (code === ERR.PAYMENT_REQUIRED || code === ERR.PAYMENT_DISCONNECT) {
       this.drop(provider, `payment required: ${errorMessage(err)}`)
-    } else if (code === 'ERR_LENDING_CLOSED') {
+    } else if (code === ERR.LENDING_CLOSED) {
       // Past its cap or outside its schedule: it will refuse every other chunk too.
       this.lendingRefusal = { peer: provider.peer.toString(), message: errorMessage(err) }
       this.drop(provider, errorMessage(err))
@@ -623,7 +624,7 @@ export class MultiSourceScheduler {
     this.init.onEvent?.({ type, peer: provider.peer.toString(), reason })
     for (const [, list] of this.assigned) {
       for (const a of list) {
-        if (a.provider === provider) a.controller.abort(new BwnodeError('ERR_PROVIDER_DROPPED', reason))
+        if (a.provider === provider) a.controller.abort(new BwnodeError(ERR.PROVIDER_DROPPED, reason))
       }
     }
     void Promise.resolve(provider.session.close()).catch(() => {})
@@ -635,8 +636,8 @@ export class MultiSourceScheduler {
  * chunk, a protocol violation, or a payment dispute is the provider's doing, and no redial fixes it.
  */
 function isLoss(code: string): boolean {
-  if (code.startsWith('ERR_PAYMENT')) return false
-  return code !== 'ERR_CHUNK_HASH_MISMATCH' && code !== 'ERR_BAD_FRAME' && code !== 'ERR_NOT_FOUND'
+  if (isPaymentCode(code)) return false
+  return code !== ERR.CHUNK_HASH_MISMATCH && code !== ERR.BAD_FRAME && code !== ERR.NOT_FOUND
 }
 
 /**
@@ -685,5 +686,5 @@ const ENDGAME_OVERDUE = 2
 const MIN_RTT_MS = 10
 
 function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new BwnodeError('ERR_ABORTED', 'fetch cancelled')
+  return signal.reason instanceof Error ? signal.reason : new BwnodeError(ERR.ABORTED, 'fetch cancelled')
 }

@@ -1,3 +1,4 @@
+import { ERR } from '../errors/codes.ts'
 import { errorCode } from '../errors/index.ts'
 
 /**
@@ -39,7 +40,7 @@ export async function loadRunExperiment(): Promise<RunExperiment | undefined> {
     const { runExperiment } = await import('../experiment/runner.ts')
     return runExperiment
   } catch (err) {
-    if (errorCode(err) === 'ERR_MODULE_NOT_FOUND' && String(err).includes('runner')) return undefined
+    if (errorCode(err) === ERR.MODULE_NOT_FOUND && String(err).includes('runner')) return undefined
     throw err
   }
 }

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import type { DatasetInfo, NodeStatus, TransferInfo } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
 import { formatBytes, formatRate } from '../util/format.ts'
 import { LabCluster } from './cluster.ts'
@@ -92,7 +93,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 function cancelled(): BwnodeError {
-  return new BwnodeError('ERR_CANCELLED', 'lab stopped')
+  return new BwnodeError(ERR.CANCELLED, 'lab stopped')
 }
 
 /** Polls `probe` until it returns a value, or fails with what it was waiting for. */
@@ -114,7 +115,7 @@ async function waitUntil<T>(
     await sleep(250, signal)
   }
   throw new BwnodeError(
-    'ERR_LAB_TIMEOUT',
+    ERR.LAB_TIMEOUT,
     `lab: timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ''}`,
   )
 }
@@ -166,7 +167,7 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
     )
     const nodes = cluster.nodes
     const consumer = cluster.node('consumer')
-    if (consumer === undefined) throw new BwnodeError('ERR_LAB', 'lab: no consumer node')
+    if (consumer === undefined) throw new BwnodeError(ERR.LAB, 'lab: no consumer node')
 
     await waitUntil(
       'every node to join the DHT',
@@ -208,8 +209,7 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
     const seedName = options.seedName ?? DEFAULT_SEED_NAME
     const seedScale = options.seedScale ?? DEFAULT_SEED_SCALE
     const seeders = seedingNodes(nodes)
-    if (seeders.length === 0)
-      throw new BwnodeError('ERR_LAB', 'lab: no origin or residential node to seed on')
+    if (seeders.length === 0) throw new BwnodeError(ERR.LAB, 'lab: no origin or residential node to seed on')
     display.log(
       `lab: seeding '${seedName}' (scale ${seedScale}) on ${seeders.map((n) => n.spec.name).join(', ')}`,
     )
@@ -221,7 +221,7 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
     )
     const cid = seeded[0]?.cid ?? ''
     if (seeded.some((info) => info.cid !== cid))
-      throw new BwnodeError('ERR_LAB', `lab: seed '${seedName}' gave different CIDs on different nodes`)
+      throw new BwnodeError(ERR.LAB, `lab: seed '${seedName}' gave different CIDs on different nodes`)
     const datasetBytes = seeded[0]?.bytes ?? 0
     await waitUntil(
       `provider records for ${cid}`,
@@ -258,7 +258,7 @@ export async function runLab(options: LabOptions): Promise<LabSummary> {
       display.log(formatFetch(summary))
       if (summary.state !== 'done')
         throw new BwnodeError(
-          'ERR_LAB_FETCH',
+          ERR.LAB_FETCH,
           `lab: ${summary.node}'s fetch ${summary.state}: ${summary.error ?? ''}`,
         )
     }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ApiClient } from '../client/api-client.ts'
 import { API_FILE, type ApiFile } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { DEFAULT_READY_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS } from './constants.ts'
 import type { LabNodeSpec } from './nodes.ts'
@@ -98,7 +99,7 @@ export function spawnLabNode(
       if (settled) return
       settled = true
       clearTimeout(timer)
-      reject(new BwnodeError('ERR_LAB_NODE', `${spec.name}: ${message}\n${tail.trim()}`))
+      reject(new BwnodeError(ERR.LAB_NODE, `${spec.name}: ${message}\n${tail.trim()}`))
     }
     const timeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS
     const timer = setTimeout(() => fail(`not ready after ${timeoutMs} ms`), timeoutMs)

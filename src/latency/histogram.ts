@@ -1,5 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js'
 import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { DEFAULT_SIGNIFICANT_DIGITS, DEFAULT_TICKS_PER_UNIT } from './constants.ts'
 
@@ -43,7 +44,7 @@ export class LatencyHistogram {
     const ticksPerUnit = init.ticksPerUnit ?? DEFAULT_TICKS_PER_UNIT
     if (!Number.isFinite(ticksPerUnit) || ticksPerUnit <= 0) {
       throw new BwnodeError(
-        'ERR_INVALID_HISTOGRAM',
+        ERR.INVALID_HISTOGRAM,
         `ticksPerUnit must be a positive number, got ${ticksPerUnit}`,
       )
     }
@@ -58,10 +59,10 @@ export class LatencyHistogram {
   /** Record one value (>= 0, finite) in the caller's unit, optionally `count` times. */
   record(value: number, count = 1): void {
     if (!Number.isFinite(value) || value < 0) {
-      throw new BwnodeError('ERR_INVALID_LATENCY', `latency must be a finite number >= 0, got ${value}`)
+      throw new BwnodeError(ERR.INVALID_LATENCY, `latency must be a finite number >= 0, got ${value}`)
     }
     if (!Number.isInteger(count) || count < 1) {
-      throw new BwnodeError('ERR_INVALID_LATENCY', `count must be a positive integer, got ${count}`)
+      throw new BwnodeError(ERR.INVALID_LATENCY, `count must be a positive integer, got ${count}`)
     }
     this.#hist.recordValueWithCount(Math.round(value * this.ticksPerUnit), count)
   }
@@ -86,7 +87,7 @@ export class LatencyHistogram {
   /** Value at percentile `p` (0..100) in the caller's unit; 0 when empty. */
   percentile(p: number): number {
     if (!(p >= 0 && p <= 100)) {
-      throw new BwnodeError('ERR_INVALID_PERCENTILE', `percentile must be within 0..100, got ${p}`)
+      throw new BwnodeError(ERR.INVALID_PERCENTILE, `percentile must be within 0..100, got ${p}`)
     }
     if (this.count === 0) return 0
     return this.#hist.getValueAtPercentile(p) / this.ticksPerUnit
@@ -138,13 +139,13 @@ export class LatencyHistogram {
     const [prefix, ticks, payload, ...rest] = text.split(':')
     const ticksPerUnit = Number(ticks)
     if (prefix !== ENCODING_PREFIX || payload === undefined || rest.length > 0 || !(ticksPerUnit > 0)) {
-      throw new BwnodeError('ERR_HISTOGRAM_DECODE', 'not an encoded latency histogram')
+      throw new BwnodeError(ERR.HISTOGRAM_DECODE, 'not an encoded latency histogram')
     }
     let hist: Histogram
     try {
       hist = decodeFromCompressedBase64(payload, 32, false)
     } catch (err) {
-      throw new BwnodeError('ERR_HISTOGRAM_DECODE', `cannot decode histogram: ${(err as Error).message}`, {
+      throw new BwnodeError(ERR.HISTOGRAM_DECODE, `cannot decode histogram: ${(err as Error).message}`, {
         cause: err,
       })
     }
@@ -167,7 +168,7 @@ export class LatencyHistogram {
   #assertCompatible(other: LatencyHistogram): void {
     if (other.ticksPerUnit !== this.ticksPerUnit) {
       throw new BwnodeError(
-        'ERR_INVALID_HISTOGRAM',
+        ERR.INVALID_HISTOGRAM,
         `cannot combine histograms with ticksPerUnit ${this.ticksPerUnit} and ${other.ticksPerUnit}`,
       )
     }

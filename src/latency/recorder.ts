@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Database } from '../db/database.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import type { RandomSource } from '../util/random.ts'
 import {
@@ -149,10 +150,7 @@ export class LatencyRecorder {
     this.#alpha = init.throughputAlpha ?? DEFAULT_THROUGHPUT_EWMA_ALPHA
     this.#vivaldi = init.vivaldi ?? {}
     if (!(this.#maxSamples >= 1) || !(this.#maxAgeMs > 0) || !(this.#alpha > 0 && this.#alpha <= 1)) {
-      throw new BwnodeError(
-        'ERR_CONFIG',
-        'latency retention and EWMA alpha must be positive (alpha at most 1)',
-      )
+      throw new BwnodeError(ERR.CONFIG, 'latency retention and EWMA alpha must be positive (alpha at most 1)')
     }
     this.#coordinate = originCoordinate(this.#vivaldi)
     this.#tail = this.#loadCoordinate()
@@ -199,7 +197,7 @@ export class LatencyRecorder {
   async recordTransfer(peerId: PeerId | string, bytes: number, seconds: number): Promise<void> {
     if (!(Number.isFinite(bytes) && bytes >= 0 && Number.isFinite(seconds) && seconds > 0)) {
       throw new BwnodeError(
-        'ERR_INVALID_LATENCY',
+        ERR.INVALID_LATENCY,
         `a transfer needs bytes >= 0 and seconds > 0, got ${bytes} B in ${seconds} s`,
       )
     }
@@ -283,7 +281,7 @@ export class LatencyRecorder {
    */
   startPinging(node: PingableNode, intervalMs: number, options: PingOptions = {}): Pinger {
     if (!(intervalMs > 0))
-      throw new BwnodeError('ERR_CONFIG', `ping interval must be > 0 ms, got ${intervalMs}`)
+      throw new BwnodeError(ERR.CONFIG, `ping interval must be > 0 ms, got ${intervalMs}`)
     const controller = new AbortController()
     const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS
     const loop = (async () => {
@@ -447,7 +445,7 @@ export class LatencyRecorder {
 
 function assertSample(ms: number, kind: SampleKind): void {
   if (!Number.isFinite(ms) || ms < 0) {
-    throw new BwnodeError('ERR_INVALID_LATENCY', `${kind} sample must be a finite number >= 0 ms, got ${ms}`)
+    throw new BwnodeError(ERR.INVALID_LATENCY, `${kind} sample must be a finite number >= 0 ms, got ${ms}`)
   }
 }
 

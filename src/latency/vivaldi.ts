@@ -1,3 +1,4 @@
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import type { RandomSource } from '../util/random.ts'
 import {
@@ -71,7 +72,7 @@ export function updateCoordinate(
   options: VivaldiOptions = {},
 ): VivaldiCoordinate {
   if (!Number.isFinite(rttMs) || rttMs <= 0) {
-    throw new BwnodeError('ERR_INVALID_RTT', `an RTT sample must be a finite number > 0 ms, got ${rttMs}`)
+    throw new BwnodeError(ERR.INVALID_RTT, `an RTT sample must be a finite number > 0 ms, got ${rttMs}`)
   }
   const cc = options.cc ?? DEFAULT_VIVALDI_CC
   const ce = options.ce ?? DEFAULT_VIVALDI_CE
@@ -123,7 +124,7 @@ export function parseCoordinate(value: unknown): VivaldiCoordinate {
     v.height >= 0 &&
     isFiniteNumber(v.error) &&
     v.error >= 0
-  if (!ok) throw new BwnodeError('ERR_INVALID_COORDINATE', 'not a Vivaldi coordinate {x, y, height, error}')
+  if (!ok) throw new BwnodeError(ERR.INVALID_COORDINATE, 'not a Vivaldi coordinate {x, y, height, error}')
   return { x: v.x as number, y: v.y as number, height: v.height as number, error: v.error as number }
 }
 

@@ -1,15 +1,16 @@
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, ProtocolError } from '../errors/index.ts'
 
 /** Why a voucher was refused. Stable codes: peers and the API see them. */
 export type VoucherRejectCode =
-  | 'ERR_VOUCHER_MALFORMED'
-  | 'ERR_VOUCHER_SIGNATURE'
-  | 'ERR_VOUCHER_PAYEE'
-  | 'ERR_VOUCHER_PAYER'
-  | 'ERR_VOUCHER_SELF'
-  | 'ERR_VOUCHER_REPLAY'
-  | 'ERR_VOUCHER_PRICE'
-  | 'ERR_VOUCHER_AMOUNT'
+  | typeof ERR.VOUCHER_MALFORMED
+  | typeof ERR.VOUCHER_SIGNATURE
+  | typeof ERR.VOUCHER_PAYEE
+  | typeof ERR.VOUCHER_PAYER
+  | typeof ERR.VOUCHER_SELF
+  | typeof ERR.VOUCHER_REPLAY
+  | typeof ERR.VOUCHER_PRICE
+  | typeof ERR.VOUCHER_AMOUNT
 
 /** A voucher a peer sent was refused: nothing was credited and the rejection was counted against the peer. */
 export class VoucherRejected extends ProtocolError {
@@ -22,7 +23,7 @@ export class VoucherRejected extends ProtocolError {
   }
 }
 
-export type PaymentErrorCode = 'ERR_PAYMENT_REQUIRED' | 'ERR_PAYMENT_DISCONNECT'
+export type PaymentErrorCode = typeof ERR.PAYMENT_REQUIRED | typeof ERR.PAYMENT_DISCONNECT
 
 /**
  * The server refuses to serve a peer until it pays. ERR_PAYMENT_REQUIRED: send
@@ -43,7 +44,7 @@ export class PaymentRequired extends BwnodeError {
     super(
       code,
       `peer ${info.peer} owes for ${info.unpaidBytes} bytes; ${info.requestedBytes} more would pass the ` +
-        `${code === 'ERR_PAYMENT_DISCONNECT' ? 'disconnect' : 'payment'} threshold of ${info.thresholdBytes} bytes`,
+        `${code === ERR.PAYMENT_DISCONNECT ? 'disconnect' : 'payment'} threshold of ${info.thresholdBytes} bytes`,
     )
     this.name = 'PaymentRequired'
     this.code = code
@@ -60,7 +61,7 @@ export class InsufficientCredits extends BwnodeError {
   readonly needed: number
 
   constructor(balance: number, needed: number) {
-    super('ERR_INSUFFICIENT_CREDITS', `balance ${balance} µcr cannot cover ${needed} µcr`)
+    super(ERR.INSUFFICIENT_CREDITS, `balance ${balance} µcr cannot cover ${needed} µcr`)
     this.name = 'InsufficientCredits'
     this.balance = balance
     this.needed = needed

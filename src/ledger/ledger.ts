@@ -2,6 +2,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, ConfigError } from '../errors/index.ts'
 import {
   DEFAULT_DISCONNECT_THRESHOLD_BYTES,
@@ -119,28 +120,28 @@ function checkAdvance(prev: Voucher | undefined, next: Voucher): Problem | Advan
   try {
     owed = creditsForBytes(next.cumulativeBytes, next.pricePerGiB)
   } catch {
-    return { code: 'ERR_VOUCHER_AMOUNT', message: 'credits for these bytes exceed 2^53' }
+    return { code: ERR.VOUCHER_AMOUNT, message: 'credits for these bytes exceed 2^53' }
   }
   if (next.cumulativeCredits !== owed) {
     return {
-      code: 'ERR_VOUCHER_AMOUNT',
+      code: ERR.VOUCHER_AMOUNT,
       message: `${next.cumulativeBytes} bytes at ${next.pricePerGiB} µcr/GiB owe ${owed} µcr, voucher says ${next.cumulativeCredits}`,
     }
   }
   if (prev !== undefined && prev.pricePerGiB !== next.pricePerGiB) {
     return {
-      code: 'ERR_VOUCHER_PRICE',
+      code: ERR.VOUCHER_PRICE,
       message: `channel price is ${prev.pricePerGiB} µcr/GiB, voucher says ${next.pricePerGiB}`,
     }
   }
   const prevSequence = prev?.sequence ?? 0
   if (next.sequence <= prevSequence) {
-    return { code: 'ERR_VOUCHER_REPLAY', message: `sequence ${next.sequence} is not above ${prevSequence}` }
+    return { code: ERR.VOUCHER_REPLAY, message: `sequence ${next.sequence} is not above ${prevSequence}` }
   }
   const prevBytes = prev?.cumulativeBytes ?? 0
   if (next.cumulativeBytes <= prevBytes) {
     return {
-      code: 'ERR_VOUCHER_AMOUNT',
+      code: ERR.VOUCHER_AMOUNT,
       message: `cumulative bytes ${next.cumulativeBytes} are not above ${prevBytes}`,
     }
   }
@@ -243,7 +244,7 @@ export class Ledger {
 
   /** Load balances and counters from the database. Call once before anything else. */
   async open(): Promise<void> {
-    if (this.#state !== 'new') throw new BwnodeError('ERR_LEDGER_STATE', `ledger is ${this.#state}`)
+    if (this.#state !== 'new') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.#state}`)
     const s = this.#store
     const grant = await s.meta.get('grant')
     if (grant === undefined) {
@@ -319,8 +320,7 @@ export class Ledger {
    */
   chargeServe(peer: PeerId | string, bytes: number): void {
     this.#assertOpen()
-    if (!isUint(bytes))
-      throw new BwnodeError('ERR_INVALID_BYTES', `bytes must be a whole number, got ${bytes}`)
+    if (!isUint(bytes)) throw new BwnodeError(ERR.INVALID_BYTES, `bytes must be a whole number, got ${bytes}`)
     const id = peerString(peer)
     const state = this.#peer(id)
     const owed = state.servedBytes - state.paidBytes
@@ -329,12 +329,12 @@ export class Ledger {
       const unpaidBytes = Math.max(0, owed)
       const info = { peer: id, unpaidBytes, requestedBytes: bytes }
       if (unpaidBytes + state.refusedBytes > this.disconnectThresholdBytes) {
-        throw new PaymentRequired('ERR_PAYMENT_DISCONNECT', {
+        throw new PaymentRequired(ERR.PAYMENT_DISCONNECT, {
           ...info,
           thresholdBytes: this.disconnectThresholdBytes,
         })
       }
-      throw new PaymentRequired('ERR_PAYMENT_REQUIRED', {
+      throw new PaymentRequired(ERR.PAYMENT_REQUIRED, {
         ...info,
         thresholdBytes: this.paymentThresholdBytes,
       })
@@ -346,8 +346,7 @@ export class Ledger {
   /** Undo a chargeServe whose bytes were not sent after all (chunk missing, stream aborted). */
   releaseServe(peer: PeerId | string, bytes: number): void {
     this.#assertOpen()
-    if (!isUint(bytes))
-      throw new BwnodeError('ERR_INVALID_BYTES', `bytes must be a whole number, got ${bytes}`)
+    if (!isUint(bytes)) throw new BwnodeError(ERR.INVALID_BYTES, `bytes must be a whole number, got ${bytes}`)
     const id = peerString(peer)
     const state = this.#peer(id)
     state.servedBytes = Math.max(0, state.servedBytes - bytes)
@@ -370,7 +369,7 @@ export class Ledger {
     if (!isUint(expectedPricePerGiB)) {
       // The caller's mistake, not the peer's: do not count it as a rejection.
       throw new BwnodeError(
-        'ERR_INVALID_PRICE',
+        ERR.INVALID_PRICE,
         `offer price must be whole µcr/GiB, got ${expectedPricePerGiB}`,
       )
     }
@@ -390,22 +389,22 @@ export class Ledger {
     try {
       voucher = decodeVoucher(bytes)
     } catch (err) {
-      throw new VoucherRejected('ERR_VOUCHER_MALFORMED', (err as Error).message)
+      throw new VoucherRejected(ERR.VOUCHER_MALFORMED, (err as Error).message)
     }
     if (voucher.payee !== this.self) {
-      throw new VoucherRejected('ERR_VOUCHER_PAYEE', `voucher pays ${voucher.payee}, not this node`)
+      throw new VoucherRejected(ERR.VOUCHER_PAYEE, `voucher pays ${voucher.payee}, not this node`)
     }
     if (voucher.payer === this.self)
-      throw new VoucherRejected('ERR_VOUCHER_SELF', 'voucher from this node to itself')
+      throw new VoucherRejected(ERR.VOUCHER_SELF, 'voucher from this node to itself')
     if (voucher.payer !== from) {
-      throw new VoucherRejected('ERR_VOUCHER_PAYER', `voucher of ${voucher.payer} sent by ${from}`)
+      throw new VoucherRejected(ERR.VOUCHER_PAYER, `voucher of ${voucher.payer} sent by ${from}`)
     }
     if (!(await verifyVoucherSignature(voucher))) {
-      throw new VoucherRejected('ERR_VOUCHER_SIGNATURE', 'signature does not verify under the payer key')
+      throw new VoucherRejected(ERR.VOUCHER_SIGNATURE, 'signature does not verify under the payer key')
     }
     if (voucher.pricePerGiB < expectedPricePerGiB) {
       throw new VoucherRejected(
-        'ERR_VOUCHER_PRICE',
+        ERR.VOUCHER_PRICE,
         `voucher price ${voucher.pricePerGiB} µcr/GiB is below the offer ${expectedPricePerGiB}`,
       )
     }
@@ -423,7 +422,7 @@ export class Ledger {
       boughtBytes: peer.boughtBytes,
     }
     if (!Number.isSafeInteger(earned) || !Number.isSafeInteger(totals.paidBytes)) {
-      throw new VoucherRejected('ERR_VOUCHER_AMOUNT', 'totals would pass 2^53')
+      throw new VoucherRejected(ERR.VOUCHER_AMOUNT, 'totals would pass 2^53')
     }
     const now = this.#clock()
     const event: LedgerEvent = {
@@ -465,13 +464,13 @@ export class Ledger {
 
   async #commitSpend(payee: string, voucher: Voucher, { signedHere = false } = {}): Promise<Credited> {
     if (voucher.payer !== this.self) {
-      throw new BwnodeError('ERR_VOUCHER_PAYER', `voucher is from ${voucher.payer}, not this node`)
+      throw new BwnodeError(ERR.VOUCHER_PAYER, `voucher is from ${voucher.payer}, not this node`)
     }
     if (voucher.payee !== payee)
-      throw new BwnodeError('ERR_VOUCHER_PAYEE', `voucher pays ${voucher.payee}, not ${payee}`)
-    if (payee === this.self) throw new BwnodeError('ERR_VOUCHER_SELF', 'this node cannot pay itself')
+      throw new BwnodeError(ERR.VOUCHER_PAYEE, `voucher pays ${voucher.payee}, not ${payee}`)
+    if (payee === this.self) throw new BwnodeError(ERR.VOUCHER_SELF, 'this node cannot pay itself')
     if (!signedHere && !(await verifyVoucherSignature(voucher))) {
-      throw new BwnodeError('ERR_VOUCHER_SIGNATURE', 'voucher signature does not verify')
+      throw new BwnodeError(ERR.VOUCHER_SIGNATURE, 'voucher signature does not verify')
     }
     const s = this.#store
     const key = voucherKey(payee, voucher.channelId)
@@ -523,9 +522,9 @@ export class Ledger {
   async openChannel(payee: PeerId | string, pricePerGiB: number): Promise<PayerChannel> {
     this.#assertOpen()
     const id = peerString(payee)
-    if (id === this.self) throw new BwnodeError('ERR_VOUCHER_SELF', 'this node cannot pay itself')
+    if (id === this.self) throw new BwnodeError(ERR.VOUCHER_SELF, 'this node cannot pay itself')
     if (!isUint(pricePerGiB))
-      throw new BwnodeError('ERR_INVALID_PRICE', `price must be whole µcr/GiB, got ${pricePerGiB}`)
+      throw new BwnodeError(ERR.INVALID_PRICE, `price must be whole µcr/GiB, got ${pricePerGiB}`)
     return await this.#serial.run(async () => {
       const cached = this.#channels.get(id)
       if (cached !== undefined && !cached.closed && cached.pricePerGiB === pricePerGiB) return cached
@@ -760,8 +759,7 @@ export class Ledger {
   }
 
   #assertOpen(): void {
-    if (this.#state !== 'open')
-      throw new BwnodeError('ERR_LEDGER_STATE', `ledger is ${this.#state}, not open`)
+    if (this.#state !== 'open') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.#state}, not open`)
   }
 }
 

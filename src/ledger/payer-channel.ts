@@ -1,3 +1,4 @@
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { creditsForBytes, isUint } from './credits.ts'
 import { InsufficientCredits } from './errors.ts'
@@ -90,16 +91,16 @@ export class PayerChannel {
   async pay(bytesJustReceived: number): Promise<Uint8Array> {
     if (!isUint(bytesJustReceived) || bytesJustReceived === 0) {
       throw new BwnodeError(
-        'ERR_INVALID_BYTES',
+        ERR.INVALID_BYTES,
         `pay() needs a positive whole number of bytes, got ${bytesJustReceived}`,
       )
     }
     return await this.#backend.exclusive(async () => {
-      if (this.#closed) throw new BwnodeError('ERR_CHANNEL_CLOSED', `channel ${this.channelId} is closed`)
+      if (this.#closed) throw new BwnodeError(ERR.CHANNEL_CLOSED, `channel ${this.channelId} is closed`)
       const state = this.#state
       const cumulativeBytes = state.cumulativeBytes + bytesJustReceived
       if (!Number.isSafeInteger(cumulativeBytes)) {
-        throw new BwnodeError('ERR_INVALID_BYTES', 'channel byte count would pass 2^53; open a new channel')
+        throw new BwnodeError(ERR.INVALID_BYTES, 'channel byte count would pass 2^53; open a new channel')
       }
       const cumulativeCredits = creditsForBytes(cumulativeBytes, state.pricePerGiB)
       const cost = cumulativeCredits - state.cumulativeCredits

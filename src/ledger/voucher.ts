@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromMultihash, peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, ProtocolError } from '../errors/index.ts'
 import {
   CHANNEL_ID_BYTES,
@@ -45,7 +46,7 @@ const CHANNEL_ID_PATTERN = new RegExp(`^[0-9a-f]{${CHANNEL_ID_BYTES * 2}}$`)
 const U64_FIELDS = ['sequence', 'cumulativeBytes', 'cumulativeCredits', 'pricePerGiB', 'timeMs'] as const
 
 function malformed(message: string): ProtocolError {
-  return new ProtocolError('ERR_VOUCHER_MALFORMED', message)
+  return new ProtocolError(ERR.VOUCHER_MALFORMED, message)
 }
 
 /** A fresh random channel id. */
@@ -243,7 +244,7 @@ export async function signVoucher(privateKey: PrivateKey, fields: VoucherFields)
   const signer = peerIdFromPrivateKey(privateKey).toString()
   if (signer !== fields.payer) {
     throw new BwnodeError(
-      'ERR_VOUCHER_SIGNER',
+      ERR.VOUCHER_SIGNER,
       `key of ${signer} cannot sign a voucher whose payer is ${fields.payer}`,
     )
   }

@@ -1,5 +1,6 @@
 import type { AbortOptions, MessageStream } from '@libp2p/interface'
 import { byteStream } from '@libp2p/utils'
+import { ERR } from '../errors/codes.ts'
 import { ConfigError, ProtocolError } from '../errors/index.ts'
 import { DEFAULT_PREAMBLE_TIMEOUT_MS } from './constants.ts'
 import { type ResolvedLink, resolveLink } from './link.ts'
@@ -43,19 +44,19 @@ export function decodePreambleHeader(header: Uint8Array): number {
   for (let i = 0; i < PREAMBLE_MAGIC.byteLength; i++) {
     if (header[i] !== PREAMBLE_MAGIC[i]) {
       throw new ProtocolError(
-        'ERR_LINK_PREAMBLE_MAGIC',
+        ERR.LINK_PREAMBLE_MAGIC,
         'peer did not send a link-emulation preamble (is the emulator enabled on both ends?)',
       )
     }
   }
   const version = header[4]
   if (version !== PREAMBLE_VERSION) {
-    throw new ProtocolError('ERR_LINK_PREAMBLE_VERSION', `unsupported link preamble version ${version}`)
+    throw new ProtocolError(ERR.LINK_PREAMBLE_VERSION, `unsupported link preamble version ${version}`)
   }
   const bodyLength = header[5]
   if (bodyLength !== BODY_LENGTH_V1) {
     throw new ProtocolError(
-      'ERR_LINK_PREAMBLE_LENGTH',
+      ERR.LINK_PREAMBLE_LENGTH,
       `link preamble body is ${bodyLength} bytes, expected ${BODY_LENGTH_V1}`,
     )
   }
@@ -74,7 +75,7 @@ export function decodePreambleBody(body: Uint8Array): ResolvedLink {
       routeInflation: value(5),
     })
   } catch (err) {
-    if (err instanceof ConfigError) throw new ProtocolError('ERR_LINK_PREAMBLE_INVALID', err.message)
+    if (err instanceof ConfigError) throw new ProtocolError(ERR.LINK_PREAMBLE_INVALID, err.message)
     throw err
   }
 }
@@ -113,10 +114,10 @@ export async function exchangePreamble(
 function toPreambleError(err: unknown, timeout: AbortSignal): Error {
   if (err instanceof ProtocolError) return err
   if (timeout.aborted)
-    return new ProtocolError('ERR_LINK_PREAMBLE_TIMEOUT', 'peer did not send its link preamble in time')
+    return new ProtocolError(ERR.LINK_PREAMBLE_TIMEOUT, 'peer did not send its link preamble in time')
   const name = err instanceof Error ? err.name : ''
   if (name === 'UnexpectedEOFError') {
-    return new ProtocolError('ERR_LINK_PREAMBLE_EOF', 'connection closed during the link preamble')
+    return new ProtocolError(ERR.LINK_PREAMBLE_EOF, 'connection closed during the link preamble')
   }
   return err instanceof Error ? err : new Error(String(err))
 }

@@ -4,6 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import type { AddJobInfo, DatasetInfo, TransferInfo } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, errorMessage, explainDiskFull } from '../errors/index.ts'
 import { Fetcher, type FetchOptions } from '../fetch/fetcher.ts'
 import type { ProviderFailures } from '../fetch/provider.ts'
@@ -86,7 +87,7 @@ export class DatasetService {
     this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     this.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
-    this.transfers.abortAll(new BwnodeError('ERR_SHUTDOWN', 'node stopping'))
+    this.transfers.abortAll(new BwnodeError(ERR.SHUTDOWN, 'node stopping'))
   }
 
   private readonly onPeerConnect = (): void => {
@@ -134,7 +135,7 @@ export class DatasetService {
         (caught: unknown) => {
           const err = explainDiskFull(caught)
           info.state = 'failed'
-          info.error = { code: err instanceof BwnodeError ? err.code : 'ERR_ADD', message: errorMessage(err) }
+          info.error = { code: err instanceof BwnodeError ? err.code : ERR.ADD, message: errorMessage(err) }
         },
       )
       .finally(() => this.adds.prune())
@@ -199,10 +200,7 @@ export class DatasetService {
     if (options.out !== undefined) assertOutFree(options.out)
     for (const info of this.transfers.running()) {
       if (info.cid === cid.toString()) {
-        throw new BwnodeError(
-          'ERR_FETCH_RUNNING',
-          `a fetch of ${cid} is already running (transfer ${info.id})`,
-        )
+        throw new BwnodeError(ERR.FETCH_RUNNING, `a fetch of ${cid} is already running (transfer ${info.id})`)
       }
     }
     const controller = new AbortController()
@@ -244,7 +242,7 @@ export class DatasetService {
     } catch (caught) {
       const err = explainDiskFull(caught)
       info.state = signal.aborted ? 'cancelled' : 'failed'
-      const code = err instanceof BwnodeError ? err.code : signal.aborted ? 'ERR_CANCELLED' : 'ERR_FETCH'
+      const code = err instanceof BwnodeError ? err.code : signal.aborted ? ERR.CANCELLED : ERR.FETCH
       info.error = { code, message: errorMessage(err) }
     } finally {
       this.onTransferEnd?.(info)
@@ -262,7 +260,7 @@ export class DatasetService {
   }
 
   cancel(id: string): TransferInfo {
-    return this.transfers.abort(id, new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
+    return this.transfers.abort(id, new BwnodeError(ERR.CANCELLED, 'fetch cancelled'))
   }
 }
 
@@ -271,7 +269,7 @@ function assertOutFree(out: string): void {
   const target = resolve(out)
   for (const path of [target, `${target}.partial`]) {
     if (existsSync(path)) {
-      throw new BwnodeError('ERR_OUT_EXISTS', `${path} already exists; remove it or choose another path`)
+      throw new BwnodeError(ERR.OUT_EXISTS, `${path} already exists; remove it or choose another path`)
     }
   }
 }

@@ -1,3 +1,4 @@
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 
 /** What a registry needs of a job's record: an id and whether it still runs. */
@@ -69,7 +70,7 @@ export class JobRegistry<Info extends JobRecord> {
 
   private entry(id: string): { info: Info; controller: AbortController } {
     const entry = this.jobs.get(id)
-    if (entry === undefined) throw new BwnodeError('ERR_NOT_FOUND', `no ${this.kind} ${id}`)
+    if (entry === undefined) throw new BwnodeError(ERR.NOT_FOUND, `no ${this.kind} ${id}`)
     return entry
   }
 }

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { ERR } from '../errors/codes.ts'
 import { packageVersion } from '../util/version.ts'
 
 /** Read at scrape time, so the figures are the ledger's and survive restarts. */
@@ -174,7 +175,7 @@ export class NodeMetrics {
   /** A fetch ended: `code` is its error's when it failed. */
   fetchEnded(outcome: 'done' | 'failed' | 'cancelled', code?: string): void {
     this.fetches.inc({ outcome })
-    if (outcome === 'failed') this.fetchFailures.inc({ code: code ?? 'ERR_FETCH' })
+    if (outcome === 'failed') this.fetchFailures.inc({ code: code ?? ERR.FETCH })
   }
 
   /**

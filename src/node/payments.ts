@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { PayerChannel } from '../ledger/payer-channel.ts'
@@ -32,7 +33,7 @@ export class Payments {
   assertAffordable(bytes: number, pricePerGiB: number): void {
     if (!this.ledger.canAfford(bytes, pricePerGiB)) {
       throw new BwnodeError(
-        'ERR_INSUFFICIENT_CREDITS',
+        ERR.INSUFFICIENT_CREDITS,
         `fetching ${bytes} bytes at ${pricePerGiB / 1e6} credits/GiB costs more than the balance of ` +
           `${this.ledger.balance / 1e6} credits`,
       )

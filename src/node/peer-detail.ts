@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import type { PeerDetail } from '../contract/api.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import type { LatencyRecorder, PeerLatencySummary } from '../latency/recorder.ts'
 import { MICROCREDITS_PER_CREDIT } from '../ledger/constants.ts'
@@ -44,7 +45,7 @@ export async function describePeer(sources: PeerDetailSources, peer: PeerId): Pr
   const stored = await libp2p.peerStore.get(peer).catch(() => undefined)
   const connections = libp2p.getConnections(peer)
   if (stored === undefined && connections.length === 0) {
-    throw new BwnodeError('ERR_NOT_FOUND', `peer ${id} is not known to this node`)
+    throw new BwnodeError(ERR.NOT_FOUND, `peer ${id} is not known to this node`)
   }
   const [summary, rtts] = await Promise.all([
     sources.latency.summary(peer).catch(() => undefined),

@@ -4,6 +4,7 @@ import * as json from 'multiformats/codecs/json'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 
 /** Codec of a chunk CID (raw bytes). */
@@ -31,7 +32,7 @@ export function manifestCid(bytes: Uint8Array): CID {
 /**
  * Parses a CID string (or passes a CID through) and checks it is the kind this
  * store uses: v1, the expected codec, sha2-256 with a 32-byte digest.
- * Throws BwnodeError('ERR_INVALID_CID') otherwise.
+ * Throws BwnodeError(ERR.INVALID_CID) otherwise.
  */
 export function parseCid(value: string | CID, codec: number, what = 'CID'): CID {
   let cid: CID
@@ -39,11 +40,11 @@ export function parseCid(value: string | CID, codec: number, what = 'CID'): CID 
     try {
       cid = CID.parse(value)
     } catch {
-      throw new BwnodeError('ERR_INVALID_CID', `${what} is not a valid CID: ${abbreviate(value)}`)
+      throw new BwnodeError(ERR.INVALID_CID, `${what} is not a valid CID: ${abbreviate(value)}`)
     }
   } else {
     const asCid = CID.asCID(value)
-    if (asCid === null) throw new BwnodeError('ERR_INVALID_CID', `${what} is not a CID`)
+    if (asCid === null) throw new BwnodeError(ERR.INVALID_CID, `${what} is not a CID`)
     cid = asCid
   }
   if (
@@ -53,7 +54,7 @@ export function parseCid(value: string | CID, codec: number, what = 'CID'): CID 
     cid.multihash.digest.byteLength !== SHA256_DIGEST_BYTES
   ) {
     throw new BwnodeError(
-      'ERR_INVALID_CID',
+      ERR.INVALID_CID,
       `${what} must be a CIDv1 with codec 0x${codec.toString(16)} and sha2-256: ${abbreviate(cid.toString())}`,
     )
   }

@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { DatasetInfo } from '../contract/api.ts'
 import type { Database } from '../db/database.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { exists, isNotFound } from '../util/fs.ts'
 import { createBitfield, setBit } from './bitfield.ts'
@@ -306,7 +307,7 @@ export class ContentStore {
     const cid = manifestCid(bytes)
     if (expected !== undefined && !sameCid(expected, cid)) {
       throw new BwnodeError(
-        'ERR_MANIFEST_HASH_MISMATCH',
+        ERR.MANIFEST_HASH_MISMATCH,
         `manifest bytes hash to ${cid.toString()}, expected ${expected.toString()}`,
       )
     }
@@ -369,14 +370,14 @@ export class ContentStore {
     const expected = parseChunkCid(cid)
     if (bytes.byteLength > MAX_CHUNK_SIZE) {
       throw new BwnodeError(
-        'ERR_CHUNK_TOO_LARGE',
+        ERR.CHUNK_TOO_LARGE,
         `chunk is ${bytes.byteLength} bytes, more than the ${MAX_CHUNK_SIZE} allowed`,
       )
     }
     const actual = chunkCid(bytes)
     if (!sameCid(actual, expected)) {
       throw new BwnodeError(
-        'ERR_CHUNK_HASH_MISMATCH',
+        ERR.CHUNK_HASH_MISMATCH,
         `chunk bytes hash to ${actual.toString()}, expected ${expected.toString()}`,
       )
     }
@@ -397,7 +398,7 @@ export class ContentStore {
   async putVerifiedChunk(cid: CID, bytes: Uint8Array): Promise<void> {
     if (bytes.byteLength > MAX_CHUNK_SIZE) {
       throw new BwnodeError(
-        'ERR_CHUNK_TOO_LARGE',
+        ERR.CHUNK_TOO_LARGE,
         `chunk is ${bytes.byteLength} bytes, more than the ${MAX_CHUNK_SIZE} allowed`,
       )
     }
@@ -433,7 +434,7 @@ export class ContentStore {
     const missing = await this.missingOf(manifest)
     if (missing.length > 0) {
       throw new BwnodeError(
-        'ERR_DATASET_INCOMPLETE',
+        ERR.DATASET_INCOMPLETE,
         `${record.cid} still misses ${missing.length} chunk(s), e.g. ${missing[0]}`,
       )
     }
@@ -489,7 +490,7 @@ export class ContentStore {
     const partial = `${target}.partial`
     for (const path of [target, partial]) {
       if (await exists(path)) {
-        throw new BwnodeError('ERR_OUT_EXISTS', `${path} already exists; remove it or choose another path`)
+        throw new BwnodeError(ERR.OUT_EXISTS, `${path} already exists; remove it or choose another path`)
       }
     }
     await mkdir(partial, { recursive: true })
@@ -504,10 +505,10 @@ export class ContentStore {
             const parsed = parseChunkCid(chunk)
             const data = await this.getChunk(parsed)
             if (data === undefined) {
-              throw new BwnodeError('ERR_CHUNK_MISSING', `${file.path}: chunk ${chunk} is not in the store`)
+              throw new BwnodeError(ERR.CHUNK_MISSING, `${file.path}: chunk ${chunk} is not in the store`)
             }
             if (!sameCid(chunkCid(data), parsed)) {
-              throw new BwnodeError('ERR_CHUNK_CORRUPT', `${file.path}: chunk ${chunk} is corrupt on disk`)
+              throw new BwnodeError(ERR.CHUNK_CORRUPT, `${file.path}: chunk ${chunk} is corrupt on disk`)
             }
             await handle.write(data)
             bytes += data.byteLength
@@ -562,7 +563,7 @@ export class ContentStore {
     const key = parseDatasetCid(datasetCid).toString()
     const [record, bytes] = await Promise.all([this.datasets.get(key), this.manifests.get(key)])
     if (record === undefined || bytes === undefined) {
-      throw new BwnodeError('ERR_DATASET_NOT_FOUND', `dataset ${key} is not in this store`)
+      throw new BwnodeError(ERR.DATASET_NOT_FOUND, `dataset ${key} is not in this store`)
     }
     return { record, manifest: decodeManifest(bytes) }
   }
@@ -598,6 +599,6 @@ function refKey(chunk: string, dataset: string): string {
 
 function checkName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new BwnodeError('ERR_INVALID_NAME', `dataset name must be 1 to ${MAX_NAME_LENGTH} characters`)
+    throw new BwnodeError(ERR.INVALID_NAME, `dataset name must be 1 to ${MAX_NAME_LENGTH} characters`)
   }
 }

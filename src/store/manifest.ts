@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { parseChunkCid } from './cid.ts'
 import {
@@ -37,7 +38,7 @@ export interface Manifest {
 export function checkChunkSize(size: number): number {
   if (!Number.isInteger(size) || size < MIN_CHUNK_SIZE || size > MAX_CHUNK_SIZE) {
     throw new BwnodeError(
-      'ERR_INVALID_CHUNK_SIZE',
+      ERR.INVALID_CHUNK_SIZE,
       `chunk size must be an integer from ${MIN_CHUNK_SIZE} (64 KiB) to ${MAX_CHUNK_SIZE} (4 MiB) bytes, got ${size}`,
     )
   }
@@ -94,7 +95,7 @@ const manifestSchema = z.strictObject({
 })
 
 function invalid(message: string): BwnodeError {
-  return new BwnodeError('ERR_INVALID_MANIFEST', `invalid manifest: ${message}`)
+  return new BwnodeError(ERR.INVALID_MANIFEST, `invalid manifest: ${message}`)
 }
 
 /**
@@ -156,7 +157,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   if (!(bytes instanceof Uint8Array)) throw invalid('expected bytes')
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
     throw new BwnodeError(
-      'ERR_MANIFEST_TOO_LARGE',
+      ERR.MANIFEST_TOO_LARGE,
       `manifest is ${bytes.byteLength} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`,
     )
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { exists } from '../util/fs.ts'
 import { mixSeed, Xoshiro128 } from './prng.ts'
@@ -77,7 +78,7 @@ export function loadRecipes(): SeedRecipe[] {
   if (cachedRecipes === undefined) {
     const parsed = recipeFileSchema.safeParse(JSON.parse(readFileSync(RECIPES_PATH, 'utf8')))
     if (!parsed.success) {
-      throw new BwnodeError('ERR_INVALID_RECIPE', `seeds/recipes.json: ${parsed.error.issues[0]?.message}`)
+      throw new BwnodeError(ERR.INVALID_RECIPE, `seeds/recipes.json: ${parsed.error.issues[0]?.message}`)
     }
     cachedRecipes = parsed.data.recipes
   }
@@ -90,7 +91,7 @@ export function getRecipe(name: string): SeedRecipe {
     const known = loadRecipes()
       .map((r) => r.name)
       .join(', ')
-    throw new BwnodeError('ERR_UNKNOWN_SEED', `no seed recipe named '${name}' (known: ${known})`)
+    throw new BwnodeError(ERR.UNKNOWN_SEED, `no seed recipe named '${name}' (known: ${known})`)
   }
   return recipe
 }
@@ -104,7 +105,7 @@ export function planSeed(name: string, options: GenerateOptions = {}): SeedFileP
   const recipe = getRecipe(name)
   const scale = options.scale ?? 1
   if (!Number.isFinite(scale) || scale <= 0) {
-    throw new BwnodeError('ERR_INVALID_SCALE', `scale must be a positive number, got ${scale}`)
+    throw new BwnodeError(ERR.INVALID_SCALE, `scale must be a positive number, got ${scale}`)
   }
   const plans: SeedFilePlan[] = []
   recipe.groups.forEach((group, groupIndex) => {
@@ -150,7 +151,7 @@ export async function generateSeed(
   const plans = planSeed(name, options)
   const root = resolve(outDir, name)
   const partial = `${root}.partial`
-  if (await exists(root)) throw new BwnodeError('ERR_OUT_EXISTS', `${root} already exists`)
+  if (await exists(root)) throw new BwnodeError(ERR.OUT_EXISTS, `${root} already exists`)
   // a leftover .partial can only come from an interrupted generateSeed
   await rm(partial, { recursive: true, force: true })
   await mkdir(partial, { recursive: true })
@@ -244,6 +245,6 @@ function expandPath(pattern: string, index: number): string {
 /** Typed-array views use the machine's byte order; the seed bytes are defined as little-endian. */
 function assertLittleEndian(): void {
   if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) {
-    throw new BwnodeError('ERR_UNSUPPORTED_PLATFORM', 'seed generation needs a little-endian machine')
+    throw new BwnodeError(ERR.UNSUPPORTED_PLATFORM, 'seed generation needs a little-endian machine')
   }
 }

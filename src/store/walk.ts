@@ -1,5 +1,6 @@
 import { open, readdir, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 import { isNotFound } from '../util/fs.ts'
 import { isSafeRelativePath } from './manifest.ts'
@@ -26,7 +27,7 @@ export async function listSourceFiles(path: string): Promise<SourceFile[]> {
   try {
     info = await stat(root)
   } catch (err) {
-    if (isNotFound(err)) throw new BwnodeError('ERR_NOT_FOUND', `${path}: no such file or directory`)
+    if (isNotFound(err)) throw new BwnodeError(ERR.NOT_FOUND, `${path}: no such file or directory`)
     throw err
   }
   const files: SourceFile[] = []
@@ -35,11 +36,11 @@ export async function listSourceFiles(path: string): Promise<SourceFile[]> {
   } else if (info.isDirectory()) {
     await walkDirectory(root, '', files)
   } else {
-    throw new BwnodeError('ERR_UNSUPPORTED_FILE', `${path}: not a regular file or directory`)
+    throw new BwnodeError(ERR.UNSUPPORTED_FILE, `${path}: not a regular file or directory`)
   }
   for (const file of files) {
     if (!isSafeRelativePath(file.relPath)) {
-      throw new BwnodeError('ERR_UNSUPPORTED_FILE', `${file.absPath}: this file name cannot be shared`)
+      throw new BwnodeError(ERR.UNSUPPORTED_FILE, `${file.absPath}: this file name cannot be shared`)
     }
   }
   return files.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0))
@@ -55,7 +56,7 @@ async function walkDirectory(dir: string, prefix: string, out: SourceFile[]): Pr
     } else if (entry.isFile()) {
       out.push({ absPath, relPath, size: (await stat(absPath)).size })
     } else {
-      throw new BwnodeError('ERR_UNSUPPORTED_FILE', `${absPath}: not a regular file or directory`)
+      throw new BwnodeError(ERR.UNSUPPORTED_FILE, `${absPath}: not a regular file or directory`)
     }
   }
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { API_ERROR_CODES, httpStatusOf } from '../../src/errors/codes.ts'
+import { API_ERROR_CODES, ERR, httpStatusOf } from '../../src/errors/codes.ts'
 
 const ROOT = join(import.meta.dirname, '../..')
 
@@ -22,8 +22,29 @@ function documentedCodes(): Map<string, number> {
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name)
-    return entry.isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : []
+    return entry.isDirectory() ? sourceFiles(path) : /\.[jt]s$/.test(path) ? [path] : []
   })
+}
+
+const REGISTRY = 'src/errors/codes.ts'
+
+/**
+ * Code literals allowed outside the registry, by file, each with its reason. `Bwnode` is being
+ * split into its wiring and its services (issue 20); its three codes move to ERR with that split
+ * rather than under it.
+ */
+const LITERALS_ALLOWED: Record<string, string[]> = {
+  'src/node/bwnode.ts': ['ERR_BAD_PEER_ID', 'ERR_DATASET_NOT_FOUND', 'ERR_START'],
+}
+
+/** src/ as path (from the root) -> text, the registry left out. */
+function sources(): Map<string, string> {
+  return new Map(
+    sourceFiles(join(ROOT, 'src'))
+      .map((path) => relative(ROOT, path).split(sep).join('/'))
+      .filter((path) => path !== REGISTRY)
+      .map((path) => [path, readFileSync(join(ROOT, path), 'utf8')]),
+  )
 }
 
 describe('API error codes: one registry', () => {
@@ -32,14 +53,31 @@ describe('API error codes: one registry', () => {
     expect(Object.fromEntries(documentedCodes())).toEqual(Object.fromEntries(registry))
   })
 
-  it('every registered code is one the code base raises', () => {
-    const registryFile = join(ROOT, 'src/errors/codes.ts')
-    const sources = sourceFiles(join(ROOT, 'src'))
-      .filter((path) => path !== registryFile)
-      .map((path) => readFileSync(path, 'utf8'))
-      .join('\n')
-    const unused = Object.keys(API_ERROR_CODES).filter((code) => !sources.includes(`'${code}'`))
+  it('every registered code is one the code base raises or reads', () => {
+    const text = [...sources().values()].join('\n')
+    const allowed = new Set(Object.values(LITERALS_ALLOWED).flat())
+    const unused = Object.entries(ERR)
+      .filter(([key, code]) => !new RegExp(`\\bERR\\.${key}\\b`).test(text) && !allowed.has(code))
+      .map(([, code]) => code)
     expect(unused).toEqual([])
+  })
+
+  it("names each code by its spelling: a key is its code without 'ERR_', no code twice", () => {
+    for (const [key, code] of Object.entries(ERR)) expect(code).toBe(`ERR_${key}`)
+    expect(new Set(Object.values(ERR)).size).toBe(Object.keys(ERR).length)
+  })
+
+  it('no error code is spelled as a string outside the registry (compare and throw ERR.*)', () => {
+    const free: string[] = []
+    for (const [path, text] of sources()) {
+      const allowed = LITERALS_ALLOWED[path] ?? []
+      for (const match of text.matchAll(/['"`](ERR_[A-Z0-9_]*)/g)) {
+        if (allowed.includes(match[1] ?? '')) continue
+        const line = text.slice(0, match.index).split('\n').length
+        free.push(`${path}:${line} ${match[1]}`)
+      }
+    }
+    expect(free).toEqual([])
   })
 
   it('maps a code to its status, and anything else to none (a 500)', () => {

@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
+import { relayedCode } from '../../src/errors/codes.ts'
 import { BwnodeError } from '../../src/errors/index.ts'
 import { LOCALITY_MAX_COST } from '../../src/fetch/constants.ts'
 import { ProviderState } from '../../src/fetch/provider.ts'
@@ -76,7 +77,7 @@ function fakeSession(
         })
       })
       if (options.failAfter !== undefined && n > options.failAfter)
-        throw new BwnodeError('ERR_STREAM', 'stream reset')
+        throw new BwnodeError(relayedCode('ERR_STREAM'), 'stream reset')
       if (options.corruptEvery !== undefined && n % options.corruptEvery === 0) {
         throw new BwnodeError('ERR_CHUNK_HASH_MISMATCH', 'bytes do not match the CID')
       }

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { ERR } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import type { Bwnode } from '../../node/bwnode.ts'
 import { generateSeed } from '../../store/seed.ts'
@@ -33,10 +34,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (!result.success) {
     const issue = result.error.issues[0]
     const field = issue?.path.join('.') ?? ''
-    throw new BwnodeError(
-      'ERR_BAD_REQUEST',
-      `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid body'}`,
-    )
+    throw new BwnodeError(ERR.BAD_REQUEST, `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid body'}`)
   }
   return result.data
 }

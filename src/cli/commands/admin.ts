@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { ApiClient, dataDirOf } from '../../client/api-client.ts'
 import { API_FILE, API_TOKEN_FILE } from '../../contract/api.ts'
+import { ERR } from '../../errors/codes.ts'
 import { BwnodeError, errorCode } from '../../errors/index.ts'
 import { exists } from '../../util/fs.ts'
 import { readOrCreateToken, writeNewToken } from '../../util/secret-file.ts'
@@ -28,7 +29,7 @@ async function rotateThroughDaemon(
     return (await api.post<{ token: string }>('/api/token/rotate', {})).token
   } catch (err) {
     // A stale api.json (the daemon was killed): nobody to tell, the file alone changes.
-    if (errorCode(err) === 'ERR_DAEMON_NOT_RUNNING') return undefined
+    if (errorCode(err) === ERR.DAEMON_NOT_RUNNING) return undefined
     throw err
   }
 }
@@ -54,7 +55,7 @@ export function registerAdmin(program: Command): void {
           const dataDir = dataDirOf(options.data)
           if (!(await exists(dataDir))) {
             throw new BwnodeError(
-              'ERR_NOT_FOUND',
+              ERR.NOT_FOUND,
               `no data dir ${dataDir} (bwnode init --data ${dataDir} makes one)`,
             )
           }
@@ -104,14 +105,14 @@ export function registerAdmin(program: Command): void {
             try {
               await api.get('/api/status')
             } catch (err) {
-              if (errorCode(err) === 'ERR_DAEMON_NOT_RUNNING') return { peerId, stopped: true }
+              if (errorCode(err) === ERR.DAEMON_NOT_RUNNING) return { peerId, stopped: true }
               throw err
             }
           }
           await new Promise((resolve) => setTimeout(resolve, 100))
         }
         throw new BwnodeError(
-          'ERR_TIMEOUT',
+          ERR.TIMEOUT,
           `the daemon ${peerId} was asked to stop but has not within ${seconds} s`,
         )
       },

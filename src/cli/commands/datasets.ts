@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import type { AddJobInfo, DatasetInfo } from '../../contract/api.ts'
+import { ERR, relayedCode } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, parseSize, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
@@ -72,17 +73,17 @@ export function registerDatasets(program: Command): void {
           // The store cannot stop an add half-way (its chunks would be left unindexed): the daemon
           // finishes it, and `bwnode ls` shows the dataset then.
           const goesOn = 'the add goes on in the daemon; bwnode ls shows the dataset when it is done'
-          if (interrupted) throw new BwnodeError('ERR_INTERRUPTED', `interrupted; ${goesOn}`)
+          if (interrupted) throw new BwnodeError(ERR.INTERRUPTED, `interrupted; ${goesOn}`)
           if (deadline !== undefined && Date.now() >= deadline)
             throw new BwnodeError(
-              'ERR_TIMEOUT',
+              ERR.TIMEOUT,
               `add of ${path} did not finish within ${options.timeout} s (--timeout); ${goesOn}`,
             )
         },
       })
       if (job.state !== 'done' || job.result === null) {
-        const error = job.error ?? { code: 'ERR_ADD', message: `add ${job.state}` }
-        throw new BwnodeError(error.code, error.message)
+        const error = job.error ?? { code: ERR.ADD, message: `add ${job.state}` }
+        throw new BwnodeError(relayedCode(error.code), error.message)
       }
       const info = job.result
       const summary = { cid: info.cid, name: info.name, bytes: info.bytes, chunks: info.chunks }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { ApiClient } from '../../client/api-client.ts'
 import type { DatasetInfo, NodeStatus, TransferInfo } from '../../contract/api.ts'
+import { ERR, relayedCode } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, parseDecimal, parseInteger } from '../common.ts'
@@ -26,7 +27,7 @@ async function refuseWithoutPeers(api: ApiClient, cid: string): Promise<void> {
   const datasets = await api.get<DatasetInfo[]>('/api/datasets')
   if (datasets.some((d) => d.cid === cid && d.complete)) return
   throw new BwnodeError(
-    'ERR_NO_PEERS',
+    ERR.NO_PEERS,
     `0 peers connected, so no provider of ${cid} can be found; ` +
       'start the daemon with --bootstrap /ip4/.../tcp/.../p2p/<id> (or BWNODE_BOOTSTRAP, or mdns on a LAN) and retry',
   )
@@ -118,7 +119,7 @@ export function registerFetch(program: Command): void {
             await cancelTransfer()
             process.removeListener('SIGINT', onSigint)
             throw new BwnodeError(
-              'ERR_TIMEOUT',
+              ERR.TIMEOUT,
               `fetch of ${cid} did not finish within ${options.timeout} s (--timeout) and was cancelled; ` +
                 'the verified chunks are kept, so a rerun resumes',
             )
@@ -127,8 +128,8 @@ export function registerFetch(program: Command): void {
       )
       process.removeListener('SIGINT', onSigint)
       if (info.state !== 'done' || info.result === null) {
-        const error = info.error ?? { code: 'ERR_FETCH', message: `fetch ${info.state}` }
-        throw new BwnodeError(interrupted ? 'ERR_CANCELLED' : error.code, error.message)
+        const error = info.error ?? { code: ERR.FETCH, message: `fetch ${info.state}` }
+        throw new BwnodeError(interrupted ? ERR.CANCELLED : relayedCode(error.code), error.message)
       }
       const result = info.result
       const summary = {

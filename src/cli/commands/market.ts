@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { NodeStatus, OfferLending } from '../../contract/api.ts'
+import { ERR } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
@@ -131,7 +132,7 @@ export function registerMarket(program: Command): void {
         if (!report.ok) {
           const detail = report.failures.map((f) => `${f.what}: ${f.reason}`).join('; ')
           throw new BwnodeError(
-            'ERR_LEDGER_INVALID',
+            ERR.LEDGER_INVALID,
             `${report.failures.length} ledger check(s) failed: ${detail}`,
           )
         }

@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import type { ApiClient } from '../../client/api-client.ts'
 import type { NodeStatus, PeerEntry } from '../../contract/api.ts'
+import { ERR } from '../../errors/codes.ts'
 import { BwnodeError, errorCode, errorMessage } from '../../errors/index.ts'
 import { plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
 
 /** Errors of our own making (the CLI's, the API's): passed on as they are. */
-const OWN_ERRORS = new Set(['ERR_BAD_PEER_ID', 'ERR_DAEMON_NOT_RUNNING', 'ERR_TIMEOUT', 'ERR_USAGE'])
+const OWN_ERRORS = new Set<string>([ERR.BAD_PEER_ID, ERR.DAEMON_NOT_RUNNING, ERR.TIMEOUT, ERR.USAGE])
 
 interface PeerContext {
   status: NodeStatus
@@ -24,17 +25,17 @@ async function peerContext(api: ApiClient, peerId: string, what: string): Promis
   try {
     peerIdFromString(peerId)
   } catch {
-    throw new BwnodeError('ERR_BAD_PEER_ID', `not a peer id: ${peerId}`)
+    throw new BwnodeError(ERR.BAD_PEER_ID, `not a peer id: ${peerId}`)
   }
   const [status, peers] = await Promise.all([
     api.get<NodeStatus>('/api/status'),
     api.get<PeerEntry[]>('/api/peers'),
   ])
-  if (peerId === status.peerId) throw new BwnodeError('ERR_SELF', `${peerId} is this node`)
+  if (peerId === status.peerId) throw new BwnodeError(ERR.SELF, `${peerId} is this node`)
   const known = peers.find((p) => p.peerId === peerId)
   if ((known === undefined || known.addrs.length === 0) && status.connectedPeers === 0) {
     throw new BwnodeError(
-      'ERR_PEER_UNKNOWN',
+      ERR.PEER_UNKNOWN,
       `cannot ${what} ${peerId}: this node has no address for it and 0 peers connected to look it up through`,
     )
   }
@@ -72,7 +73,7 @@ export function registerPeers(program: Command): void {
         } catch (err) {
           if (OWN_ERRORS.has(errorCode(err))) throw err
           throw new BwnodeError(
-            'ERR_PEER_NOT_FOUND',
+            ERR.PEER_NOT_FOUND,
             `${peerId} was not found through the DHT (asked via ${plural(status.connectedPeers, 'connected peer')}: ${errorMessage(err)})`,
           )
         }
@@ -98,10 +99,7 @@ export function registerPeers(program: Command): void {
             known === undefined || known.addrs.length === 0
               ? 'no address is known for it and none was found through the DHT'
               : `it did not answer at ${known.addrs.join(', ')}`
-          throw new BwnodeError(
-            'ERR_PEER_UNREACHABLE',
-            `cannot ping ${peerId}: ${why} (${errorMessage(err)})`,
-          )
+          throw new BwnodeError(ERR.PEER_UNREACHABLE, `cannot ping ${peerId}: ${why} (${errorMessage(err)})`)
         }
       },
       (result) => `${result.peerId}: ${result.rttMs.toFixed(2)} ms`,

@@ -1,6 +1,7 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { relayedCode } from '../../errors/codes.ts'
 import { BwnodeError, ProtocolError } from '../../errors/index.ts'
 import { ChunkErrorCode } from './codes.ts'
 import {
@@ -287,7 +288,7 @@ export class ChunkSession {
       try {
         const settled = await result.promise
         if (settled.response.type === 'error') {
-          throw new BwnodeError(settled.response.code, settled.response.message)
+          throw new BwnodeError(relayedCode(settled.response.code), settled.response.message)
         }
         return settled
       } finally {
@@ -380,7 +381,7 @@ export class ChunkSession {
           throw new ProtocolError(ChunkErrorCode.BAD_FRAME, 'response with request id 0')
         }
         // The server refused the whole stream (busy, dropped): every request fails with its code.
-        this.fail(new BwnodeError(response.code, response.message))
+        this.fail(new BwnodeError(relayedCode(response.code), response.message))
         return
       }
       const entry = this.outstanding.get(response.id)

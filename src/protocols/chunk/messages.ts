@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import type { ErrorCode } from '../../errors/codes.ts'
 import { ProtocolError } from '../../errors/index.ts'
 import { ChunkErrorCode } from './codes.ts'
 import { MAX_ERROR_CODE_BYTES, MAX_ERROR_MESSAGE_BYTES } from './constants.ts'
@@ -135,7 +136,7 @@ interface Header {
   offset: number
 }
 
-function readHeader(body: Uint8Array, badCode: string): Header {
+function readHeader(body: Uint8Array, badCode: ErrorCode): Header {
   if (body.length < 2) throw new ProtocolError(badCode, 'frame too short for a header')
   const type = body[0] as number
   let id: ReturnType<typeof readVarint>
@@ -148,7 +149,7 @@ function readHeader(body: Uint8Array, badCode: string): Header {
   return { type, id: id.value, offset: 1 + id.size }
 }
 
-function decodeCid(bytes: Uint8Array, badCode: string): CID {
+function decodeCid(bytes: Uint8Array, badCode: ErrorCode): CID {
   let cid: CID
   try {
     cid = CID.decode(bytes)

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../errors/codes.ts'
 import { ProtocolError } from '../../errors/index.ts'
 
 /**
@@ -6,7 +7,7 @@ import { ProtocolError } from '../../errors/index.ts'
  * ERR_OFFER_UNSUPPORTED_KEY, ERR_OFFER_BAD_SIGNATURE, ERR_OFFER_EXPIRED, ERR_OFFER_NOT_YET_VALID.
  */
 export class OfferError extends ProtocolError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message)
     this.name = 'OfferError'
   }

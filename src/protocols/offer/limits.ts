@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ERR } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 
 /**
@@ -35,12 +36,12 @@ export class TokenBucket {
   constructor(init: TokenBucketInit) {
     if (!(init.rateBytesPerSec > 0 && Number.isFinite(init.rateBytesPerSec))) {
       throw new BwnodeError(
-        'ERR_CONFIG',
+        ERR.CONFIG,
         `rateBytesPerSec must be a positive number, got ${init.rateBytesPerSec}`,
       )
     }
     if (!(init.burstBytes >= 0 && Number.isFinite(init.burstBytes))) {
-      throw new BwnodeError('ERR_CONFIG', `burstBytes must be >= 0, got ${init.burstBytes}`)
+      throw new BwnodeError(ERR.CONFIG, `burstBytes must be >= 0, got ${init.burstBytes}`)
     }
     this.rateBytesPerSec = init.rateBytesPerSec
     this.burstBytes = init.burstBytes
@@ -62,7 +63,7 @@ export class TokenBucket {
    */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     if (!(bytes >= 0 && Number.isFinite(bytes))) {
-      throw new BwnodeError('ERR_INVALID_ARGUMENT', `cannot take ${bytes} bytes`)
+      throw new BwnodeError(ERR.INVALID_ARGUMENT, `cannot take ${bytes} bytes`)
     }
     signal?.throwIfAborted()
     this.#refill()
@@ -101,7 +102,7 @@ export class Semaphore {
 
   constructor(max: number) {
     if (!(Number.isInteger(max) && max >= 1)) {
-      throw new BwnodeError('ERR_CONFIG', `a semaphore needs at least 1 permit, got ${max}`)
+      throw new BwnodeError(ERR.CONFIG, `a semaphore needs at least 1 permit, got ${max}`)
     }
     this.max = max
   }
@@ -143,7 +144,7 @@ export class Semaphore {
 
   /** Give a permit back; it passes straight to the longest waiter. */
   release(): void {
-    if (this.#inUse === 0) throw new BwnodeError('ERR_SEMAPHORE', 'release() without a matching acquire()')
+    if (this.#inUse === 0) throw new BwnodeError(ERR.SEMAPHORE, 'release() without a matching acquire()')
     const next = this.#waiters.shift()
     if (next === undefined) {
       this.#inUse--

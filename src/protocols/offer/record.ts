@@ -5,6 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { z } from 'zod'
+import { ERR } from '../../errors/codes.ts'
 import type { VivaldiCoordinate } from '../../latency/vivaldi.ts'
 import { canonicalJson } from './canonical-json.ts'
 import {
@@ -130,10 +131,7 @@ export function encodeOffer(signed: SignedOffer): Uint8Array {
   const body = encoder.encode(canonicalJson(signed.offer))
   const out = new Uint8Array(HEADER_BYTES + body.length + signed.signature.length)
   if (out.length > MAX_OFFER_BYTES || body.length > 0xffff) {
-    throw new OfferError(
-      'ERR_OFFER_TOO_LARGE',
-      `offer is ${out.length} bytes, the limit is ${MAX_OFFER_BYTES}`,
-    )
+    throw new OfferError(ERR.OFFER_TOO_LARGE, `offer is ${out.length} bytes, the limit is ${MAX_OFFER_BYTES}`)
   }
   out.set(MAGIC, 0)
   new DataView(out.buffer).setUint16(MAGIC.length, body.length)
@@ -173,7 +171,7 @@ export async function validateOfferRecord(
   const { signed, body } = decodeFrame(value)
   if (signed.offer.peerId !== keyPeer.toString()) {
     throw new OfferError(
-      'ERR_OFFER_KEY_MISMATCH',
+      ERR.OFFER_KEY_MISMATCH,
       `offer signed by ${signed.offer.peerId} stored under the key of ${keyPeer}`,
     )
   }
@@ -191,14 +189,14 @@ export function offerKey(peerId: PeerId): Uint8Array {
   return key
 }
 
-/** The peer an offer key belongs to. Throws OfferError('ERR_OFFER_BAD_KEY') for anything else. */
+/** The peer an offer key belongs to. Throws OfferError(ERR.OFFER_BAD_KEY) for anything else. */
 export function peerIdFromOfferKey(key: Uint8Array): PeerId {
   const prefixOk = key.length > KEY_PREFIX.length && KEY_PREFIX.every((b, i) => key[i] === b)
-  if (!prefixOk) throw new OfferError('ERR_OFFER_BAD_KEY', `not a /${OFFER_NAMESPACE}/ key`)
+  if (!prefixOk) throw new OfferError(ERR.OFFER_BAD_KEY, `not a /${OFFER_NAMESPACE}/ key`)
   try {
     return peerIdFromMultihash(Digest.decode(key.subarray(KEY_PREFIX.length)))
   } catch {
-    throw new OfferError('ERR_OFFER_BAD_KEY', 'offer key does not hold a peer id')
+    throw new OfferError(ERR.OFFER_BAD_KEY, 'offer key does not hold a peer id')
   }
 }
 
@@ -210,23 +208,23 @@ function signedBytes(body: Uint8Array): Uint8Array {
 }
 
 function decodeFrame(bytes: Uint8Array): { signed: SignedOffer; body: Uint8Array } {
-  if (!(bytes instanceof Uint8Array)) throw new OfferError('ERR_OFFER_MALFORMED', 'offer must be bytes')
+  if (!(bytes instanceof Uint8Array)) throw new OfferError(ERR.OFFER_MALFORMED, 'offer must be bytes')
   if (bytes.length > MAX_OFFER_BYTES) {
     throw new OfferError(
-      'ERR_OFFER_TOO_LARGE',
+      ERR.OFFER_TOO_LARGE,
       `offer is ${bytes.length} bytes, the limit is ${MAX_OFFER_BYTES}`,
     )
   }
   if (bytes.length < HEADER_BYTES || !MAGIC.every((b, i) => bytes[i] === b)) {
-    throw new OfferError('ERR_OFFER_MALFORMED', 'not a bwnode offer (bad magic)')
+    throw new OfferError(ERR.OFFER_MALFORMED, 'not a bwnode offer (bad magic)')
   }
   const bodyLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(MAGIC.length)
   const body = bytes.subarray(HEADER_BYTES, HEADER_BYTES + bodyLength)
   const signature = bytes.slice(HEADER_BYTES + bodyLength)
-  if (body.length !== bodyLength) throw new OfferError('ERR_OFFER_MALFORMED', 'offer body is truncated')
-  if (signature.length === 0) throw new OfferError('ERR_OFFER_MALFORMED', 'offer is unsigned')
+  if (body.length !== bodyLength) throw new OfferError(ERR.OFFER_MALFORMED, 'offer body is truncated')
+  if (signature.length === 0) throw new OfferError(ERR.OFFER_MALFORMED, 'offer is unsigned')
   if (signature.length > MAX_OFFER_SIGNATURE_BYTES) {
-    throw new OfferError('ERR_OFFER_MALFORMED', `offer signature is ${signature.length} bytes`)
+    throw new OfferError(ERR.OFFER_MALFORMED, `offer signature is ${signature.length} bytes`)
   }
   let text: string
   let json: unknown
@@ -234,14 +232,14 @@ function decodeFrame(bytes: Uint8Array): { signed: SignedOffer; body: Uint8Array
     text = decoder.decode(body)
     json = JSON.parse(text)
   } catch {
-    throw new OfferError('ERR_OFFER_MALFORMED', 'offer body is not UTF-8 JSON')
+    throw new OfferError(ERR.OFFER_MALFORMED, 'offer body is not UTF-8 JSON')
   }
   const parsed = offerSchema.safeParse(json)
   if (!parsed.success)
-    throw new OfferError('ERR_OFFER_MALFORMED', `offer body is invalid: ${parsed.error.issues[0]?.message}`)
+    throw new OfferError(ERR.OFFER_MALFORMED, `offer body is invalid: ${parsed.error.issues[0]?.message}`)
   const offer: BandwidthOffer = parsed.data
   if (canonicalJson(offer) !== text)
-    throw new OfferError('ERR_OFFER_MALFORMED', 'offer body is not canonical JSON')
+    throw new OfferError(ERR.OFFER_MALFORMED, 'offer body is not canonical JSON')
   checkOffer(offer)
   return { signed: { offer, signature }, body }
 }
@@ -250,10 +248,10 @@ function decodeFrame(bytes: Uint8Array): { signed: SignedOffer; body: Uint8Array
 function checkOffer(offer: BandwidthOffer): void {
   const parsed = offerSchema.safeParse(offer)
   if (!parsed.success)
-    throw new OfferError('ERR_OFFER_MALFORMED', `offer is invalid: ${parsed.error.issues[0]?.message}`)
+    throw new OfferError(ERR.OFFER_MALFORMED, `offer is invalid: ${parsed.error.issues[0]?.message}`)
   if (offer.expiresAt <= offer.issuedAt || offer.expiresAt - offer.issuedAt > MAX_OFFER_LIFETIME_MS) {
     throw new OfferError(
-      'ERR_OFFER_MALFORMED',
+      ERR.OFFER_MALFORMED,
       `offer lifetime must be within (0, ${MAX_OFFER_LIFETIME_MS}] ms`,
     )
   }
@@ -261,7 +259,7 @@ function checkOffer(offer: BandwidthOffer): void {
     try {
       multiaddr(addr)
     } catch {
-      throw new OfferError('ERR_OFFER_MALFORMED', `offer lists an invalid multiaddr: ${addr.slice(0, 64)}`)
+      throw new OfferError(ERR.OFFER_MALFORMED, `offer lists an invalid multiaddr: ${addr.slice(0, 64)}`)
     }
   }
 }
@@ -275,10 +273,10 @@ async function verifySignature(
   try {
     publicKey = peerIdFromString(offer.peerId).publicKey
   } catch {
-    throw new OfferError('ERR_OFFER_MALFORMED', 'offer peerId is not a peer id')
+    throw new OfferError(ERR.OFFER_MALFORMED, 'offer peerId is not a peer id')
   }
   if (publicKey === undefined) {
-    throw new OfferError('ERR_OFFER_UNSUPPORTED_KEY', 'offer peer id does not embed its public key (RSA?)')
+    throw new OfferError(ERR.OFFER_UNSUPPORTED_KEY, 'offer peer id does not embed its public key (RSA?)')
   }
   let ok = false
   try {
@@ -287,13 +285,13 @@ async function verifySignature(
     ok = false
   }
   if (!ok)
-    throw new OfferError('ERR_OFFER_BAD_SIGNATURE', `offer signature does not verify for ${offer.peerId}`)
+    throw new OfferError(ERR.OFFER_BAD_SIGNATURE, `offer signature does not verify for ${offer.peerId}`)
 }
 
 function checkTime(offer: BandwidthOffer, nowMs: number): void {
   if (offer.expiresAt <= nowMs)
-    throw new OfferError('ERR_OFFER_EXPIRED', `offer of ${offer.peerId} has expired`)
+    throw new OfferError(ERR.OFFER_EXPIRED, `offer of ${offer.peerId} has expired`)
   if (offer.issuedAt > nowMs + MAX_OFFER_CLOCK_SKEW_MS) {
-    throw new OfferError('ERR_OFFER_NOT_YET_VALID', `offer of ${offer.peerId} is issued in the future`)
+    throw new OfferError(ERR.OFFER_NOT_YET_VALID, `offer of ${offer.peerId} is issued in the future`)
   }
 }
