@@ -1,57 +1,41 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { parseConfig } from '../../src/config/load.ts'
-import type { ConfigInput } from '../../src/config/schema.ts'
 import type { Fetcher, FetchOptions } from '../../src/fetch/fetcher.ts'
 import type { FetchResult } from '../../src/fetch/types.ts'
-import { Bwnode } from '../../src/node/bwnode.ts'
+import {
+  type InProcessNodeInit,
+  mergeConfig,
+  type NodeConfig,
+  randomFiles,
+  startNode,
+} from '../../src/lab/swarm.ts'
+import type { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
 
 let nextNode = 0
 
 /**
- * A real Bwnode in this process, on 127.0.0.1, with its own data dir. Pings are
- * rare so they do not disturb the measurements; other settings are the caller's.
+ * The bench's preset of src/lab/swarm.ts: a real Bwnode in this process with its own data dir
+ * under `workDir`. Pings are rare so they do not disturb the measurements; other settings are the
+ * caller's. `extra`: libp2p options on top of the config's (e.g. a link emulator with a dilation
+ * factor).
  */
-/** `extra`: libp2p options on top of the config's (e.g. a link emulator with a dilation factor). */
-export async function startBwnode(
+export function startBwnode(
   workDir: string,
-  input: ConfigInput = {},
-  extra: Parameters<typeof Bwnode.create>[1] = {},
+  input: NodeConfig = {},
+  extra: InProcessNodeInit['libp2p'] = {},
 ): Promise<Bwnode> {
-  const dataDir = join(workDir, `node-${nextNode++}`)
-  const config = parseConfig(
-    {
-      latency: { pingIntervalMs: 3_600_000 },
-      ...input,
-      dataDir,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-    },
-    'bench',
-  )
-  const node = await Bwnode.create(config, extra)
-  await node.start()
-  return node
-}
-
-export async function stopAll(nodes: Bwnode[]): Promise<void> {
-  await Promise.allSettled(nodes.map((n) => n.stop()))
-}
-
-export async function connect(from: Bwnode, to: Bwnode): Promise<void> {
-  const addr = to.libp2p.getMultiaddrs()[0]
-  if (addr === undefined) throw new Error('node has no listen address')
-  await from.libp2p.dial(addr)
+  return startNode({
+    dataDir: join(workDir, `node-${nextNode++}`),
+    config: mergeConfig({ latency: { pingIntervalMs: 3_600_000 } }, input),
+    libp2p: extra,
+    source: 'bench',
+  })
 }
 
 /** A directory of `files` random files totalling about `totalBytes` (incompressible, like shards). */
-export async function makeDataset(dir: string, totalBytes: number, files = 4): Promise<string> {
-  await mkdir(dir, { recursive: true })
-  const each = Math.max(1, Math.floor(totalBytes / files))
-  for (let i = 0; i < files; i++) await writeFile(join(dir, `shard-${i}.bin`), randomBytes(each))
-  return dir
+export function makeDataset(dir: string, totalBytes: number, files = 4): Promise<string> {
+  return randomFiles(dir, files, Math.max(1, Math.floor(totalBytes / files)))
 }
 
 /** Adds a dataset on each provider and waits until each has announced it on the DHT. */

@@ -1,18 +1,11 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { connect, stopAll } from '../../src/lab/swarm.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import { createLinkEmulator } from '../../src/net/emulator.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { linkForRtt } from '../net-helpers.ts'
-import {
-  connect,
-  makeDataset,
-  provideDataset,
-  startBwnode,
-  stopAll,
-  timedFetch,
-  waitForProviders,
-} from './cluster.ts'
+import { makeDataset, provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const CHUNK_BYTES = 256 * 1024

@@ -7,9 +7,10 @@
  */
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
-import { buildTemplate, connect, startNode, stopAll } from '../../src/experiment/nodes.ts'
+import { buildTemplate, startNode } from '../../src/experiment/nodes.ts'
 import { consumerLink, originLink, placementPaths } from '../../src/experiment/scenarios.ts'
 import { consume, sequentialItems, sessionLanes } from '../../src/experiment/workloads.ts'
+import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
@@ -122,7 +123,7 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
     })
     nodes.push(server)
     await server.libp2p.handle(BULK_PROTOCOL, serveBulk(dataset.bytes))
-    await connect(client, server)
+    await connectAndPing(client, server)
     dilation.factor = K
 
     const bare = await bareRounds(client, server, dataset.bytes, rate, rttMs)

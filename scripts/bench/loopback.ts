@@ -2,17 +2,10 @@ import { readdir, readFile } from 'node:fs/promises'
 import { createServer, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
+import { connect, stopAll } from '../../src/lab/swarm.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { median } from '../../src/util/stats.ts'
-import {
-  connect,
-  makeDataset,
-  provideDataset,
-  startBwnode,
-  stopAll,
-  timedFetch,
-  waitForProviders,
-} from './cluster.ts'
+import { makeDataset, provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const BARE_PROTOCOL = '/bwnode/bench/bare/1.0.0'

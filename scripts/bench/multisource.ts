@@ -1,14 +1,7 @@
 import { join } from 'node:path'
+import { connect, stopAll } from '../../src/lab/swarm.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
-import {
-  connect,
-  makeDataset,
-  provideDataset,
-  startBwnode,
-  stopAll,
-  timedFetch,
-  waitForProviders,
-} from './cluster.ts'
+import { makeDataset, provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
 import { type BenchContext, type BenchResult, checked } from './types.ts'
 
 const CHUNK_BYTES = 256 * 1024

@@ -7,14 +7,7 @@
  */
 import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
-import {
-  buildTemplate,
-  connect,
-  datasetCid,
-  startNode,
-  stopAll,
-  type TemplateDataset,
-} from '../../src/experiment/nodes.ts'
+import { buildTemplate, datasetCid, startNode, type TemplateDataset } from '../../src/experiment/nodes.ts'
 import {
   consumerLink,
   originLink,
@@ -23,6 +16,7 @@ import {
   type SourcePath,
 } from '../../src/experiment/scenarios.ts'
 import { consume, sequentialItems, sessionLanes, stageWithFetcher } from '../../src/experiment/workloads.ts'
+import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { median } from '../../src/util/stats.ts'
@@ -129,7 +123,7 @@ export async function placementsBench(ctx: BenchContext): Promise<BenchResult[]>
       nodes.push(node)
       peers.push({ peerId: node.peerId, kind: 'peer', path: peerPaths[i] as SourcePath })
     }
-    for (const node of nodes.slice(1)) await connect(consumer, node, 1)
+    for (const node of nodes.slice(1)) await connectAndPing(consumer, node, 1)
     dilation.factor = K
 
     const originSource: Source = { peerId: origin.peerId, kind: 'origin', path: originPath }

@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect, makeDataset, provideDataset, startBwnode, stopAll, timedFetch } from './cluster.ts'
+import { connect, stopAll } from '../../src/lab/swarm.ts'
+import { makeDataset, provideDataset, startBwnode, timedFetch } from './cluster.ts'
 
 const mib = Number(process.argv[2] ?? 128)
 const rounds = Number(process.argv[3] ?? 4)

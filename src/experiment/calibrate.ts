@@ -14,11 +14,12 @@
 
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
+import { connectAndPing, stopAll } from '../lab/swarm.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { MANAGED_QUEUE_MS } from '../net/uplink-load.ts'
 import type { Bwnode } from '../node/bwnode.ts'
 import { median } from '../util/stats.ts'
-import { connect, startNode, stopAll, type Template } from './nodes.ts'
+import { startNode, type Template } from './nodes.ts'
 import type { SourcePath } from './scenarios.ts'
 import type { Calibration } from './types.ts'
 import { consume, type ReadItem, sequentialItems, sessionLanes } from './workloads.ts'
@@ -140,8 +141,8 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     const zeroServer = await start('zero-server', zeroLink(), true)
     const plainClient = await start('plain-client', undefined, false)
     const plainServer = await start('plain-server', undefined, true)
-    await connect(zeroClient, zeroServer)
-    await connect(plainClient, plainServer)
+    await connectAndPing(zeroClient, zeroServer)
+    await connectAndPing(plainClient, plainServer)
     await transferMBps(zeroClient, zeroServer, items.slice(0, 2))
     await transferMBps(plainClient, plainServer, items.slice(0, 2))
     // Machine load drifts between rounds (other work shares the cores), so both pairs transfer at
@@ -193,7 +194,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       )
       try {
         // connect in real time (libp2p's handshake timers are not dilated), then slow the links
-        await connect(zeroClient, server, 1)
+        await connectAndPing(zeroClient, server, 1)
         dilation.factor = k
         const measuredMs = (await minimumPingMs(zeroClient, server, pair.rttMs >= 50 ? 5 : 9)) / k
         rtt.push({ configuredMs: pair.rttMs, measuredMs, dilation: k })

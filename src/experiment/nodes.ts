@@ -7,13 +7,11 @@
  */
 import { copyFile, cp, link, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PeerId } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
-import { parseConfig } from '../config/load.ts'
 import type { LinkConfig } from '../config/schema.ts'
 import { openDatabase } from '../db/database.ts'
+import { startNode as startInProcess } from '../lab/swarm.ts'
 import { createLinkEmulator, type LinkEmulatorInit } from '../net/emulator.ts'
-import { Bwnode, emulatedLink } from '../node/bwnode.ts'
+import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import { ContentStore } from '../store/content-store.ts'
 import type { Manifest } from '../store/manifest.ts'
@@ -127,57 +125,34 @@ export interface StartNodeOptions {
   emulator?: LinkEmulatorInit
 }
 
+/** The experiment's preset of `lab/swarm.ts`: what a node of a cell needs on top of the defaults. */
 export async function startNode(options: StartNodeOptions): Promise<Bwnode> {
   if (options.template !== undefined) await copyTemplate(options.template.dir, options.dataDir)
   else await mkdir(options.dataDir, { recursive: true })
-  const config = parseConfig(
-    {
-      dataDir: options.dataDir,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
+  return startInProcess({
+    dataDir: options.dataDir,
+    config: {
       offer: { uplinkMbps: 0, maxConcurrent: EXPERIMENT_MAX_CONCURRENT, pricePerGiB: 0 },
       latency: { pingIntervalMs: EXPERIMENT_PING_INTERVAL_MS },
       ...(options.link === undefined ? {} : { link: options.link }),
     },
-    'experiment',
-  )
-  const node = await Bwnode.create(
-    config,
-    options.link === undefined || options.emulator === undefined
-      ? {}
-      : {
-          connectionProtector: createLinkEmulator(emulatedLink(options.link), options.emulator),
-          // dilated links delay pings queued behind bulk data K times longer: late, not lost
-          abortConnectionOnPingFailure: false,
-        },
-  )
-  // Dilated cells run up to MAX_DILATION times slower than real time: the chunk server's timers
-  // must not mistake a slow emulated link for a silent peer.
-  node.chunkServerInit = {
-    idleTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
-    messageTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
-    drainTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
-  }
-  await node.start()
-  return node
-}
-
-/** Dials `to` directly (no DHT walk) and returns the median of a few pings, ms. */
-export async function connect(from: Bwnode, to: Bwnode, pings = 3): Promise<number> {
-  const addr = to.libp2p.getMultiaddrs()[0]
-  if (addr === undefined) throw new Error(`node ${to.peerId} has no listen address`)
-  await from.libp2p.dial(multiaddr(addr.toString()))
-  return medianPing(from, to.peerId, pings)
-}
-
-export async function medianPing(from: Bwnode, peer: PeerId, count: number): Promise<number> {
-  const rtts: number[] = []
-  for (let i = 0; i < count; i++) rtts.push(await from.libp2p.services.ping.ping(peer))
-  rtts.sort((a, b) => a - b)
-  return rtts[Math.floor(rtts.length / 2)] ?? 0
-}
-
-export async function stopAll(nodes: Iterable<Bwnode>): Promise<void> {
-  await Promise.allSettled([...nodes].map((n) => n.stop()))
+    libp2p:
+      options.link === undefined || options.emulator === undefined
+        ? {}
+        : {
+            connectionProtector: createLinkEmulator(emulatedLink(options.link), options.emulator),
+            // dilated links delay pings queued behind bulk data K times longer: late, not lost
+            abortConnectionOnPingFailure: false,
+          },
+    // Dilated cells run up to MAX_DILATION times slower than real time: the chunk server's timers
+    // must not mistake a slow emulated link for a silent peer.
+    chunkServer: {
+      idleTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+      messageTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+      drainTimeoutMs: EXPERIMENT_SERVER_TIMEOUT_MS,
+    },
+    source: 'experiment',
+  })
 }
 
 export function datasetCid(dataset: TemplateDataset) {

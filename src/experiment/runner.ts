@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
+import { connectAndPing, stopAll } from '../lab/swarm.ts'
 import { TimeDilation } from '../net/dilation.ts'
 import { linkBetween } from '../net/link.ts'
 import { LinkSwitch } from '../net/link-switch.ts'
@@ -31,12 +32,10 @@ import {
 } from './fidelity.ts'
 import {
   buildTemplate,
-  connect,
   datasetCid,
   openEmptyStore,
   openLocalStore,
   startNode,
-  stopAll,
   type Template,
   type TemplateDataset,
 } from './nodes.ts'
@@ -219,7 +218,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
         emulator: load === undefined ? emulator : { ...emulator, load, linkSwitch },
       })
       nodes.push(node)
-      const rttMs = await connect(consumer, node)
+      const rttMs = await connectAndPing(consumer, node)
       return { node, kind, label: name, link, rttMs, ...(linkSwitch === undefined ? {} : { linkSwitch }) }
     }
     const ctx: Context = {
@@ -712,7 +711,7 @@ function scheduleChurn(ctx: Context, p: CellPlan, items: ReadItem[], rep: number
 async function bringBack(ctx: Context): Promise<void> {
   const back = ctx.departed.splice(0)
   for (const x of back) x.linkSwitch?.up()
-  await Promise.all(back.map((x) => connect(ctx.consumer, x.node, 1)))
+  await Promise.all(back.map((x) => connectAndPing(ctx.consumer, x.node, 1)))
 }
 
 async function measureItems(

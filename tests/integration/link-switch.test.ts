@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connect, startNode, stopAll } from '../../src/experiment/nodes.ts'
+import { startNode } from '../../src/experiment/nodes.ts'
 import { consumerLink, residentialLink } from '../../src/experiment/scenarios.ts'
+import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
 import { LinkSwitch } from '../../src/net/link-switch.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { waitFor } from '../helpers/daemon.ts'
@@ -29,7 +30,7 @@ describe('LinkSwitch (churn) on real nodes', () => {
       emulator: { linkSwitch },
     })
     nodes.push(peer)
-    await connect(consumer, peer)
+    await connectAndPing(consumer, peer)
     expect(consumer.libp2p.getConnections(peer.peerId).length).toBeGreaterThan(0)
 
     linkSwitch.down()
@@ -42,7 +43,7 @@ describe('LinkSwitch (churn) on real nodes', () => {
     await expect(consumer.libp2p.dial(addr, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
 
     linkSwitch.up()
-    const rtt = await connect(consumer, peer)
+    const rtt = await connectAndPing(consumer, peer)
     expect(rtt).toBeGreaterThan(0)
     expect(consumer.libp2p.getConnections(peer.peerId).length).toBeGreaterThan(0)
   }, 60_000)

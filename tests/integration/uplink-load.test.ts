@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { connect, startNode, stopAll } from '../../src/experiment/nodes.ts'
+import { startNode } from '../../src/experiment/nodes.ts'
 import { consumerLink, residentialLink } from '../../src/experiment/scenarios.ts'
+import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
 import { UNLOADED, UplinkLoad } from '../../src/net/uplink-load.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 
@@ -38,7 +39,7 @@ describe('latency under load on a lent uplink (real nodes)', () => {
       emulator: { load },
     })
     nodes.push(peer)
-    await connect(consumer, peer)
+    await connectAndPing(consumer, peer)
     const idle = await minPingMs(consumer, peer)
     load.settings = { crossTrafficShare: 0.25, crossTrafficGreedy: true, bufferMs: 80 }
     const bloated = await minPingMs(consumer, peer)
