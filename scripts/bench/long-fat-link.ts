@@ -5,14 +5,11 @@
  * start-up in round trips, each on a fresh stream (its yamux window starts at 256 KiB) and on a
  * warm one (the same stream again, its window already grown).
  */
-import { join } from 'node:path'
 import type { Stream } from '@libp2p/interface'
-import { buildTemplate, startNode } from '../../src/experiment/nodes.ts'
-import { consumerLink, originLink, placementPaths } from '../../src/experiment/scenarios.ts'
+import { originLink, placementPaths } from '../../src/experiment/scenarios.ts'
 import { consume, sequentialItems, sessionLanes } from '../../src/experiment/workloads.ts'
-import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
-import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
+import { withDilatedLab } from './dilated-lab.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 const BULK_PROTOCOL = '/bwnode-bench/bulk/1.0.0'
@@ -100,32 +97,10 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
   const rate = path.rateBytesPerSec
   const rttMs = path.rttMs
   const totalMiB = ctx.quick ? 32 : 384
-  const template = await buildTemplate(join(ctx.workDir, 'lfn'), [
-    { id: 'shards', recipe: 'shards', scale: totalMiB / 512, chunkSizeBytes: MiB },
-  ])
-  const dataset = template.datasets.get('shards')
-  if (dataset === undefined) throw new Error('template lost its dataset')
-  const dilation = new TimeDilation(1)
-  const emulator = { dilation }
-  const nodes: Bwnode[] = []
-  try {
-    const client = await startNode({
-      dataDir: join(ctx.workDir, 'lfn-client'),
-      link: consumerLink(),
-      emulator,
-    })
-    nodes.push(client)
-    const server = await startNode({
-      dataDir: join(ctx.workDir, 'lfn-server'),
-      link: originLink(),
-      template,
-      emulator,
-    })
-    nodes.push(server)
+  const lab = { name: 'lfn', totalMiB, K, providers: [{ name: 'server', link: originLink() }], pings: 3 }
+  return withDilatedLab(ctx.workDir, lab, async ({ consumer: client, providers: [server], dataset }) => {
+    if (server === undefined) throw new Error('no server node')
     await server.libp2p.handle(BULK_PROTOCOL, serveBulk(dataset.bytes))
-    await connectAndPing(client, server)
-    dilation.factor = K
-
     const bare = await bareRounds(client, server, dataset.bytes, rate, rttMs)
     ctx.log(
       `long fat link, bare stream: fresh ${bare.fresh.steady.toFixed(3)} of rate (90% after ` +
@@ -196,8 +171,5 @@ export async function longFatLinkBench(ctx: BenchContext): Promise<BenchResult[]
         `${where}; warm session`,
       ),
     ]
-  } finally {
-    dilation.factor = 1
-    await stopAll(nodes)
-  }
+  })
 }

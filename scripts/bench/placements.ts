@@ -5,28 +5,24 @@
  * Fetcher (multi-source scheduler) and an in-order sequential read over one chunk session per
  * source (the experiment's consumer). Target: origin + peers >= the better of the two alone.
  */
-import { join } from 'node:path'
 import type { PeerId } from '@libp2p/interface'
-import { buildTemplate, datasetCid, startNode, type TemplateDataset } from '../../src/experiment/nodes.ts'
+import { datasetCid, type TemplateDataset } from '../../src/experiment/nodes.ts'
 import {
-  consumerLink,
   originLink,
   placementPaths,
   residentialLink,
   type SourcePath,
 } from '../../src/experiment/scenarios.ts'
 import { consume, sequentialItems, sessionLanes, stageWithFetcher } from '../../src/experiment/workloads.ts'
-import { connectAndPing, stopAll } from '../../src/lab/swarm.ts'
-import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { median } from '../../src/util/stats.ts'
+import { withDilatedLab } from './dilated-lab.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
 /** Dilation: 17 nodes share this process, and origin + peers carry ~175 MB/s undilated. */
 const FULL_K = 16
 /** The smoke test's tiny run: 4 peers and 8 MiB, where a low K keeps the home uplinks quick. */
 const QUICK_K = 4
-const MiB = 2 ** 20
 const DISTANCE_KM = 100
 
 interface Source {
@@ -87,81 +83,61 @@ export async function placementsBench(ctx: BenchContext): Promise<BenchResult[]>
   const peersCount = ctx.quick ? 4 : 16
   const totalMiB = ctx.quick ? 8 : 96
   const rounds = ctx.quick ? 1 : 2
-  const template = await buildTemplate(join(ctx.workDir, 'placements'), [
-    { id: 'shards', recipe: 'shards', scale: totalMiB / 512, chunkSizeBytes: MiB },
-  ])
-  const dataset = template.datasets.get('shards')
-  if (dataset === undefined) throw new Error('template lost its dataset')
-  const dilation = new TimeDilation(1)
-  const emulator = { dilation }
-  const nodes: Bwnode[] = []
-  try {
-    const consumer = await startNode({
-      dataDir: join(ctx.workDir, 'pl-consumer'),
-      link: consumerLink(),
-      emulator,
-    })
-    nodes.push(consumer)
-    const [originPath] = placementPaths('P3-origin')
-    const peerPaths = placementPaths('P2-residential-peers', DISTANCE_KM, peersCount)
-    if (originPath === undefined) throw new Error('no origin path')
-    const origin = await startNode({
-      dataDir: join(ctx.workDir, 'pl-origin'),
-      link: originLink(),
-      template,
-      emulator,
-    })
-    nodes.push(origin)
-    const peers: Source[] = []
-    for (let i = 0; i < peersCount; i++) {
-      const node = await startNode({
-        dataDir: join(ctx.workDir, `pl-peer-${i}`),
-        link: residentialLink(DISTANCE_KM, i, peersCount),
-        template,
-        emulator,
-      })
-      nodes.push(node)
-      peers.push({ peerId: node.peerId, kind: 'peer', path: peerPaths[i] as SourcePath })
-    }
-    for (const node of nodes.slice(1)) await connectAndPing(consumer, node, 1)
-    dilation.factor = K
-
-    const originSource: Source = { peerId: origin.peerId, kind: 'origin', path: originPath }
-    const placements: Record<Placement, Source[]> = {
-      origin: [originSource],
-      peers,
-      both: [originSource, ...peers],
-    }
-    const stage: Record<Placement, number[]> = { origin: [], peers: [], both: [] }
-    const read: Record<Placement, number[]> = { origin: [], peers: [], both: [] }
-    const order = Object.keys(placements) as Placement[]
-    for (let round = 0; round < rounds; round++) {
-      for (const name of round % 2 === 0 ? order : [...order].reverse()) {
-        const m = await measure(consumer, dataset, placements[name], K)
-        stage[name].push(m.stage)
-        read[name].push(m.read)
-        ctx.log(
-          `placements: ${name} staging ${m.stage.toFixed(1)} MB/s, sequential read ${m.read.toFixed(1)} MB/s`,
+  const [originPath] = placementPaths('P3-origin')
+  const peerPaths = placementPaths('P2-residential-peers', DISTANCE_KM, peersCount)
+  if (originPath === undefined) throw new Error('no origin path')
+  const providers = [
+    { name: 'origin', link: originLink() },
+    ...Array.from({ length: peersCount }, (_, i) => ({
+      name: `peer-${i}`,
+      link: residentialLink(DISTANCE_KM, i, peersCount),
+    })),
+  ]
+  const lab = { name: 'placements', totalMiB, K, providers, pings: 1 }
+  return withDilatedLab(
+    ctx.workDir,
+    lab,
+    async ({ consumer, providers: [origin, ...peerNodes], dataset }) => {
+      if (origin === undefined) throw new Error('no origin node')
+      const peers: Source[] = peerNodes.map((node, i) => ({
+        peerId: node.peerId,
+        kind: 'peer',
+        path: peerPaths[i] as SourcePath,
+      }))
+      const originSource: Source = { peerId: origin.peerId, kind: 'origin', path: originPath }
+      const placements: Record<Placement, Source[]> = {
+        origin: [originSource],
+        peers,
+        both: [originSource, ...peers],
+      }
+      const stage: Record<Placement, number[]> = { origin: [], peers: [], both: [] }
+      const read: Record<Placement, number[]> = { origin: [], peers: [], both: [] }
+      const order = Object.keys(placements) as Placement[]
+      for (let round = 0; round < rounds; round++) {
+        for (const name of round % 2 === 0 ? order : [...order].reverse()) {
+          const m = await measure(consumer, dataset, placements[name], K)
+          stage[name].push(m.stage)
+          read[name].push(m.read)
+          ctx.log(
+            `placements: ${name} staging ${m.stage.toFixed(1)} MB/s, sequential read ${m.read.toFixed(1)} MB/s`,
+          )
+        }
+      }
+      const where = `origin 1 Gbit/s x ${originPath.rttMs.toFixed(0)} ms + ${peersCount} peers at ${DISTANCE_KM} km, ${totalMiB} MiB, dilated K=${K} (this machine's CPU is not the limit)`
+      const out: BenchResult[] = []
+      for (const [label, figures] of [
+        ['staging', stage],
+        ['sequential', read],
+      ] as const) {
+        const best = Math.max(median(figures.origin), median(figures.peers))
+        out.push(
+          info(`placements.${label}_origin_MBps`, median(figures.origin), 'MB/s', where),
+          info(`placements.${label}_peers_MBps`, median(figures.peers), 'MB/s', where),
+          info(`placements.${label}_both_MBps`, median(figures.both), 'MB/s', where),
+          checked(`placements.${label}_both_vs_best_alone`, median(figures.both) / best, 'x', '>=', 1, where),
         )
       }
-    }
-    const where = `origin 1 Gbit/s x ${originPath.rttMs.toFixed(0)} ms + ${peersCount} peers at ${DISTANCE_KM} km, ${totalMiB} MiB, dilated K=${K} (this machine's CPU is not the limit)`
-    const out: BenchResult[] = []
-    for (const [label, figures] of [
-      ['staging', stage],
-      ['sequential', read],
-    ] as const) {
-      const best = Math.max(median(figures.origin), median(figures.peers))
-      out.push(
-        info(`placements.${label}_origin_MBps`, median(figures.origin), 'MB/s', where),
-        info(`placements.${label}_peers_MBps`, median(figures.peers), 'MB/s', where),
-        info(`placements.${label}_both_MBps`, median(figures.both), 'MB/s', where),
-        checked(`placements.${label}_both_vs_best_alone`, median(figures.both) / best, 'x', '>=', 1, where),
-      )
-    }
-    return out
-  } finally {
-    dilation.factor = 1
-    await stopAll(nodes)
-  }
+      return out
+    },
+  )
 }
