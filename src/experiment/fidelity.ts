@@ -184,17 +184,7 @@ export function classifyRun(input: ClassifyInput): RunFidelity {
   }
   const achieved = input.seconds > 0 ? ideal.seconds / input.seconds : 0
   const withIdeal = { ...base, idealSeconds: ideal.seconds, achieved }
-  const pct = (x: number) => `${(x * 100).toFixed(0)}%`
-  const saturation: string[] = []
-  if (base.eventLoopUtilisation >= SATURATED_ELU)
-    saturation.push(`event loop ${pct(base.eventLoopUtilisation)} busy`)
-  if (base.cpuCores >= SATURATED_CPU_SHARE * cpus)
-    saturation.push(`CPU ${base.cpuCores.toFixed(2)} of ${cpus} cores`)
-  const lateLimit = Math.max(LATE_RELEASE_MS, LATE_RTT_SHARE * input.rttMs)
-  if (base.latenessP99Ms > lateLimit)
-    saturation.push(
-      `emulator releases late by ${base.latenessP99Ms.toFixed(2)} ms at p99 (> ${lateLimit.toFixed(2)})`,
-    )
+  const saturation = saturationOf(base, cpus, input.rttMs)
   if (achieved > FIDELITY_MAX_ACHIEVED) {
     return {
       ...withIdeal,
@@ -223,6 +213,70 @@ export function classifyRun(input: ClassifyInput): RunFidelity {
   }
 }
 
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`
+
+/** What saturated this machine during a run, in words (empty: it had room). */
+function saturationOf(
+  base: { eventLoopUtilisation: number; cpuCores: number; latenessP99Ms: number },
+  cpus: number,
+  rttMs: number,
+): string[] {
+  const saturation: string[] = []
+  if (base.eventLoopUtilisation >= SATURATED_ELU)
+    saturation.push(`event loop ${pct(base.eventLoopUtilisation)} busy`)
+  if (base.cpuCores >= SATURATED_CPU_SHARE * cpus)
+    saturation.push(`CPU ${base.cpuCores.toFixed(2)} of ${cpus} cores`)
+  const lateLimit = Math.max(LATE_RELEASE_MS, LATE_RTT_SHARE * rttMs)
+  if (base.latenessP99Ms > lateLimit)
+    saturation.push(
+      `emulator releases late by ${base.latenessP99Ms.toFixed(2)} ms at p99 (> ${lateLimit.toFixed(2)})`,
+    )
+  return saturation
+}
+
+/**
+ * A live run's label. The providers' offers (their lent uplinks) stand for the configured links
+ * when every source has one: at FIDELITY_MIN_ACHIEVED of what they allow the run is link-bound
+ * (window-bound, consumer-paced) as in the lab. Below that, or with no offered rate to compare
+ * with, it is machine-bound when this machine was saturated and otherwise network-bound: the real
+ * network, the providers and the chunk path together, which a live run cannot tell apart.
+ */
+export function classifyLiveRun(input: Omit<ClassifyInput, 'dilation'>): RunFidelity {
+  const { figures, cpus } = input
+  const base = {
+    dilation: 1,
+    eventLoopUtilisation: Math.min(1, Math.max(0, figures.eventLoopUtilisation)),
+    cpuCores: figures.cpuCores,
+    latenessP50Ms: 0,
+    latenessP99Ms: 0,
+    catchUpMs: 0,
+  }
+  const saturation = saturationOf(base, cpus, input.rttMs)
+  const ideal = input.ideal
+  const achieved = ideal !== undefined && input.seconds > 0 ? ideal.seconds / input.seconds : undefined
+  const withIdeal =
+    ideal === undefined || achieved === undefined ? base : { ...base, idealSeconds: ideal.seconds, achieved }
+  if (ideal !== undefined && achieved !== undefined && achieved >= FIDELITY_MIN_ACHIEVED) {
+    return {
+      ...withIdeal,
+      label: BOUND_LABEL[ideal.bound],
+      reason: `${achieved.toFixed(2)} of what the providers' offered uplinks allow${achieved > FIDELITY_MAX_ACHIEVED ? ' (faster than offered: an offer is a cap the provider lends, not its link)' : ''}`,
+    }
+  }
+  const against =
+    achieved === undefined
+      ? 'no offered rate to compare with'
+      : `${achieved.toFixed(2)} of what the providers' offered uplinks allow`
+  if (saturation.length > 0) {
+    return { ...withIdeal, label: 'machine-bound', reason: `${against}, with ${saturation.join(', ')}` }
+  }
+  return {
+    ...withIdeal,
+    label: 'network-bound',
+    reason: `${against}; this machine had room (event loop ${pct(base.eventLoopUtilisation)}, CPU ${base.cpuCores.toFixed(2)} cores): the real network and the providers set the pace`,
+  }
+}
+
 /** The cell's label: the most common among its runs (ties: the less trustworthy one). */
 export function cellLabel(
   runs: Array<{ fidelity?: RunFidelity }>,
@@ -232,6 +286,7 @@ export function cellLabel(
     'protocol-bound',
     'window-bound',
     'consumer-paced',
+    'network-bound',
     'link-bound',
     'local',
   ]
@@ -257,6 +312,8 @@ export const TRUSTED_LABELS: readonly FidelityLabel[] = [
   'consumer-paced',
   'window-bound',
   'local',
+  // a live run's real network is what it measures
+  'network-bound',
 ]
 
 /**

@@ -27,6 +27,7 @@ import {
   where,
 } from './report-format.ts'
 import { atRest } from './report-groups.ts'
+import { liveMeasuredSection, liveMethodSection, providersSection } from './report-live.ts'
 import { loadSection } from './report-load.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
@@ -132,11 +133,13 @@ function calibrationSection(results: Results): string {
   } else {
     out.push(`Calibration passed. ${c.notes}`.trim(), '')
   }
-  out.push(
-    `Zero-delay overhead: throughput with the emulator at zero delay / without it = **${num(c.zeroDelayOverheadRatio)}** ` +
-      '(1 = the emulator costs nothing).',
-    '',
-  )
+  if (c.zeroDelayOverheadRatio !== undefined) {
+    out.push(
+      `Zero-delay overhead: throughput with the emulator at zero delay / without it = **${num(c.zeroDelayOverheadRatio)}** ` +
+        '(1 = the emulator costs nothing).',
+      '',
+    )
+  }
   if (c.machineMBps !== undefined) {
     out.push(
       `This machine's ceiling for chunk traffic between two nodes in one process, no emulator: ${num(c.machineMBps)} MB/s. ` +
@@ -578,6 +581,21 @@ export function renderReportMarkdown(
   verdicts: readonly WorkloadVerdict[],
   charts: readonly RenderedChart[],
 ): string {
+  if (results.config.mode === 'live') {
+    // A live run has no emulator to calibrate, no distances, no origin and no lab groups.
+    return `${[
+      '# bwnode: shared bandwidth vs local storage, measured on a real network',
+      summarySection(verdicts, results.calibration.passed),
+      liveMeasuredSection(results),
+      providersSection(results),
+      liveMethodSection(results),
+      resultsSection(results, charts),
+      fidelitySection(results),
+      decompositionSection(results, charts),
+      verdictSection(verdicts),
+      machineSection(results),
+    ].join('\n\n')}\n`
+  }
   return `${[
     '# bwnode: shared bandwidth vs local storage, measured',
     summarySection(verdicts, results.calibration.passed),

@@ -59,8 +59,11 @@ export const MachineSchema = z.object({
 })
 
 export const CalibrationSchema = z.object({
-  /** Throughput through the shaper at zero delay and no rate cap / throughput without it (1 = free). */
-  zeroDelayOverheadRatio: nonNegative,
+  /**
+   * Throughput through the shaper at zero delay and no rate cap / throughput without it (1 = free);
+   * absent where no emulator ran (a live run).
+   */
+  zeroDelayOverheadRatio: nonNegative.optional(),
   /** Chunk throughput between two in-process nodes with no emulator, MB/s: this machine's ceiling. */
   machineMBps: nonNegative.optional(),
   /** Measured RTT per configured (rate, RTT) pair of the run, at the dilation its cells start with. */
@@ -98,7 +101,10 @@ export const LinkModelSchema = z.object({
  * - machine-bound: below what the links allow while this machine was saturated (event loop, CPU,
  *   late emulator releases): a property of this machine, not of the network;
  * - protocol-bound: below what the links allow while the machine had room: the chunk path limits;
- * - local: local storage, which measures this machine's disk and page cache by definition.
+ * - local: local storage, which measures this machine's disk and page cache by definition;
+ * - network-bound (live runs only): below what the providers' offers allow, or with no offered rate
+ *   to compare with, while this machine had room: the real network, the providers and the chunk
+ *   path together set the pace, and a live run cannot tell them apart.
  */
 export const FIDELITY_LABELS = [
   'link-bound',
@@ -107,6 +113,7 @@ export const FIDELITY_LABELS = [
   'machine-bound',
   'protocol-bound',
   'local',
+  'network-bound',
 ] as const
 export const FidelityLabelSchema = z.enum(FIDELITY_LABELS)
 
@@ -207,6 +214,44 @@ export const CellSchema = z.object({
   fidelity: z.object({ label: FidelityLabelSchema, reason: z.string() }).optional(),
 })
 
+/** A real provider of a live run, as the measuring node found and measured it. */
+export const LiveProviderSchema = z.object({
+  peerId: z.string(),
+  /** The label its cells carry. */
+  label: z.string(),
+  addrs: z.array(z.string()),
+  /** How it was found: the daemon measured from, a DHT provider record, or a daemon's connected peer. */
+  foundBy: z.enum(['daemon', 'dht', 'connected']),
+  /** libp2p ping round trips, ms, in the order taken. */
+  pingsMs: z.array(nonNegative),
+  /** Its signed offer from the DHT, when it had one. */
+  offer: z
+    .object({
+      uplinkMbps: nonNegative,
+      pricePerGiB: nonNegative,
+      maxConcurrent: z.number().int().nonnegative(),
+    })
+    .nullable(),
+})
+
+/** What a live run measured against: the daemon, the dataset, the providers and how runs were sized. */
+export const LiveRunSchema = z.object({
+  daemon: z.string(),
+  dataset: z.object({
+    cid: z.string(),
+    name: z.string(),
+    bytes: nonNegative,
+    chunks: z.number().int().nonnegative(),
+  }),
+  providers: z.array(LiveProviderSchema),
+  /** How each workload's runs were sized, in words with the figures used. */
+  sizing: z.array(z.string()),
+  /** Credits the measuring node paid the providers, in total. */
+  creditsSpent: nonNegative,
+  /** Errors that ended a step of the run (a failed cell carries its own). */
+  errors: z.array(z.string()),
+})
+
 export const ResultsSchema = z.object({
   schemaVersion: z.literal(RESULTS_SCHEMA_VERSION),
   startedAt: z.string(),
@@ -215,6 +260,8 @@ export const ResultsSchema = z.object({
   versions: z.record(z.string(), z.string()),
   calibration: CalibrationSchema,
   cells: z.array(CellSchema),
+  /** Set by a live run (mode live). */
+  live: LiveRunSchema.optional(),
 })
 
 export type Workload = z.infer<typeof WorkloadSchema>
@@ -229,6 +276,8 @@ export type Cell = z.infer<typeof CellSchema>
 export type Results = z.infer<typeof ResultsSchema>
 export type FidelityLabel = z.infer<typeof FidelityLabelSchema>
 export type RunFidelity = z.infer<typeof RunFidelitySchema>
+export type LiveRun = z.infer<typeof LiveRunSchema>
+export type LiveProviderRecord = z.infer<typeof LiveProviderSchema>
 
 export const LOCAL_PLACEMENTS: readonly Placement[] = ['P0-local-cold', 'P0-local-warm']
 /** Placements where data comes from the shared-bandwidth network the claim is about. */

@@ -21,6 +21,7 @@ import {
 import { Fetcher } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchResult, ProviderHint } from '../fetch/types.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
+import type { SessionPayer } from '../node/payments.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -448,34 +449,68 @@ function stretchedTimeouts(factor: number) {
 }
 
 /** Opens one chunk-protocol session per provider; close them with closeLanes(). */
+/**
+ * Paying providers as a node does (real peers charge; the emulated lab's are free): vouchers for
+ * every verified chunk, on a channel opened at the price the provider quotes for `datasetCid`.
+ */
+export interface LanePayment {
+  payer: SessionPayer
+  datasetCid: CID
+}
+
+/** Asks the provider's price (HAVE) and opens the payment channel at it, before the first read. */
+async function openChannel(session: ChunkSession, peer: PeerId, payment: LanePayment): Promise<void> {
+  const { pricePerGiB } = await session.have(payment.datasetCid)
+  await payment.payer.quote(peer, pricePerGiB)
+}
+
+/** Closes a session once the vouchers being signed for its chunks have gone out on it. */
+async function closePaid(session: ChunkSession, payment: LanePayment | undefined): Promise<void> {
+  if (payment !== undefined) await payment.payer.settled(session.peerId)
+  await session.close()
+}
+
 export async function sessionLanes(
   libp2p: Dialer,
   providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string; expectedBytesPerSec?: number }>,
   inFlight: number,
   /** Under time dilation K the client's timeouts stretch K times. */
   timeScale = 1,
+  payment?: LanePayment,
 ): Promise<{ lanes: Lane[]; close(): Promise<void> }> {
   const sessions: ChunkSession[] = []
   const firstBytes: Array<number | undefined> = providers.map(() => undefined)
   try {
     // opened at once: each open is a protocol negotiation, a round trip or two
     const opened = await Promise.allSettled(
-      providers.map((p, i) =>
-        ChunkSession.open(libp2p, p.peerId, {
+      providers.map(async (p, i) => {
+        const session = await ChunkSession.open(libp2p, p.peerId, {
           maxInFlight: inFlight,
           ...stretchedTimeouts(timeScale),
           onChunk: (_from, _cid, _bytes, timing) => {
             const at = performance.now() - timing.totalMs + timing.ttfbMs
             if (firstBytes[i] === undefined || at < (firstBytes[i] as number)) firstBytes[i] = at
           },
-        }),
-      ),
+          ...(payment === undefined
+            ? {}
+            : { makeVoucher: (peer: PeerId, bytes: number) => payment.payer.voucherFor(peer, bytes) }),
+        })
+        if (payment !== undefined) {
+          try {
+            await openChannel(session, p.peerId, payment)
+          } catch (err) {
+            await session.close().catch(() => {})
+            throw err
+          }
+        }
+        return session
+      }),
     )
     for (const o of opened) if (o.status === 'fulfilled') sessions.push(o.value)
     const failed = opened.find((o) => o.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
   } catch (err) {
-    await Promise.allSettled(sessions.map((s) => s.close()))
+    await Promise.allSettled(sessions.map((s) => closePaid(s, payment)))
     throw err
   }
   const lanes = providers.map((p, i): Lane => {
@@ -492,12 +527,34 @@ export async function sessionLanes(
   return {
     lanes,
     close: async () => {
-      await Promise.allSettled(sessions.map((s) => s.close()))
+      await Promise.allSettled(sessions.map((s) => closePaid(s, payment)))
     },
   }
 }
 
 // ---------- staging (W4) through the real Fetcher ----------
+
+/** The fetcher's view of a paying session: its HAVE opens the channel, its close lets vouchers out. */
+function paidProviderSession(session: ChunkSession, payer: SessionPayer) {
+  const peer = session.peerId
+  return {
+    get: (cid: CID, options?: { signal?: AbortSignal }) => session.get(cid, options),
+    manifest: (cid: CID, options?: { signal?: AbortSignal }) => session.manifest(cid, options),
+    have: async (cid: CID, options?: { signal?: AbortSignal }) => {
+      const reply = await session.have(cid, options)
+      await payer.quote(peer, reply.pricePerGiB)
+      return reply
+    },
+    abort: () => session.abort(),
+    get closed() {
+      return session.closed
+    },
+    close: async () => {
+      await payer.settled(peer)
+      await session.close()
+    },
+  }
+}
 
 export interface StageProvider {
   peerId: PeerId
@@ -534,6 +591,9 @@ export async function stageWithFetcher(
   providers: StageProvider[],
   inFlight: number,
   latencyScale = 1,
+  /** Pays the providers as the node would (real peers charge); their HAVE replies quote the price. */
+  payer?: SessionPayer,
+  signal?: AbortSignal,
 ): Promise<StageMeasure> {
   const histogram = new LatencyHistogram()
   const started = performance.now()
@@ -546,8 +606,8 @@ export async function stageWithFetcher(
     findProviders: async function* () {
       for (const p of providers) yield p.peerId
     },
-    openSession: async (peer, signal, onTiming) =>
-      ChunkSession.open(libp2p, peer, {
+    openSession: async (peer, signal, onTiming) => {
+      const session = await ChunkSession.open(libp2p, peer, {
         signal,
         maxInFlight: inFlight,
         ...stretchedTimeouts(1 / latencyScale),
@@ -560,7 +620,16 @@ export async function stageWithFetcher(
           onTiming(timing.ttfbMs)
           histogram.record(Math.max(timing.totalMs * latencyScale, 0.001))
         },
-      }),
+        ...(payer === undefined
+          ? {}
+          : { makeVoucher: (p: PeerId, bytes: number) => payer.voucherFor(p, bytes) }),
+      })
+      if (payer === undefined) return session
+      return paidProviderSession(session, payer)
+    },
+    ...(payer === undefined
+      ? {}
+      : { afford: (bytes: number, pricePerGiB: number) => payer.assertAffordable(bytes, pricePerGiB) }),
     hint: async (peer): Promise<ProviderHint> => {
       const p = byPeer.get(peer.toString())
       if (p === undefined) return { rttSource: 'unknown' }
@@ -572,6 +641,7 @@ export async function stageWithFetcher(
     },
   }
   const result = await new Fetcher(store, env).fetch(datasetCid, {
+    ...(signal === undefined ? {} : { signal }),
     maxWindow: inFlight,
     discoveryTimeoutMs: 1000,
     // under time dilation K the fetcher's own timers stretch with the links

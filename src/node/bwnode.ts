@@ -34,7 +34,7 @@ import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
-import { Payments } from './payments.ts'
+import { Payments, type SessionPayer } from './payments.ts'
 import { describePeer, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
 import { ServedByDataset } from './served.ts'
 
@@ -244,6 +244,14 @@ export class Bwnode {
   }
 
   /** Price this node charges, in micro-credits per GiB (the ledger's unit). */
+  /**
+   * This node's paying side, for sessions opened outside its fetcher (the live experiment): the
+   * same channels, vouchers and ledger its own fetches use.
+   */
+  get payer(): SessionPayer {
+    return this.payments
+  }
+
   get priceMicroPerGiB(): number {
     return Math.round(this.config.offer.pricePerGiB * MICROCREDITS_PER_CREDIT)
   }

@@ -4,6 +4,9 @@ import { BwnodeError } from '../errors/index.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { PayerChannel } from '../ledger/payer-channel.ts'
 
+/** What a chunk session needs to pay a provider as this node (the live experiment opens its own). */
+export type SessionPayer = Pick<Payments, 'voucherFor' | 'quote' | 'settled' | 'assertAffordable'>
+
 /**
  * The paying side of the chunk protocol: one payment channel per provider,
  * opened at the price the provider quoted in its HAVE reply, and a cumulative

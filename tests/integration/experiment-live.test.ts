@@ -40,15 +40,43 @@ describe('bwnode experiment --live', () => {
 
     const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')))
     expect(results.config.mode).toBe('live')
-    expect(results.calibration.rtt.length).toBeGreaterThanOrEqual(2)
+    // The real providers, as measured: both daemons, with their pings and signed offers.
+    const live = results.live!
+    expect(live.providers.map((p) => p.peerId).sort()).toEqual([a.peerId, b.peerId].sort())
+    for (const p of live.providers) {
+      expect(p.pingsMs).toHaveLength(5)
+      expect(p.offer?.uplinkMbps).toBeGreaterThan(0)
+    }
+    expect(live.errors).toEqual([])
+    // It paid them (the daemons charge 1 credit/GiB by default) and nothing compares a figure with itself.
+    expect(live.creditsSpent).toBeGreaterThan(0)
+    expect(results.calibration.rtt).toEqual([])
+    expect(results.calibration.zeroDelayOverheadRatio).toBeUndefined()
     const w2 = results.cells.filter((c) => c.workload === 'W2-sequential-shards')
     expect(w2.some((c) => c.placement === 'P0-local-warm')).toBe(true)
     // One cell per real provider (A and B), and one for both together.
     expect(w2.filter((c) => c.placement === 'P2-residential-peers' && c.k === 1)).toHaveLength(2)
     expect(w2.some((c) => c.k === 2)).toBe(true)
-    for (const c of results.cells) for (const run of c.runs) expect(run.bytes).toBeGreaterThan(0)
+    for (const c of results.cells) {
+      expect(c.error).toBeUndefined()
+      for (const run of c.runs) {
+        expect(run.bytes).toBeGreaterThan(0)
+        expect([
+          'local',
+          'link-bound',
+          'window-bound',
+          'consumer-paced',
+          'network-bound',
+          'machine-bound',
+        ]).toContain(run.fidelity?.label)
+      }
+    }
     const report = await readFile(summary.reportPath, 'utf8')
     expect(report).toMatch(/Live run on a real network/)
+    expect(report).toMatch(/## Providers/)
+    expect(report).toMatch(/## What was measured/)
+    // none of the emulated lab's sections or placements
+    expect(report).not.toMatch(/## Calibration|link emulator adds|P3 a distant origin|Zero-delay overhead/)
     expect((await stat(join(out, 'charts'))).isDirectory()).toBe(true)
   })
 })
