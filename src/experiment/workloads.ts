@@ -448,7 +448,6 @@ function stretchedTimeouts(factor: number) {
   }
 }
 
-/** Opens one chunk-protocol session per provider; close them with closeLanes(). */
 /**
  * Paying providers as a node does (real peers charge; the emulated lab's are free): vouchers for
  * every verified chunk, on a channel opened at the price the provider quotes for `datasetCid`.
@@ -470,6 +469,7 @@ async function closePaid(session: ChunkSession, payment: LanePayment | undefined
   await session.close()
 }
 
+/** Opens one chunk-protocol session per provider (paying them with `payment`); close them with the returned close(). */
 export async function sessionLanes(
   libp2p: Dialer,
   providers: Array<{ peerId: PeerId; kind: 'peer' | 'origin'; label: string; expectedBytesPerSec?: number }>,
