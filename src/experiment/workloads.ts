@@ -118,57 +118,67 @@ class LaneState {
   /** Its source failed: it takes nothing more, its items go back to the others. */
   dead = false
   private readonly priorBytesPerMs: number | undefined
-
-  constructor(expectedBytesPerSec: number | undefined) {
-    this.priorBytesPerMs = expectedBytesPerSec === undefined ? undefined : expectedBytesPerSec / 1000
-  }
-  private doneBytes = 0
+  /** Completions the rate is measured over: one round of the lane's requests. */
+  private readonly window: number
+  private readonly recent: Array<{ at: number; bytes: number }> = []
+  private completions = 0
   private firstTakenAt: number | undefined
-  private lastDoneAt = 0
+
+  constructor(expectedBytesPerSec: number | undefined, concurrency: number) {
+    this.priorBytesPerMs = expectedBytesPerSec === undefined ? undefined : expectedBytesPerSec / 1000
+    this.window = Math.max(8, concurrency)
+  }
 
   take(bytes: number): void {
     this.firstTakenAt ??= performance.now()
     this.inFlightBytes += bytes
   }
 
-  private firstDoneAt: number | undefined
-  private firstDoneBytes = 0
-
   complete(bytes: number, at: number): void {
     this.inFlightBytes -= bytes
-    this.doneBytes += bytes
-    this.lastDoneAt = at
-    if (this.firstDoneAt === undefined) {
-      this.firstDoneAt = at
-      this.firstDoneBytes = bytes
-    }
+    this.completions++
+    this.recent.push({ at, bytes })
+    if (this.recent.length > this.window) this.recent.shift()
   }
 
   /**
-   * Delivered bytes per ms. From the gaps between completions once there are two (the first
-   * item's wait includes a round trip and would make a far, fast lane look slow), else from the
-   * first item alone.
+   * Delivered bytes per ms over the last `window` completions. From the gaps between completions
+   * once there are two (the first item's wait includes a round trip and would make a far, fast
+   * lane look slow), else from the first item alone. Recent, not cumulative: a fresh stream's
+   * slow start leaves the estimate after a round instead of weighing on it for the whole run.
    */
   rate(): number | undefined {
-    if (this.firstTakenAt === undefined || this.firstDoneAt === undefined) return this.priorBytesPerMs
-    const streaming = this.lastDoneAt - this.firstDoneAt
-    if (streaming > 0) return (this.doneBytes - this.firstDoneBytes) / streaming
+    const first = this.recent[0]
+    if (this.firstTakenAt === undefined || first === undefined) return this.priorBytesPerMs
+    const last = this.recent[this.recent.length - 1] as { at: number; bytes: number }
+    const streaming = last.at - first.at
+    if (streaming > 0) {
+      let bytes = 0
+      for (let i = 1; i < this.recent.length; i++) bytes += (this.recent[i] as { bytes: number }).bytes
+      return bytes / streaming
+    }
     // one completion says little (its wait holds a round trip): keep the offered rate if known
     if (this.priorBytesPerMs !== undefined) return this.priorBytesPerMs
-    const first = this.firstDoneAt - this.firstTakenAt
-    return first > 0 ? this.doneBytes / first : undefined
+    const wait = first.at - this.firstTakenAt
+    return wait > 0 ? first.bytes / wait : undefined
   }
 
   /**
-   * The higher of the measured and the offered rate, bytes per ms: what a fast lane may still
-   * reach. A fresh stream's first completions come while its window is still growing; judged by
-   * them, a fast origin looks slow and the home peers beside it are handed items it would have
-   * delivered sooner (they carried 54-65% of a sequential read whose capacity share was 28%).
+   * What a fast lane may still reach, bytes per ms: the higher of the measured and the offered
+   * rate while the lane is young (two rounds: the second is measured without the first's slow
+   * start), then what it measurably delivers. A fresh stream's first
+   * completions come while its window is still growing; judged by them, a fast origin looks slow
+   * and the home peers beside it are handed items it would have delivered sooner (they carried
+   * 54-65% of a sequential read whose capacity share was 28%). But an origin whose window or
+   * round trip, not its uplink, is the limit never reaches its offer: trusted for the whole run,
+   * the offer left the peers beside it idle (6% of random samples where they had 70% of the
+   * capacity, and origin plus peers slower than the peers alone).
    */
   upperRate(): number | undefined {
     const measured = this.rate()
     if (measured === undefined) return this.priorBytesPerMs
-    return this.priorBytesPerMs === undefined ? measured : Math.max(measured, this.priorBytesPerMs)
+    if (this.priorBytesPerMs === undefined || this.completions >= 2 * this.window) return measured
+    return Math.max(measured, this.priorBytesPerMs)
   }
 
   /** `fallbackRate` stands in for a lane with no history yet (the fastest rate seen so far). */
@@ -257,7 +267,9 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
 
   const started = performance.now()
   let firstByteAt: number | undefined
-  const states = new Map(lanes.map((lane) => [lane, new LaneState(lane.expectedBytesPerSec)]))
+  const states = new Map(
+    lanes.map((lane) => [lane, new LaneState(lane.expectedBytesPerSec, lane.concurrency)]),
+  )
   /** The lanes still alive; a lane whose source fails leaves it. */
   let allStates = [...states.values()]
   const lostLanes: ConsumeMeasure['lostLanes'] = []

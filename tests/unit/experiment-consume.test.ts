@@ -4,7 +4,7 @@ import { consume, type Lane, type ReadItem } from '../../src/experiment/workload
 /**
  * A lane that serves requests one after another at `bytesPerMs`, each after a round trip of
  * `rttMs`; with `rampItems`, its first items come at a quarter of that (a fresh stream's window
- * still growing).
+ * still growing); it offers `offeredBytesPerMs` (default: what it delivers).
  */
 function pacedLane(
   label: string,
@@ -13,6 +13,7 @@ function pacedLane(
   rttMs: number,
   concurrency: number,
   rampItems = 0,
+  offeredBytesPerMs = bytesPerMs,
 ): Lane {
   let freeAt = 0
   let served = 0
@@ -20,7 +21,7 @@ function pacedLane(
     label,
     kind,
     concurrency,
-    expectedBytesPerSec: bytesPerMs * 1000,
+    expectedBytesPerSec: offeredBytesPerMs * 1000,
     read: async () => {
       const now = performance.now()
       const start = Math.max(now + rttMs / 2, freeAt)
@@ -55,6 +56,21 @@ describe('the consumer with lanes of different speeds', () => {
     expect(mixed.seconds).toBeLessThan(alone.seconds)
     // the peers' capacity share is 4 / 14 of the bytes
     expect(mixed.bytesByKind.peer).toBeLessThan(0.35 * 20_000_000)
+  }, 20_000)
+
+  it('gives the peers their share when the origin delivers far less than it offers', async () => {
+    // An origin that offers 40 kB/ms but delivers 4 kB/ms (its window, not its uplink, is the
+    // limit: a distant origin serving small files) beside eight peers at 1 kB/ms each. Together
+    // they never do worse than the better of the two alone.
+    const origin = () => pacedLane('origin', 'origin', 4_000, 100, 16, 0, 40_000)
+    const peers = () => Array.from({ length: 8 }, (_, i) => pacedLane(`peer-${i}`, 'peer', 1_000, 20, 16))
+    const originAlone = await consume({ items: items(100), lanes: [origin()] })
+    const peersAlone = await consume({ items: items(100), lanes: peers() })
+    const mixed = await consume({ items: items(100), lanes: [origin(), ...peers()] })
+    const bestAlone = Math.min(originAlone.seconds, peersAlone.seconds)
+    expect(mixed.seconds, `mixed ${mixed.seconds} s, best alone ${bestAlone} s`).toBeLessThan(bestAlone)
+    // the peers' capacity share is 8 / 12 of the bytes
+    expect(mixed.bytesByKind.peer).toBeGreaterThan(0.5 * 10_000_000)
   }, 20_000)
 })
 
