@@ -9,12 +9,16 @@
 # the veth, its downlink on the bridge side); the one-way delays (access latency
 # and distance) still come from bwnode's own link emulator, because kernels
 # without netem are common. Seeds a dataset on every node but the consumer,
-# fetches it on the consumer through the DHT and prints the result.
+# fetches it on the consumer through the DHT and prints the result. With
+# --live-out, the consumer then runs `bwnode experiment --live` against the
+# lab's hosts (the real-network experiment across separate machines) and
+# writes its report there.
 #
 # Needs root, iproute2, setpriv (util-linux) and curl.
 # Usage (as root): scripts/netns-lab.sh [--nodes lab-consumer,lab-home-1km,lab-origin]
-#   [--nodes-dir DIR] [--seed NAME] [--scale X] [--out DIR] [--keep-running]
-# Prints one line "netns-lab result <json>" (the fetch result) on success.
+#   [--nodes-dir DIR] [--seed NAME] [--scale X] [--out DIR] [--live-out DIR] [--keep-running]
+# Prints one line "netns-lab result <json>" (the fetch result) on success, and
+# with --live-out one line "netns-lab live <json>" (the experiment's verdicts).
 # Everything it creates (namespaces, processes, temp dirs) is removed on exit;
 # leftovers of a run that was SIGKILLed are swept by the next run.
 set -euo pipefail
@@ -29,6 +33,7 @@ NODES=""
 SEED="shards"
 SCALE="0.03125"
 OUT=""
+LIVE_OUT=""
 KEEP_RUNNING=0
 SUBNET_PREFIX="10.77.0"
 FIRST_HOST=10
@@ -36,7 +41,7 @@ P2P_PORT=4010
 READY_TIMEOUT_S=60
 PREFIX="${BWLAB_PREFIX:-bwlab}-$$"
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "netns-lab: $*" >&2; exit 1; }
 log() { echo "netns-lab: $*" >&2; }
 
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED="$2"; shift 2 ;;
     --scale) SCALE="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --live-out) LIVE_OUT="$2"; shift 2 ;;
     --keep-running) KEEP_RUNNING=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -279,6 +285,14 @@ peers="$(api "$CONSUMER" GET /api/peers)"
   console.error(`netns-lab: fetched ${(fetched.bytes / 1e6).toFixed(1)} MB in ${fetched.seconds.toFixed(2)} s from ${providers.length} hosts`)
   console.log(`netns-lab result ${JSON.stringify({ ...fetched, providerAddrs: addrs, nodes: names.split(",") })}`)
 ' "$result" "$peers" "$(IFS=,; echo "${ORDERED[*]}")"
+
+if [ -n "$LIVE_OUT" ]; then
+  # The consumer now holds the dataset too: the experiment measures its local copy against each
+  # host that has it, over the lab's kernel-shaped links, and pays them like any fetch.
+  log "$CONSUMER runs the live experiment on $CID into $LIVE_OUT"
+  live="$(cli "$CONSUMER" experiment --live --cid "$CID" --out "$LIVE_OUT" --json)" || die "live experiment failed"
+  echo "netns-lab live $("$NODE" -e 'console.log(JSON.stringify(JSON.parse(process.argv[1])))' "$live")"
+fi
 
 if [ "$KEEP_RUNNING" = 1 ]; then
   log "running; Ctrl-C removes everything. APIs (inside each namespace):"

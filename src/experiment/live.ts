@@ -24,6 +24,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
 import { ApiClient, type DaemonLocation } from '../client/api-client.ts'
 import { parseConfig } from '../config/load.ts'
+import type { LinkConfig } from '../config/schema.ts'
 import type { DatasetInfo, NodeStatus, PeerEntry } from '../contract/api.ts'
 import { ERR } from '../errors/codes.ts'
 import { BwnodeError, errorMessage } from '../errors/index.ts'
@@ -33,7 +34,7 @@ import { ChunkSession } from '../protocols/chunk/client.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import type { Manifest } from '../store/manifest.ts'
 import { seededRandom } from '../util/random.ts'
-import { classifyLiveRun, FidelityMonitor, idealTransfer } from './fidelity.ts'
+import { cellLabel, classifyLiveRun, FidelityMonitor, idealTransfer } from './fidelity.ts'
 import { writeReport } from './report.ts'
 import type { ExperimentOutcome } from './runner.ts'
 import { machineInfo, versions } from './runner.ts'
@@ -108,6 +109,10 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
     `live experiment on ${dataset.name} (${dataset.cid}, ${(dataset.bytes / 1e6).toFixed(1)} MB) via ${status.peerId}`,
   )
 
+  // A daemon on an emulated link (a lab of hosts) only talks to nodes that run the emulator too: the
+  // measuring node stands where the daemon stands, so it takes the daemon's link, without the
+  // household traffic that link may carry (that is the daemon's own load, not the measurer's).
+  const sharedLink = status.link === null ? undefined : withoutCrossTraffic(status.link)
   const workDir = await mkdtemp(join(tmpdir(), 'bwnode-live-'))
   const node = await Bwnode.create(
     parseConfig(
@@ -116,6 +121,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
         listen: ['/ip4/127.0.0.1/tcp/0'],
         bootstrap: status.multiaddrs.filter((addr) => addr.includes('/p2p/')).slice(0, 4),
         offer: { uplinkMbps: 0, pricePerGiB: 0 },
+        ...(sharedLink === undefined ? {} : { link: sharedLink }),
       },
       'live experiment',
     ),
@@ -129,6 +135,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
     sizing: [],
     creditsSpent: 0,
     errors: [],
+    ...(sharedLink === undefined ? {} : { sharedLink }),
   }
   const monitor = new FidelityMonitor()
   try {
@@ -405,7 +412,17 @@ class LiveMeasurer {
         () =>
           sessionLanes(
             node.libp2p,
-            source.of.map((p) => ({ peerId: p.id, kind: 'peer' as const, label: p.label })),
+            // Each lane starts from what its provider delivered before (or offers): without it, every
+            // lane takes an item to measure itself, and a slow one holds up the in-order reader.
+            source.of.map((p) => {
+              const expected = this.rateOf([p])
+              return {
+                peerId: p.id,
+                kind: 'peer' as const,
+                label: p.label,
+                ...(expected === undefined ? {} : { expectedBytesPerSec: expected }),
+              }
+            }),
             IN_FLIGHT,
             1,
             payment,
@@ -413,8 +430,16 @@ class LiveMeasurer {
       )
       this.cells.push(measured)
       const first = measured.runs[0]
-      if (first !== undefined && source.of.length === 1 && this.rates.get(source.of[0]!.peerId) === undefined)
-        this.rates.set(source.of[0]!.peerId, first.throughputMBps * 1e6)
+      // A provider read alone at full speed is the best estimate of what it delivers (a share of
+      // W4's multi-source staging understates a fast one): later reads are sized and scheduled by it.
+      const alone = source.of.length === 1 ? source.of[0]! : undefined
+      const aloneRate = medianThroughput(measured.runs)
+      if (
+        alone !== undefined &&
+        aloneRate !== undefined &&
+        (target === undefined || !this.rates.has(alone.peerId))
+      )
+        this.rates.set(alone.peerId, aloneRate)
       this.log(
         `${workload} from ${source.label}: ${first === undefined ? `failed: ${measured.error}` : `${first.throughputMBps.toFixed(2)} MB/s`}`,
       )
@@ -525,6 +550,12 @@ function mb(bytes: number): string {
 }
 
 /** Bytes/s the providers' offers lend together; undefined unless every one offers a rate. */
+/** Bytes/s of a cell's median run, or undefined without runs. */
+function medianThroughput(runs: Run[]): number | undefined {
+  const sorted = runs.map((r) => r.throughputMBps * 1e6).sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
 function sumOffered(providers: LiveProvider[]): number | undefined {
   if (providers.length === 0) return undefined
   let sum = 0
@@ -749,6 +780,7 @@ function cell(
   const rtt = minRtt(providers)
   const model: LinkModel = { oneWayDelayMs: { propagationMs: 0, accessMs: rtt / 2 }, rateMbps: 0 }
   const role = extra.role
+  const fidelity = cellLabel(runs)
   return {
     id: `${workload.slice(0, 2)}-${placement.slice(0, 2)}-${label.replace(/[^A-Za-z0-9]+/g, '').slice(0, 12)}`,
     workload,
@@ -761,5 +793,11 @@ function cell(
     ...(role === undefined ? {} : { role }),
     ...(extra.error === undefined ? {} : { error: extra.error }),
     runs,
+    ...(fidelity === undefined ? {} : { fidelity }),
   }
+}
+
+function withoutCrossTraffic(link: LinkConfig): LinkConfig {
+  const { crossTraffic: _household, ...rest } = link
+  return rest
 }

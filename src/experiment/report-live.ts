@@ -27,7 +27,7 @@ export function liveMeasuredSection(results: Results): string {
   const out = [
     '## What was measured',
     '',
-    `Live run on a real network: a measuring node (this process, no link emulator) bootstrapped from daemon ` +
+    `Live run on a real network: a measuring node (this process, ${measurerLink(live)}) bootstrapped from daemon ` +
       `${live.daemon}, found ${live.providers.length} provider(s) of ${live.dataset.name || live.dataset.cid} ` +
       `(${num(live.dataset.bytes / 1e6)} MB, ${live.dataset.chunks} chunks) and measured each alone and all of them ` +
       `together against its own local copy. It paid the providers as any node does: ${num(live.creditsSpent)} credits in all.`,
@@ -128,4 +128,13 @@ export function providersSection(results: Results): string {
     ),
   )
   return out.join('\n')
+}
+
+function measurerLink(live: LiveRun): string {
+  const link = live.sharedLink
+  if (link === undefined) return 'no link emulator'
+  return (
+    `sharing the daemon's emulated link: ${num(link.accessLatencyMs)} ms access latency one way at ` +
+    `position ${num(link.position.x)}, ${num(link.position.y)} km, so every round trip includes the delays the lab adds`
+  )
 }

@@ -5,6 +5,7 @@
  */
 
 import { z } from 'zod'
+import { linkSchema } from '../config/schema.ts'
 import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
 
@@ -250,6 +251,8 @@ export const LiveRunSchema = z.object({
   creditsSpent: nonNegative,
   /** Errors that ended a step of the run (a failed cell carries its own). */
   errors: z.array(z.string()),
+  /** The daemon's emulated link, which the measuring node shared (a lab of hosts); absent on real links. */
+  sharedLink: linkSchema.optional(),
 })
 
 export const ResultsSchema = z.object({

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseResults } from '../../src/experiment/types.ts'
 import { generateSeed } from '../../src/store/seed.ts'
 import { tempDir } from '../helpers/daemon.ts'
 
@@ -77,50 +78,68 @@ async function fileHashes(dir: string): Promise<Map<string, string>> {
 const reason = unavailableReason()
 if (reason !== null) console.warn(`netns lab e2e skipped: ${reason}`)
 
+interface LabRun {
+  code: number | null
+  pid: number | undefined
+  stdout: string
+  stderr: string
+  out: string
+  liveOut: string
+}
+
+/** Runs the script once: the fetch, then the live experiment on the consumer. */
+async function runLab(work: string): Promise<LabRun> {
+  const out = join(work, 'fetched')
+  const liveOut = join(work, 'live')
+  const child = spawn(
+    'bash',
+    [SCRIPT, '--nodes', NODES, '--seed', SEED, '--scale', String(SCALE), '--out', out, '--live-out', liveOut],
+    {
+      env: { ...process.env, BWLAB_PREFIX: PREFIX, TMPDIR: work },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+  const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
+  clearTimeout(timer)
+  return { code, pid: child.pid, stdout, stderr, out, liveOut }
+}
+
+function resultLine<T>(run: LabRun, prefix: string): T {
+  const line = run.stdout.split('\n').find((l) => l.startsWith(prefix))
+  expect(line, run.stderr).toBeDefined()
+  return JSON.parse((line ?? '').slice(prefix.length)) as T
+}
+
 describe.skipIf(reason !== null)('netns lab (one network namespace per node)', () => {
   let work = ''
-  let scriptPid: number | undefined
+  let run: LabRun
 
   beforeAll(async () => {
     sweepNamespaces()
     work = await tempDir('bwnode-netns-test-')
-  })
+    run = await runLab(work)
+  }, 260_000)
 
   afterAll(async () => {
     // Even if the script was killed before its trap ran: its daemons die with it
     // (setpriv --pdeathsig), and its namespaces go here.
-    if (scriptPid !== undefined) sweepNamespaces(scriptPid)
+    if (run?.pid !== undefined) sweepNamespaces(run.pid)
     await rm(work, { recursive: true, force: true })
   })
 
   it('fetches a dataset between separate hosts through the DHT, at the kernel-enforced rate, and removes everything', async () => {
-    const out = join(work, 'fetched')
-    const child = spawn(
-      'bash',
-      [SCRIPT, '--nodes', NODES, '--seed', SEED, '--scale', String(SCALE), '--out', out],
-      {
-        env: { ...process.env, BWLAB_PREFIX: PREFIX, TMPDIR: work },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    scriptPid = child.pid
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000)
-    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
-    clearTimeout(timer)
-    expect(code, stderr).toBe(0)
-
-    const line = stdout.split('\n').find((l) => l.startsWith('netns-lab result '))
-    expect(line, stderr).toBeDefined()
-    const result = JSON.parse((line ?? '').slice('netns-lab result '.length)) as {
+    expect(run.code, run.stderr).toBe(0)
+    const result = resultLine<{
       bytes: number
       seconds: number
       providers: Array<{ peerId: string; bytes: number }>
       providerAddrs: Record<string, string[]>
-    }
+    }>(run, 'netns-lab result ')
 
     // The bytes came from other hosts: providers reached at their own 10.77.0.x address.
     const serving = result.providers.filter((p) => p.bytes > 0)
@@ -139,13 +158,57 @@ describe.skipIf(reason !== null)('netns lab (one network namespace per node)', (
     const expectedDir = join(work, 'expected')
     const expectedRoot = await generateSeed(SEED, expectedDir, { scale: SCALE })
     const expected = await fileHashes(expectedRoot)
-    const fetched = await fileHashes(out)
+    const fetched = await fileHashes(run.out)
     expect(expected.size).toBeGreaterThan(0)
     expect(fetched).toEqual(expected)
 
     // Nothing left: no namespace of this run, no temp dir of the script.
     const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? ''
-    expect(listed).not.toContain(`${PREFIX}-${child.pid}-`)
+    expect(listed).not.toContain(`${PREFIX}-${run.pid}-`)
     expect((await readdir(work)).filter((name) => name.startsWith('bwnode-netns-'))).toEqual([])
-  }, 180_000)
+  })
+
+  it('runs the live experiment between the hosts: each real provider, its offer and what it delivered, all of them together', async () => {
+    expect(run.code, run.stderr).toBe(0)
+    const summary = resultLine<{ reportPath: string }>(run, 'netns-lab live ')
+    const results = parseResults(JSON.parse(await readFile(join(run.liveOut, 'results.json'), 'utf8')))
+    const live = results.live!
+    expect(results.config.mode).toBe('live')
+    expect(live.errors).toEqual([])
+    // The consumer (which fetched the dataset) and the two home hosts, each at its own address,
+    // their round trips through the lab's emulated delays (8 ms access latency each way at home).
+    expect(live.providers).toHaveLength(3)
+    const homes = live.providers.filter((p) => p.addrs.some((a) => /\/ip4\/10\.77\.0\.1[12]\//.test(a)))
+    expect(homes).toHaveLength(2)
+    for (const p of homes) expect(Math.min(...p.pingsMs)).toBeGreaterThan(15)
+    expect(live.sharedLink).toBeDefined()
+    expect(live.creditsSpent).toBeGreaterThan(0)
+
+    const w2 = results.cells.filter((c) => c.workload === 'W2-sequential-shards')
+    const throughput = (c: (typeof w2)[number]) => {
+      const sorted = c.runs.map((r) => r.throughputMBps).sort((a, b) => a - b)
+      return sorted[Math.floor(sorted.length / 2)]!
+    }
+    for (const c of results.cells) {
+      expect(c.error, c.id).toBeUndefined()
+      expect(c.runs.length, c.id).toBeGreaterThan(0)
+      expect(c.fidelity?.label, c.id).toBeDefined()
+    }
+    // A home host alone delivers what tc lets through its uplink: at most its offer (20 or 25 Mbit/s)...
+    const aloneHomes = w2.filter((c) => c.k === 1 && homes.some((h) => c.id.includes(h.peerId.slice(-8))))
+    expect(aloneHomes).toHaveLength(2)
+    for (const c of aloneHomes) expect(throughput(c)).toBeLessThan((25e6 / 8 / 1e6) * 1.15)
+    // ...and all of them together read at least 0.8 of the best provider alone (the scheduler
+    // keeps the slow home uplinks off the items the in-order reader needs next).
+    const best = Math.max(...w2.filter((c) => c.k === 1).map(throughput))
+    const all = w2.find((c) => c.k === 3)!
+    expect(throughput(all), `all ${throughput(all)} MB/s, best alone ${best} MB/s`).toBeGreaterThan(
+      0.8 * best,
+    )
+
+    const report = await readFile(summary.reportPath, 'utf8')
+    expect(report).toMatch(/## Providers/)
+    expect(report).toMatch(/sharing the daemon's emulated link/)
+    expect(report).not.toMatch(/## Calibration|\| n\/a \| - \|/)
+  })
 })

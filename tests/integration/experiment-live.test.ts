@@ -6,7 +6,8 @@ import { type DaemonProcess, runCli, startDaemonProcess, tempDir, waitFor } from
 
 /**
  * `bwnode experiment --live` against real daemons (separate processes, real TCP, no emulator):
- * two providers of a dataset, measured from local storage, each provider, and both.
+ * three daemons holding a dataset, measured from local storage, each provider, and all of them.
+ * (tests/e2e/netns-lab.test.ts runs the same flow between separate network namespaces.)
  */
 describe('bwnode experiment --live', () => {
   const daemons: DaemonProcess[] = []
@@ -20,19 +21,23 @@ describe('bwnode experiment --live', () => {
     daemons.push(a)
     const b = await startDaemonProcess([...listen, '--bootstrap', a.listen[0]!], await tempDir())
     daemons.push(b)
+    const c = await startDaemonProcess([...listen, '--bootstrap', a.listen[0]!], await tempDir())
+    daemons.push(c)
     const seeded = await runCli(['seed', 'samples', '--scale', '0.02', '--data', a.dataDir, '--json'])
     expect(seeded.code).toBe(0)
     const { cid } = JSON.parse(seeded.stdout) as { cid: string }
-    const fetched = await runCli(['fetch', cid, '--data', b.dataDir, '--json'])
-    expect(fetched.code).toBe(0)
-    // B announces the dataset after fetching it; wait until A's DHT walk can find it.
-    await waitFor(async () =>
-      (await runCli(['ls', '--data', b.dataDir])).stdout.includes('advertised') ? true : undefined,
-    )
+    for (const peer of [b, c]) {
+      const fetched = await runCli(['fetch', cid, '--data', peer.dataDir, '--json'])
+      expect(fetched.code).toBe(0)
+      // A peer announces the dataset after fetching it; wait until A's DHT walk can find it.
+      await waitFor(async () =>
+        (await runCli(['ls', '--data', peer.dataDir])).stdout.includes('advertised') ? true : undefined,
+      )
+    }
 
     const out = join(await tempDir(), 'live')
     const result = await runCli(['experiment', '--live', '--data', a.dataDir, '--out', out, '--json'], {
-      timeoutMs: 110_000,
+      timeoutMs: 220_000,
     })
     expect(result.code, result.stderr).toBe(0)
     const summary = JSON.parse(result.stdout) as { reportPath: string; verdicts: Array<{ workload: string }> }
@@ -40,9 +45,9 @@ describe('bwnode experiment --live', () => {
 
     const results = parseResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')))
     expect(results.config.mode).toBe('live')
-    // The real providers, as measured: both daemons, with their pings and signed offers.
+    // The real providers, as measured: the three daemons, with their pings and signed offers.
     const live = results.live!
-    expect(live.providers.map((p) => p.peerId).sort()).toEqual([a.peerId, b.peerId].sort())
+    expect(live.providers.map((p) => p.peerId).sort()).toEqual([a.peerId, b.peerId, c.peerId].sort())
     for (const p of live.providers) {
       expect(p.pingsMs).toHaveLength(5)
       expect(p.offer?.uplinkMbps).toBeGreaterThan(0)
@@ -54,12 +59,14 @@ describe('bwnode experiment --live', () => {
     expect(results.calibration.zeroDelayOverheadRatio).toBeUndefined()
     const w2 = results.cells.filter((c) => c.workload === 'W2-sequential-shards')
     expect(w2.some((c) => c.placement === 'P0-local-warm')).toBe(true)
-    // One cell per real provider (A and B), and one for both together.
-    expect(w2.filter((c) => c.placement === 'P2-residential-peers' && c.k === 1)).toHaveLength(2)
-    expect(w2.some((c) => c.k === 2)).toBe(true)
-    for (const c of results.cells) {
-      expect(c.error).toBeUndefined()
-      for (const run of c.runs) {
+    // One cell per real provider (A, B and C), and one for all of them together.
+    expect(w2.filter((cell) => cell.placement === 'P2-residential-peers' && cell.k === 1)).toHaveLength(3)
+    expect(w2.some((cell) => cell.k === 3)).toBe(true)
+    for (const cell of results.cells) {
+      expect(cell.error).toBeUndefined()
+      // the cell's label (what the report and the verdict use), from its runs
+      expect(cell.fidelity?.label, cell.id).toBeDefined()
+      for (const run of cell.runs) {
         expect(run.bytes).toBeGreaterThan(0)
         expect([
           'local',
@@ -78,5 +85,5 @@ describe('bwnode experiment --live', () => {
     // none of the emulated lab's sections or placements
     expect(report).not.toMatch(/## Calibration|link emulator adds|P3 a distant origin|Zero-delay overhead/)
     expect((await stat(join(out, 'charts'))).isDirectory()).toBe(true)
-  })
+  }, 240_000)
 })
