@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { crossProcessBench } from './bench/cross-process.ts'
 import { dhtBench } from './bench/dht.ts'
 import { emulatedBench } from './bench/emulated.ts'
@@ -39,16 +40,41 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   quic: quicBench,
 }
 
-function argValue(name: string): string | undefined {
-  const at = process.argv.indexOf(name)
-  return at === -1 ? undefined : process.argv[at + 1]
+const USAGE = `usage: npm run bench [-- --json] [-- --quick] [-- --only SECTION,...] [-- --results-dir DIR]
+sections: ${Object.keys(SECTIONS).join(', ')}`
+
+/** The command line, strictly: a mistyped flag is an error, not a full bench run. */
+function parseBenchArgs(): { json: boolean; quick: boolean; only?: string[]; resultsDir?: string } {
+  try {
+    const { values } = parseArgs({
+      options: {
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        'results-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+    if (values.help) {
+      console.log(USAGE)
+      process.exit(0)
+    }
+    return {
+      json: values.json,
+      quick: values.quick,
+      ...(values.only === undefined ? {} : { only: values.only.split(',') }),
+      ...(values['results-dir'] === undefined ? {} : { resultsDir: values['results-dir'] }),
+    }
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`)
+    process.exit(2)
+  }
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const json = process.argv.includes('--json')
-const quick = process.argv.includes('--quick')
-const only = argValue('--only')?.split(',')
-const resultsDir = argValue('--results-dir') ?? join(root, 'bench', 'results')
+const { json, quick, only, resultsDir = join(root, 'bench', 'results') } = parseBenchArgs()
 const unknown = only?.filter((name) => !(name in SECTIONS)) ?? []
 if (unknown.length > 0) {
   console.error(`unknown section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`)

@@ -65,3 +65,14 @@ describe('npm run bench -- --quick --json', () => {
     expect(JSON.parse(await readFile(join(resultsDir, saved[0] as string), 'utf8'))).toEqual(report)
   }, 170_000)
 })
+
+describe('npm run bench with a mistyped flag', () => {
+  it('stops with its usage instead of running every section', async () => {
+    const failed = await run(process.execPath, ['scripts/bench.ts', '--quik'], { timeout: 30_000 }).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    )
+    expect(failed?.code).toBe(2)
+    expect(failed?.stderr).toMatch(/Unknown option '--quik'[\s\S]*usage: npm run bench/)
+  })
+})
