@@ -14,6 +14,8 @@ import { TimeDilation } from '../../src/net/dilation.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 
 const MiB = 2 ** 20
+/** Files of the samples recipe at scale 1. */
+const SAMPLES_AT_SCALE_1 = 2048
 
 export interface DilatedLabInit {
   /** Under the bench's work dir: the template's dir and the prefix of every node's data dir. */
@@ -25,12 +27,16 @@ export interface DilatedLabInit {
   providers: Array<{ name: string; link: LinkConfig }>
   /** Pings with which the consumer connects to each provider (their median is discarded). */
   pings: number
+  /** Also a dataset of this many image-sized sample files (the experiment's W1 recipe). */
+  samples?: number
 }
 
 export interface DilatedLab {
   consumer: Bwnode
   providers: Bwnode[]
   dataset: TemplateDataset
+  /** The samples dataset, when `samples` asked for one. */
+  samples?: TemplateDataset
 }
 
 /** Starts the lab, connects the consumer to every provider, and runs `measure` dilated at K. */
@@ -41,9 +47,20 @@ export async function withDilatedLab<T>(
 ): Promise<T> {
   const template = await buildTemplate(join(workDir, init.name), [
     { id: 'shards', recipe: 'shards', scale: init.totalMiB / 512, chunkSizeBytes: MiB },
+    ...(init.samples === undefined
+      ? []
+      : [
+          {
+            id: 'samples',
+            recipe: 'samples' as const,
+            scale: init.samples / SAMPLES_AT_SCALE_1,
+            chunkSizeBytes: MiB,
+          },
+        ]),
   ])
   const dataset = template.datasets.get('shards')
   if (dataset === undefined) throw new Error('template lost its dataset')
+  const samples = template.datasets.get('samples')
   const dilation = new TimeDilation(1)
   const emulator = { dilation }
   const nodes: Bwnode[] = []
@@ -67,7 +84,7 @@ export async function withDilatedLab<T>(
     }
     for (const node of providers) await connectAndPing(consumer, node, init.pings)
     dilation.factor = init.K
-    return await measure({ consumer, providers, dataset })
+    return await measure({ consumer, providers, dataset, ...(samples === undefined ? {} : { samples }) })
   } finally {
     dilation.factor = 1
     await stopAll(nodes)

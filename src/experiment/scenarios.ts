@@ -219,7 +219,7 @@ export interface ExperimentPlan {
 }
 
 const DEFAULT_IN_FLIGHT = 16
-const W1_PREFETCH_DEPTH = 64
+export const W1_PREFETCH_DEPTH = 64
 const W3_PREFETCH_DEPTH = 4
 /** A sequential read is steady state when it moves this many bandwidth-delay products. */
 export const STEADY_STATE_BDPS = 20
