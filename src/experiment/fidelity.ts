@@ -11,6 +11,7 @@
  * RTT), first bytes one RTT after the start), and for a paced consumer its target. The label says
  * which bound the run met, or why it missed it (see FIDELITY_LABELS in types.ts).
  */
+import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { LatencyHistogram } from '../latency/histogram.ts'
 import type { EmulatorProbe } from '../net/dilation.ts'
@@ -104,6 +105,8 @@ export interface SpanFigures {
   wallSeconds: number
   eventLoopUtilisation: number
   cpuCores: number
+  /** Busy cores of the whole machine over the span (every process). */
+  machineCores: number
   /** Real (dilated) ms. */
   latenessP50Ms: number
   latenessP99Ms: number
@@ -131,6 +134,7 @@ export class FidelityMonitor implements EmulatorProbe {
     this.catchUp = 0
     const elu = performance.eventLoopUtilization()
     const cpu = process.cpuUsage()
+    const machine = machineCpuTimes()
     const started = performance.now()
     return {
       end: (): SpanFigures => {
@@ -141,6 +145,7 @@ export class FidelityMonitor implements EmulatorProbe {
           wallSeconds,
           eventLoopUtilisation: performance.eventLoopUtilization(elu).utilization,
           cpuCores: wallSeconds > 0 ? (used.user + used.system) / 1e6 / wallSeconds : 0,
+          machineCores: busyCores(machine, machineCpuTimes()),
           latenessP50Ms: lateness.count > 0 ? lateness.percentile(50) : 0,
           latenessP99Ms: lateness.count > 0 ? lateness.percentile(99) : 0,
           catchUpMs: this.catchUp,
@@ -148,6 +153,27 @@ export class FidelityMonitor implements EmulatorProbe {
       },
     }
   }
+}
+
+/** Summed over every core: busy and total ms since boot (os.cpus(): every process on the machine). */
+function machineCpuTimes(): { busyMs: number; totalMs: number } {
+  let busyMs = 0
+  let totalMs = 0
+  for (const { times } of cpus()) {
+    const total = times.user + times.nice + times.sys + times.idle + times.irq
+    totalMs += total
+    busyMs += total - times.idle
+  }
+  return { busyMs, totalMs }
+}
+
+/** Busy cores between two readings: the busy share of the elapsed core time, times the cores. */
+function busyCores(
+  from: { busyMs: number; totalMs: number },
+  to: { busyMs: number; totalMs: number },
+): number {
+  const total = to.totalMs - from.totalMs
+  return total > 0 ? ((to.busyMs - from.busyMs) / total) * cpus().length : 0
 }
 
 export interface ClassifyInput {
@@ -247,11 +273,16 @@ export function classifyLiveRun(input: Omit<ClassifyInput, 'dilation'>): RunFide
     dilation: 1,
     eventLoopUtilisation: Math.min(1, Math.max(0, figures.eventLoopUtilisation)),
     cpuCores: figures.cpuCores,
+    machineCores: figures.machineCores,
     latenessP50Ms: 0,
     latenessP99Ms: 0,
     catchUpMs: 0,
   }
   const saturation = saturationOf(base, cpus, input.rttMs)
+  // Daemons on this machine (and anything else) share its cores with the measuring node: when
+  // they kept the machine busy, the figure is this machine's even if this process had room.
+  if (base.cpuCores < SATURATED_CPU_SHARE * cpus && figures.machineCores >= SATURATED_CPU_SHARE * cpus)
+    saturation.push(`the machine's CPU ${figures.machineCores.toFixed(2)} of ${cpus} cores (every process)`)
   const ideal = input.ideal
   const achieved = ideal !== undefined && input.seconds > 0 ? ideal.seconds / input.seconds : undefined
   const withIdeal =
@@ -273,7 +304,7 @@ export function classifyLiveRun(input: Omit<ClassifyInput, 'dilation'>): RunFide
   return {
     ...withIdeal,
     label: 'network-bound',
-    reason: `${against}; this machine had room (event loop ${pct(base.eventLoopUtilisation)}, CPU ${base.cpuCores.toFixed(2)} cores): the real network and the providers set the pace`,
+    reason: `${against}; this machine had room (event loop ${pct(base.eventLoopUtilisation)}, CPU ${base.cpuCores.toFixed(2)} cores, the machine ${base.machineCores.toFixed(2)} of ${cpus}): the real network and the providers set the pace`,
   }
 }
 

@@ -126,6 +126,11 @@ export const RunFidelitySchema = z.object({
   eventLoopUtilisation: z.number().min(0).max(1),
   /** CPU time of this process / wall time (2 = both cores busy). */
   cpuCores: nonNegative,
+  /**
+   * Busy time of every process on the machine / wall time, in cores (a live run: the daemons and
+   * whatever else shares the machine count too). Absent in the lab, where one process holds every node.
+   */
+  machineCores: nonNegative.optional(),
   /** Emulator release lateness, undilated ms. */
   latenessP50Ms: nonNegative,
   latenessP99Ms: nonNegative,

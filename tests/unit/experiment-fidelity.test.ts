@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   cellLabel,
+  classifyLiveRun,
   classifyRun,
   idealTransfer,
   type SpanFigures,
@@ -13,6 +14,7 @@ const quiet: SpanFigures = {
   wallSeconds: 10,
   eventLoopUtilisation: 0.3,
   cpuCores: 0.5,
+  machineCores: 0.6,
   latenessP50Ms: 0.05,
   latenessP99Ms: 0.4,
   catchUpMs: 0,
@@ -151,5 +153,22 @@ describe('auto dilation stops when doubling K moves nothing', () => {
     expect(unmovedByDilation(run(8, 0.79), run(4, 0.79, 'protocol-bound'), 0.05)).toBeUndefined()
     // faster than the links allow is an emulator fault at any K
     expect(unmovedByDilation(run(8, 1.2), run(4, 1.2), 0.05)).toBeUndefined()
+  })
+})
+
+describe('a live run on a shared machine', () => {
+  const slow = { seconds: 20, rttMs: 20, cpus: 2, ideal: { seconds: 10, bound: 'link' as const } }
+
+  it('is network-bound below the offers while the whole machine had room', () => {
+    const f = classifyLiveRun({ ...slow, figures: quiet })
+    expect(f.label).toBe('network-bound')
+    expect(f.machineCores).toBe(0.6)
+  })
+
+  it('is machine-bound when other processes (the daemons beside it) kept every core busy', () => {
+    // this process had room, the machine did not
+    const f = classifyLiveRun({ ...slow, figures: { ...quiet, machineCores: 1.9 } })
+    expect(f.label).toBe('machine-bound')
+    expect(f.reason).toMatch(/the machine's CPU 1\.90 of 2 cores/)
   })
 })
