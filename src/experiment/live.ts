@@ -35,6 +35,7 @@ import { parseDatasetCid } from '../store/cid.ts'
 import type { Manifest } from '../store/manifest.ts'
 import { seededRandom } from '../util/random.ts'
 import { cellLabel, classifyLiveRun, FidelityMonitor, idealTransfer } from './fidelity.ts'
+import { openEmptyStore } from './nodes.ts'
 import { writeReport } from './report.ts'
 import type { ExperimentOutcome } from './runner.ts'
 import { machineInfo, versions } from './runner.ts'
@@ -56,6 +57,7 @@ import {
   sampleItems,
   sequentialItems,
   sessionLanes,
+  stageFromStore,
   stageWithFetcher,
   storeLane,
 } from './workloads.ts'
@@ -352,6 +354,48 @@ class LiveMeasurer {
     }
     this.cells.push(
       cell(this.manifest.chunkSize, 'W4-bulk-staging', 'P2-residential-peers', 'all', providers, runs, {
+        // every provider together is the network the outcome compares local storage with
+        role: 'network',
+        ...(error === undefined ? {} : { error }),
+      }),
+    )
+    if (this.staged) await this.localStageCell()
+  }
+
+  /**
+   * W4's local baseline, as in the lab: the staged copy, copied chunk by chunk into an empty store
+   * on this machine (what staging would take if the data were already on local disk).
+   */
+  private async localStageCell(): Promise<void> {
+    const runs: Run[] = []
+    let error: string | undefined
+    for (let rep = 0; rep < this.settings.repetitions; rep++) {
+      const dir = await mkdtemp(join(tmpdir(), 'bwnode-live-stage-'))
+      try {
+        const destination = await openEmptyStore(dir)
+        try {
+          const span = this.monitor.begin()
+          const { seconds, measure } = await stageFromStore(
+            this.node.store,
+            destination.store,
+            this.cid,
+            this.manifest,
+            IN_FLIGHT,
+          )
+          runs.push(toRun({ ...measure, seconds }, 'W4-bulk-staging', { ...span.end(), local: true }))
+        } finally {
+          await destination.close()
+        }
+      } catch (err) {
+        error = `run ${rep + 1}: ${errorMessage(err)}`
+        break
+      } finally {
+        await rm(dir, { recursive: true, force: true }).catch(() => {})
+      }
+    }
+    this.cells.push(
+      cell(this.manifest.chunkSize, 'W4-bulk-staging', 'P0-local-warm', 'local', [], runs, {
+        role: 'local',
         ...(error === undefined ? {} : { error }),
       }),
     )

@@ -55,7 +55,7 @@ export function liveMethodSection(results: Results): string {
     '',
     `Mode **live**, seed ${results.config.seed}, up to ${results.config.repetitions} repetitions per cell, started ` +
       `${results.startedAt}. W4 stages the dataset from every provider through the node's fetcher and multi-source ` +
-      'scheduler; W2 reads it in order and W1 (datasets of 16 files or more) reads its files in a seeded random ' +
+      'scheduler, and its local baseline copies the staged dataset chunk by chunk into an empty store on this machine; W2 reads it in order and W1 (datasets of 16 files or more) reads its files in a seeded random ' +
       `order at 8 MB/s, each from local storage, from each provider alone and from all of them, ${String(results.config.knobs['inFlight'] ?? 16)} requests in flight per provider.`,
     '',
     "**Fidelity labels** as in the emulated experiment, with the providers' offered uplinks standing for the " +

@@ -64,6 +64,7 @@ import {
   sampleItems,
   sequentialItems,
   sessionLanes,
+  stageFromStore,
   stageWithFetcher,
   storeLane,
 } from './workloads.ts'
@@ -830,23 +831,13 @@ async function stageLocally(ctx: Context, p: CellPlan, dataset: TemplateDataset,
   const destination = await openEmptyStore(target)
   try {
     return await withLocalStore(ctx, p, rep, async (source) => {
-      const cid = datasetCid(dataset)
-      const started = performance.now()
-      const manifestBytes = await source.getManifestBytes(cid)
-      if (manifestBytes === undefined) throw new Error(`local store lacks the manifest of ${dataset.plan.id}`)
-      await destination.store.putManifest(manifestBytes, cid)
-      const read = storeLane(source, p.inFlight)
-      const copy: Lane = {
-        ...read,
-        read: async (key) => {
-          const bytes = await read.read(key)
-          await destination.store.putChunk(key, bytes)
-          return bytes
-        },
-      }
-      const measure = await consume({ items: sequentialItems(dataset.manifest), lanes: [copy] })
-      await destination.store.markComplete(cid)
-      const seconds = (performance.now() - started) / 1000
+      const { seconds, measure } = await stageFromStore(
+        source,
+        destination.store,
+        datasetCid(dataset),
+        dataset.manifest,
+        p.inFlight,
+      )
       return {
         seconds,
         bytes: measure.bytes,

@@ -62,6 +62,11 @@ describe('bwnode experiment --live', () => {
     // One cell per real provider (A, B and C), and one for all of them together.
     expect(w2.filter((cell) => cell.placement === 'P2-residential-peers' && cell.k === 1)).toHaveLength(3)
     expect(w2.some((cell) => cell.k === 3)).toBe(true)
+    // W4 has its local baseline (the staged copy copied on this machine), so its verdict is decided
+    // from the same rules as in the lab, not left inconclusive for want of a cell.
+    const w4 = results.cells.filter((c) => c.workload === 'W4-bulk-staging')
+    expect(w4.map((c) => c.role).sort()).toEqual(['local', 'network'])
+    expect(summary.verdicts.map((v) => v.workload)).toContain('W4-bulk-staging')
     for (const cell of results.cells) {
       expect(cell.error).toBeUndefined()
       // the cell's label (what the report and the verdict use), from its runs
@@ -82,6 +87,8 @@ describe('bwnode experiment --live', () => {
     expect(report).toMatch(/Live run on a real network/)
     expect(report).toMatch(/## Providers/)
     expect(report).toMatch(/## What was measured/)
+    // W4 is decided on its cells like the others, not by the missing-cell rule
+    expect(report).toMatch(/### W4-bulk-staging: \S+\n\n- Rule R[2-4]/)
     // none of the emulated lab's sections or placements
     expect(report).not.toMatch(/## Calibration|link emulator adds|P3 a distant origin|Zero-delay overhead/)
     expect((await stat(join(out, 'charts'))).isDirectory()).toBe(true)
