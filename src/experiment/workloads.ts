@@ -123,6 +123,8 @@ class LaneState {
   private readonly recent: Array<{ at: number; bytes: number }> = []
   private completions = 0
   private firstTakenAt: number | undefined
+  /** The shortest time from taking an item to having it, ms: the lane's round trip and one item. */
+  private floorMs: number | undefined
 
   constructor(expectedBytesPerSec: number | undefined, concurrency: number) {
     this.priorBytesPerMs = expectedBytesPerSec === undefined ? undefined : expectedBytesPerSec / 1000
@@ -134,9 +136,10 @@ class LaneState {
     this.inFlightBytes += bytes
   }
 
-  complete(bytes: number, at: number): void {
+  complete(bytes: number, at: number, takenAt: number): void {
     this.inFlightBytes -= bytes
     this.completions++
+    this.floorMs = Math.min(this.floorMs ?? Number.POSITIVE_INFINITY, at - takenAt)
     this.recent.push({ at, bytes })
     if (this.recent.length > this.window) this.recent.shift()
   }
@@ -181,9 +184,19 @@ class LaneState {
     return Math.max(measured, this.priorBytesPerMs)
   }
 
-  /** `fallbackRate` stands in for a lane with no history yet (the fastest rate seen so far). */
+  /** The lane's latency floor, ms (0 until it has delivered). */
+  latencyFloorMs(): number {
+    return this.floorMs ?? 0
+  }
+
+  /**
+   * When one more item of `bytes` would be here, ms from now: after what the lane already has in
+   * flight at its rate, and never sooner than its latency floor (a distant origin's round trip is
+   * paid by every item the in-order reader waits for, however fast its uplink).
+   * `fallbackRate` stands in for a lane with no history yet (the fastest rate seen so far).
+   */
   etaMs(bytes: number, fallbackRate: number): number {
-    return (this.inFlightBytes + bytes) / (this.rate() ?? fallbackRate)
+    return Math.max(this.latencyFloorMs(), (this.inFlightBytes + bytes) / (this.rate() ?? fallbackRate))
   }
 }
 
@@ -227,17 +240,23 @@ function pickItem(
   // rate, would have delivered what is ahead of it and not already held by a slow lane.
   // The fast lanes at the most they may reach: a slow lane takes only what it delivers before them
   // even then, so adding it never delays the in-order consumer.
+  // They deliver nothing sooner than their latency floor either, so an item near the front goes
+  // to a slower lane with a short round trip when that lane has it here first.
   let fastRate = 0
+  let fastFloorMs = Number.POSITIVE_INFINITY
   for (const lane of all) {
     const rate = lane.rate()
-    if (rate !== undefined && rate * LANE_SLACK >= fastest) fastRate += lane.upperRate() ?? rate
+    if (rate !== undefined && rate * LANE_SLACK >= fastest) {
+      fastRate += lane.upperRate() ?? rate
+      fastFloorMs = Math.min(fastFloorMs, lane.latencyFloorMs())
+    }
   }
   let ahead = 0
   for (let j = from; j < limit; j++) {
     const item = items[j] as ReadItem
     const held = owner[j]
     if (held === undefined) {
-      if (state.etaMs(item.bytes, fastest) <= ahead / fastRate) return j
+      if (state.etaMs(item.bytes, fastest) <= Math.max(fastFloorMs, ahead / fastRate)) return j
       ahead += item.bytes
     } else if ((held.rate() ?? 0) * LANE_SLACK >= fastest) {
       ahead += item.bytes
@@ -286,6 +305,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
       }
       owner[index] = state
       const item = items[index]!
+      const takenAt = performance.now()
       state.take(item.bytes)
       try {
         await Promise.all(
@@ -301,7 +321,7 @@ export async function consume(options: ConsumeOptions): Promise<ConsumeMeasure> 
         slots[index]!.arrivedAt = performance.now()
         slots[index]!.done = true
         slots[index]!.resolve()
-        state.complete(item.bytes, slots[index]!.arrivedAt)
+        state.complete(item.bytes, slots[index]!.arrivedAt, takenAt)
         // A finished item changes every lane's estimate: let waiting lanes look again.
         wakeLanes()
       } catch (err) {
