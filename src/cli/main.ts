@@ -14,6 +14,7 @@ import { registerPeers } from './commands/peers.ts'
 import { registerStart } from './commands/start.ts'
 import { registerStats } from './commands/stats.ts'
 import { registerStatus } from './commands/status.ts'
+import { registerTransfers } from './commands/transfers.ts'
 import { reportError } from './output.ts'
 
 const program = new Command()
@@ -31,6 +32,7 @@ registerStatus(program)
 registerPeers(program)
 registerDatasets(program)
 registerFetch(program)
+registerTransfers(program)
 registerMarket(program)
 registerStats(program)
 registerAdmin(program)

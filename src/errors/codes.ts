@@ -220,7 +220,11 @@ export const API_ERROR_CODES = {
   [ERR.NOT_FOUND]: { status: 404, meaning: 'no such route, transfer or path' },
   [ERR.DATASET_NOT_FOUND]: { status: 404, meaning: 'the dataset is not in this store' },
   [ERR.NO_PROVIDERS]: { status: 404, meaning: 'nobody could be found who serves the dataset' },
-  [ERR.FETCH_RUNNING]: { status: 409, meaning: 'that dataset is being fetched already' },
+  [ERR.FETCH_RUNNING]: {
+    status: 409,
+    meaning:
+      'that dataset is being fetched (a second fetch, or removing it, waits until it ends or is cancelled)',
+  },
   [ERR.OUT_EXISTS]: { status: 409, meaning: 'the output path exists' },
   [ERR.BAD_HOST]: { status: 421, meaning: 'a Host header the API does not answer to' },
   [ERR.DISK_FULL]: { status: 507, meaning: 'the disk holding the data dir is full' },

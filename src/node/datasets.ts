@@ -156,6 +156,15 @@ export class DatasetService {
 
   async remove(cidText: string): Promise<{ cid: string; chunksDeleted: number; bytesFreed: number }> {
     const cid = parseDatasetCid(cidText)
+    // Deleting chunks under a running fetch would break it (it writes them, then marks the
+    // dataset complete): the user cancels the fetch first, knowingly.
+    const running = this.runningFetchOf(cid)
+    if (running !== undefined) {
+      throw new BwnodeError(
+        ERR.FETCH_RUNNING,
+        `${cid} is being fetched (transfer ${running.id}); cancel it first: bwnode transfers cancel ${running.id}`,
+      )
+    }
     const result = await this.store.remove(cid)
     this.provided.delete(cid.toString())
     // Stop re-announcing it; existing provider records expire on their own.
@@ -198,10 +207,12 @@ export class DatasetService {
     const cid = parseDatasetCid(cidText)
     // Refuse before spending time and credits on a fetch whose export is bound to fail.
     if (options.out !== undefined) assertOutFree(options.out)
-    for (const info of this.transfers.running()) {
-      if (info.cid === cid.toString()) {
-        throw new BwnodeError(ERR.FETCH_RUNNING, `a fetch of ${cid} is already running (transfer ${info.id})`)
-      }
+    const running = this.runningFetchOf(cid)
+    if (running !== undefined) {
+      throw new BwnodeError(
+        ERR.FETCH_RUNNING,
+        `a fetch of ${cid} is already running (transfer ${running.id})`,
+      )
     }
     const controller = new AbortController()
     const info: TransferInfo = {
@@ -249,6 +260,11 @@ export class DatasetService {
       // A node runs for weeks: only the newest finished transfers are kept.
       this.transfers.prune()
     }
+  }
+
+  private runningFetchOf(cid: CID): TransferInfo | undefined {
+    for (const info of this.transfers.running()) if (info.cid === cid.toString()) return info
+    return undefined
   }
 
   transfer(id: string): TransferInfo {
