@@ -144,17 +144,64 @@ export class ApiClient {
     } catch {
       throw new BwnodeError(ERR.API, `daemon sent a non-JSON reply (${response.status})`)
     }
-    if (!response.ok) {
-      const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error
-      const code = error?.code ?? ERR.API
-      let message = error?.message ?? `daemon replied ${response.status}`
-      if (code === ERR.UNAUTHORIZED) {
-        message += this.hasToken
-          ? ' (the token given was refused: `bwnode token` on the daemon machine prints the current one; it changes only with `bwnode token --rotate`)'
-          : ' (pass --token TOKEN or set BWNODE_API_TOKEN; `bwnode token` on the daemon machine prints it)'
-      }
-      throw new BwnodeError(relayedCode(code), message)
-    }
+    if (!response.ok) throw this.errorOf(response.status, data)
     return data as T
+  }
+
+  /**
+   * A GET whose reply is bytes, not JSON (`bwnode cat`): the body as it arrives. `--timeout`
+   * bounds the wait for the reply to start, not the transfer of a large file.
+   */
+  async download(path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const headers: Record<string, string> = {}
+    if (this.hasToken) headers.authorization = `Bearer ${this.token}`
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const timer =
+      this.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), this.timeoutMs)
+    let response: Response
+    try {
+      response = await fetch(`${this.url}${path}`, { headers, signal: controller.signal })
+    } catch (err) {
+      if (signal?.aborted) throw err
+      if (controller.signal.aborted) {
+        throw new BwnodeError(
+          ERR.TIMEOUT,
+          `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
+          { cause: err },
+        )
+      }
+      throw new BwnodeError(
+        ERR.DAEMON_NOT_RUNNING,
+        `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
+        { cause: err },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+    if (!response.ok || response.body === null) {
+      let data: unknown
+      try {
+        data = JSON.parse(await response.text())
+      } catch {
+        data = undefined
+      }
+      throw this.errorOf(response.status, data)
+    }
+    return response.body
+  }
+
+  /** The daemon's error reply as a BwnodeError with its code, and a hint for a refused token. */
+  private errorOf(status: number, data: unknown): BwnodeError {
+    const error = (data as { error?: { code?: string; message?: string } } | undefined)?.error
+    const code = error?.code ?? ERR.API
+    let message = error?.message ?? `daemon replied ${status}`
+    if (code === ERR.UNAUTHORIZED) {
+      message += this.hasToken
+        ? ' (the token given was refused: `bwnode token` on the daemon machine prints the current one; it changes only with `bwnode token --rotate`)'
+        : ' (pass --token TOKEN or set BWNODE_API_TOKEN; `bwnode token` on the daemon machine prints it)'
+    }
+    return new BwnodeError(relayedCode(code), message)
   }
 }

@@ -226,6 +226,7 @@ export const API_ERROR_CODES = {
       'that dataset is being fetched (a second fetch, or removing it, waits until it ends or is cancelled)',
   },
   [ERR.OUT_EXISTS]: { status: 409, meaning: 'the output path exists' },
+  [ERR.DATASET_INCOMPLETE]: { status: 409, meaning: 'the file asked for is not all in this store yet' },
   [ERR.BAD_HOST]: { status: 421, meaning: 'a Host header the API does not answer to' },
   [ERR.DISK_FULL]: { status: 507, meaning: 'the disk holding the data dir is full' },
 } as const satisfies Partial<Record<ErrorCode, { status: number; meaning: string }>>

@@ -502,14 +502,7 @@ export class ContentStore {
         const handle = await open(filePath, 'wx')
         try {
           for (const chunk of file.chunks) {
-            const parsed = parseChunkCid(chunk)
-            const data = await this.getChunk(parsed)
-            if (data === undefined) {
-              throw new BwnodeError(ERR.CHUNK_MISSING, `${file.path}: chunk ${chunk} is not in the store`)
-            }
-            if (!sameCid(chunkCid(data), parsed)) {
-              throw new BwnodeError(ERR.CHUNK_CORRUPT, `${file.path}: chunk ${chunk} is corrupt on disk`)
-            }
+            const data = await this.readVerified(file.path, chunk)
             await handle.write(data)
             bytes += data.byteLength
           }
@@ -523,6 +516,51 @@ export class ContentStore {
       throw err
     }
     return { path: target, files: manifest.files.length, bytes }
+  }
+
+  /**
+   * One file of a dataset held here, to read in order (`bwnode cat`). Every chunk of it must be
+   * present before the first byte goes out, so a reader gets the whole file or a clear error, never
+   * a silent prefix; each chunk is re-hashed as it is read (a corrupt one ends the read).
+   */
+  async openFile(
+    datasetCid: string | CID,
+    path: string,
+  ): Promise<{ size: number; chunks(): AsyncGenerator<Uint8Array> }> {
+    const { manifest } = await this.requireDataset(datasetCid)
+    const file = manifest.files.find((f) => f.path === path)
+    if (file === undefined) {
+      const some = manifest.files.slice(0, 3).map((f) => f.path)
+      throw new BwnodeError(
+        ERR.NOT_FOUND,
+        `no file ${path} in dataset ${parseDatasetCid(datasetCid)} (it has ${manifest.files.length}: ${some.join(', ')}${manifest.files.length > 3 ? ', ...' : ''})`,
+      )
+    }
+    for (const chunk of file.chunks) {
+      if (!(await this.hasChunk(chunk))) {
+        throw new BwnodeError(
+          ERR.DATASET_INCOMPLETE,
+          `${path} is not all here yet (chunk ${chunk} is missing): fetch the dataset first`,
+        )
+      }
+    }
+    return { size: file.size, chunks: () => this.verifiedChunks(path, file.chunks) }
+  }
+
+  private async *verifiedChunks(path: string, chunks: string[]): AsyncGenerator<Uint8Array> {
+    for (const chunk of chunks) yield await this.readVerified(path, chunk)
+  }
+
+  /** A chunk of `path`, re-hashed: missing or corrupt on disk is an error naming the file. */
+  private async readVerified(path: string, chunk: string): Promise<Uint8Array> {
+    const parsed = parseChunkCid(chunk)
+    const data = await this.getChunk(parsed)
+    if (data === undefined)
+      throw new BwnodeError(ERR.CHUNK_MISSING, `${path}: chunk ${chunk} is not in the store`)
+    if (!sameCid(chunkCid(data), parsed)) {
+      throw new BwnodeError(ERR.CHUNK_CORRUPT, `${path}: chunk ${chunk} is corrupt on disk`)
+    }
+    return data
   }
 
   /**

@@ -12,6 +12,8 @@ export async function tempDir(prefix = 'bwnode-test-'): Promise<string> {
 export interface CliResult {
   code: number | null
   stdout: string
+  /** stdout as bytes (`cat` of a binary file) */
+  stdoutBytes: Buffer
   stderr: string
 }
 
@@ -25,15 +27,16 @@ export function runCli(
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let stdout = ''
+    const out: Buffer[] = []
     let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
-      resolvePromise({ code, stdout, stderr })
+      const stdoutBytes = Buffer.concat(out)
+      resolvePromise({ code, stdout: stdoutBytes.toString(), stdoutBytes, stderr })
     })
   })
 }

@@ -1,5 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ERR } from '../../errors/codes.ts'
@@ -59,6 +60,22 @@ export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void 
   app.get('/api/adds', async () => node.datasets.listAdds())
   app.get<{ Params: { id: string } }>('/api/adds/:id', async (request) =>
     node.datasets.addJob(request.params.id),
+  )
+
+  // One file's bytes, in order (`bwnode cat`): every check is made before the first byte is sent.
+  app.get<{ Params: { cid: string }; Querystring: { path?: string } }>(
+    '/api/datasets/:cid/file',
+    async (request, reply) => {
+      const path = request.query.path
+      if (path === undefined || path === '') {
+        throw new BwnodeError(ERR.BAD_REQUEST, 'path: the file of the dataset to read (?path=dir/name)')
+      }
+      const file = await node.datasets.store.openFile(request.params.cid, path)
+      return reply
+        .type('application/octet-stream')
+        .header('content-length', String(file.size))
+        .send(Readable.from(file.chunks()))
+    },
   )
 
   app.delete<{ Params: { cid: string } }>('/api/datasets/:cid', async (request) =>

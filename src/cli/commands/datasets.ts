@@ -1,11 +1,14 @@
 import { resolve } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { type Command, InvalidArgumentError } from 'commander'
 import type { AddJobInfo, DatasetInfo } from '../../contract/api.ts'
 import { ERR, relayedCode } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, parseSize, plural, table } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
-import { EXIT_SIGINT, emit } from '../output.ts'
+import { EXIT_SIGINT, emit, reportError } from '../output.ts'
 import {
   createProgress,
   followJob,
@@ -142,6 +145,25 @@ export function registerDatasets(program: Command): void {
       )
     },
   )
+
+  daemonCommand(
+    program
+      .command('cat')
+      .argument('<cid>', 'dataset CID')
+      .argument('<path>', 'a file of the dataset, as `ls` of its manifest names it (dir/name)')
+      .description('write one file of a dataset held here to stdout, each chunk re-hashed as it is read'),
+  ).action(async (cid: string, path: string, options: DaemonOptions) => {
+    try {
+      const body = await (await client(options)).download(
+        `/api/datasets/${encodeURIComponent(cid)}/file?path=${encodeURIComponent(path)}`,
+      )
+      await pipeline(Readable.fromWeb(body as WebReadableStream), process.stdout)
+    } catch (err) {
+      // A reader that stops early (`| head`) is not an error of ours.
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') return
+      process.exitCode = reportError(err, options.json === true)
+    }
+  })
 
   daemonCommand(
     program
