@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import type { z } from 'zod'
 import { ConfigError } from '../errors/index.ts'
 import { isLoopbackHost } from './loopback.ts'
@@ -119,5 +119,18 @@ export async function loadConfig(
   } catch (err) {
     throw new ConfigError(`${file}: invalid JSON (${(err as Error).message})`)
   }
-  return parseConfig(json, file, overrides)
+  return parseConfig(withDataDirBesideFile(json, path, overrides), file, overrides)
+}
+
+/**
+ * A relative dataDir written in a config file means beside that file (as a service's unit or a
+ * compose file expects, whatever the working directory); one given by --data, BWNODE_DATA or the
+ * default stays relative to the working directory, as typed.
+ */
+function withDataDirBesideFile(json: unknown, path: string, overrides: ConfigOverrides): unknown {
+  if (overrides.dataDir !== undefined || typeof json !== 'object' || json === null || Array.isArray(json))
+    return json
+  const dataDir = (json as { dataDir?: unknown }).dataDir
+  if (typeof dataDir !== 'string' || dataDir === '' || isAbsolute(dataDir)) return json
+  return { ...json, dataDir: resolve(dirname(path), dataDir) }
 }

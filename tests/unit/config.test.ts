@@ -91,6 +91,21 @@ describe('config validation', () => {
     expect(flagged.offer).toMatchObject({ uplinkMbps: 7.5, maxConcurrent: 3 })
   })
 
+  it("reads a config file's relative dataDir beside the file, and --data / BWNODE_DATA as typed", async () => {
+    const dir = await tempDir()
+    await mkdir(join(dir, 'etc'))
+    const file = join(dir, 'etc', 'node.json')
+    await writeFile(file, JSON.stringify({ dataDir: '../var/node' }))
+    // wherever the command runs from, the file's own directory anchors its dataDir
+    expect((await loadConfig(file)).dataDir).toBe(join(dir, 'var', 'node'))
+    expect((await loadConfig(file, { dataDir: 'here' })).dataDir).toBe('here')
+    await writeFile(file, JSON.stringify({ dataDir: '/srv/bwnode' }))
+    expect((await loadConfig(file)).dataDir).toBe('/srv/bwnode')
+    // no dataDir in the file: the default, relative to the working directory
+    await writeFile(file, JSON.stringify({}))
+    expect((await loadConfig(file)).dataDir).toBe('.bwnode')
+  })
+
   it('every shipped node config is valid', async () => {
     const dir = join(import.meta.dirname, '../../node-configs')
     const files = (await readdir(dir)).filter((name) => name.endsWith('.json'))
