@@ -103,14 +103,20 @@ export class ChunkSession {
   /** Opens a stream to `peerId` and wraps it in a session. */
   static async open(
     libp2p: {
-      dialProtocol(peer: PeerId, protocols: string, options?: { signal?: AbortSignal }): Promise<Stream>
+      dialProtocol(
+        peer: PeerId,
+        protocols: string,
+        options?: { signal?: AbortSignal; runOnLimitedConnection?: boolean },
+      ): Promise<Stream>
     },
     peerId: PeerId,
     options: OpenSessionOptions = {},
   ): Promise<ChunkSession> {
     const timeout = AbortSignal.timeout(options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS)
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
-    const stream = await libp2p.dialProtocol(peerId, CHUNK_PROTOCOL, { signal })
+    // A relay that caps its circuits marks them limited; chunks still go over one (the server
+    // counts and caps them as on any connection) until the relay's cap ends it.
+    const stream = await libp2p.dialProtocol(peerId, CHUNK_PROTOCOL, { signal, runOnLimitedConnection: true })
     return new ChunkSession(stream, peerId, options)
   }
 
