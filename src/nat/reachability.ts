@@ -4,7 +4,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 /**
  * How peers outside the node's network can reach it, from the addresses libp2p holds:
  * - public: it listens on or announces a public address (a server, a forwarded port);
- * - nat-mapped: behind NAT with a port the router mapped for it (UPnP);
+ * - nat-mapped: behind NAT at a port the router mapped for it (UPnP), or one AutoNAT's dial-backs
+ *   verified;
  * - relayed: behind NAT, reachable through a relay reservation (a `/p2p-circuit` address); hole
  *   punching may still turn a relayed connection direct;
  * - nat: behind NAT with neither (peers outside cannot dial it: no relay found yet);
@@ -41,17 +42,15 @@ function isPublic(addr: Multiaddr): boolean {
 
 /**
  * Classifies the node. `routerMapped` holds the external addresses a router mapped for it
- * (UPnP). `confirmedFromObservations` holds the observed addresses this node confirmed itself
- * from what peers reported (src/nat/observed.ts): they are candidates for hole punching, not
- * proof of reachability, so they never make the node public or mapped; a verified address that
- * is in neither set was confirmed by AutoNAT's dial-backs.
+ * (UPnP); `observed` the public addresses peers saw its connections come from (src/nat/observed.ts):
+ * candidates for hole punching, not proof of reachability. A verified address that is neither a
+ * listen nor an announced one was confirmed by a router mapping or AutoNAT's dial-backs.
  */
 export function classifyReachability(
   entries: AddressEntry[],
-  sources: { routerMapped: ReadonlySet<string>; confirmedFromObservations: ReadonlySet<string> },
+  sources: { routerMapped: ReadonlySet<string>; observed: string[] },
 ): Reachability {
   const publicAddrs: string[] = []
-  const observedAddrs: string[] = []
   const relayAddrs: string[] = []
   let mapped = false
   let listensPublic = false
@@ -62,22 +61,16 @@ export function classifyReachability(
       relayAddrs.push(text)
       continue
     }
-    if (!isPublic(addr)) continue
+    if (!isPublic(addr) || publicAddrs.includes(text)) continue
     if (entry.type === 'transport' || entry.type === 'announce' || entry.type === 'dns-mapping') {
       listensPublic = true
       publicAddrs.push(text)
-    } else if (entry.verified && sources.routerMapped.has(text)) {
+    } else if (entry.verified || (entry.type === 'ip-mapping' && sources.routerMapped.has(text))) {
       mapped = true
       publicAddrs.push(text)
-    } else if (sources.confirmedFromObservations.has(text)) {
-      observedAddrs.push(text)
-    } else if (entry.verified) {
-      mapped = true
-      publicAddrs.push(text)
-    } else {
-      observedAddrs.push(text)
     }
   }
+  const observedAddrs = sources.observed.filter((addr) => !publicAddrs.includes(addr))
   const kind: ReachabilityKind = listensPublic
     ? 'public'
     : mapped

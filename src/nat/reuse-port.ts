@@ -35,6 +35,15 @@ const fromListenPort = new Set<string>()
 
 const originalConnect = net.connect
 
+/**
+ * Whether this process's connection to host:port left from the listen port. Only such a
+ * connection's observed address is the NAT's mapping of the listen port, the one a hole punch
+ * must aim at; one dialed from an ephemeral port was mapped elsewhere.
+ */
+export function dialedFromListenPort(host: string, port: number): boolean {
+  return fromListenPort.has(`${host}:${port}`)
+}
+
 function connectFrom(...args: unknown[]): net.Socket {
   const options = args[0] as (net.TcpNetConnectOpts & { [DIAL_FROM]?: DialFrom }) | undefined
   const dialFrom = typeof options === 'object' && options !== null ? options[DIAL_FROM] : undefined
@@ -44,6 +53,7 @@ function connectFrom(...args: unknown[]): net.Socket {
   const local = dialFrom(options.host)
   const key = `${options.host}:${options.port}`
   if (local === undefined || fromListenPort.has(key)) return originalConnect(options)
+  // A second connection to the same endpoint cannot share the 4-tuple: it takes an ephemeral port.
   const socket = originalConnect({ ...options, localAddress: local.address, localPort: local.port })
   const handle = (socket as unknown as { _handle?: BindableHandle })._handle
   if (handle !== undefined) {
@@ -72,6 +82,7 @@ interface ReusePortComponents {
   logger: ComponentLogger
   metrics?: Metrics
   transportManager: { getAddrs(): Multiaddr[] }
+  addressManager: { getListenAddrs(): Multiaddr[] }
 }
 
 const LOOPBACK = /^(127\.|::1$)/
@@ -100,12 +111,25 @@ export function listenEndpoint(
 /** @libp2p/tcp that listens with SO_REUSEPORT and dials from its listen port. */
 export function reusePortTcp(): (components: ReusePortComponents) => ReturnType<ReturnType<typeof tcp>> {
   install()
-  return (components) =>
-    tcp({
+  return (components) => {
+    const log = components.logger.forComponent('bwnode:nat:reuse-port')
+    const dialFrom: DialFrom = (target) => {
+      const addrs = components.transportManager.getAddrs()
+      // A dial made while the listener is still starting (bootstrap) binds the configured port;
+      // the listener then binds it too, both with SO_REUSEPORT. Port 0 has no number to bind yet.
+      const local =
+        listenEndpoint(addrs, target) ??
+        listenEndpoint(
+          components.addressManager.getListenAddrs().filter((addr) => addr.getComponents()[1]?.value !== '0'),
+          target,
+        )
+      if (local === undefined) log('no listen address to dial %s from in %s', target, addrs.join(' '))
+      return local
+    }
+    return tcp({
       // `reusePort` is a net.Server listen option the TCP options type does not list.
       listenOpts: { reusePort: true } as Record<string, unknown>,
-      dialOpts: {
-        [DIAL_FROM]: ((target) => listenEndpoint(components.transportManager.getAddrs(), target)) as DialFrom,
-      } as Record<string | symbol, unknown>,
+      dialOpts: { [DIAL_FROM]: dialFrom } as Record<string | symbol, unknown>,
     })(components)
+  }
 }

@@ -8,14 +8,14 @@ import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../src/config/schema.ts'
 import { type AddressEntry, classifyReachability } from '../../src/nat/reachability.ts'
 import { listenEndpoint, reusePortTcp } from '../../src/nat/reuse-port.ts'
-import { listensBeyondLoopback, natParts, relayReservations } from '../../src/nat/services.ts'
+import { holePunchInitiator, listensBeyondLoopback, natParts, relayReservations } from '../../src/nat/services.ts'
 
 const entry = (addr: string, type: AddressEntry['type'], verified = true): AddressEntry => ({
   multiaddr: multiaddr(addr),
   type,
   verified,
 })
-const none = { routerMapped: new Set<string>(), confirmedFromObservations: new Set<string>() }
+const none = { routerMapped: new Set<string>(), observed: [] }
 
 describe('reachability from the node addresses', () => {
   it('a public listen or announce address is public; LAN and loopback ones are not', () => {
@@ -32,34 +32,28 @@ describe('reachability from the node addresses', () => {
     })
   })
 
-  it('a router mapping makes it nat-mapped, even when it equals the observed address', () => {
-    const addrs = [
-      entry('/ip4/192.168.3.2/tcp/4010', 'transport'),
-      entry('/ip4/88.77.0.13/tcp/4010', 'ip-mapping'),
-    ]
-    const sources = {
-      routerMapped: new Set(['/ip4/88.77.0.13/tcp/4010']),
-      confirmedFromObservations: new Set(['/ip4/88.77.0.13/tcp/4010']),
-    }
-    const found = classifyReachability(addrs, sources)
-    expect(found.kind).toBe('nat-mapped')
-    expect(found.publicAddrs).toEqual(['/ip4/88.77.0.13/tcp/4010'])
+  it('a router mapping makes it nat-mapped, and is not listed as merely observed', () => {
+    const mapped = '/ip4/88.77.0.13/tcp/4010'
+    const addrs = [entry('/ip4/192.168.3.2/tcp/4010', 'transport'), entry(mapped, 'ip-mapping', false)]
+    const found = classifyReachability(addrs, { routerMapped: new Set([mapped]), observed: [mapped] })
+    expect(found).toMatchObject({ kind: 'nat-mapped', publicAddrs: [mapped], observedAddrs: [] })
   })
 
-  it('an address confirmed only from observations is a hole-punching candidate, not reachability', () => {
+  it('an observed address is a hole-punching candidate, not reachability', () => {
     const observed = '/ip4/88.77.0.11/tcp/4010'
     const circuit =
       '/ip4/88.77.0.2/tcp/4010/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit'
-    const sources = { routerMapped: new Set<string>(), confirmedFromObservations: new Set([observed]) }
-    const withRelay = classifyReachability(
-      [entry(observed, 'observed'), entry(circuit, 'transport')],
-      sources,
-    )
+    const sources = { routerMapped: new Set<string>(), observed: [observed] }
+    const unverified = entry(observed, 'observed', false)
+    const withRelay = classifyReachability([unverified, entry(circuit, 'transport')], sources)
     expect(withRelay).toMatchObject({ kind: 'relayed', observedAddrs: [observed], relayAddrs: [circuit] })
-    expect(classifyReachability([entry(observed, 'observed')], sources).kind).toBe('nat')
-    // Verified by something else (AutoNAT's dial-backs): peers can dial it.
-    expect(classifyReachability([entry(observed, 'observed')], none).kind).toBe('nat-mapped')
-    expect(classifyReachability([entry(observed, 'observed', false)], none).kind).toBe('nat')
+    expect(classifyReachability([unverified], sources).kind).toBe('nat')
+    // Verified by AutoNAT's dial-backs: peers can dial it.
+    expect(classifyReachability([entry(observed, 'observed')], sources)).toMatchObject({
+      kind: 'nat-mapped',
+      publicAddrs: [observed],
+      observedAddrs: [],
+    })
   })
 })
 
@@ -128,5 +122,15 @@ describe('dialing from the listen port', () => {
     } finally {
       await Promise.allSettled([a.stop(), b.stop()])
     }
+  })
+})
+
+describe('hole punch roles', () => {
+  it('the end with the lower public endpoint initiates, the other responds; unknown initiates', () => {
+    const a = '/ip4/88.77.0.10/tcp/4010'
+    const b = '/ip4/88.77.0.11/tcp/4010'
+    expect(holePunchInitiator([a], b)).toBe(true)
+    expect(holePunchInitiator([b], a)).toBe(false)
+    expect(holePunchInitiator([], a)).toBe(true)
   })
 })
