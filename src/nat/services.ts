@@ -114,8 +114,20 @@ export function natParts(config: BwnodeConfig) {
       const own = [...(reach?.publicAddrs ?? []), ...(reach?.observedAddrs ?? [])]
       const initiator = holePunchInitiator(own, target)
       punching.add(target)
+      // The responding end is the server of every layer: noise and multistream-select follow
+      // `initiator`, yamux the connection's direction (else both ends are yamux clients).
+      const upgrader = options.upgrader
+      const asResponder: typeof upgrader = Object.create(upgrader)
+      asResponder.upgradeOutbound = (maConn, opts) => {
+        ;(maConn as { direction: string }).direction = 'inbound'
+        return upgrader.upgradeOutbound(maConn, opts)
+      }
       try {
-        return await dial(ma, { ...options, initiator } as typeof options)
+        return await dial(ma, {
+          ...options,
+          initiator,
+          ...(initiator ? {} : { upgrader: asResponder }),
+        } as typeof options)
       } finally {
         punching.delete(target)
       }
