@@ -4,6 +4,7 @@ import { dcutr } from '@libp2p/dcutr'
 import { tcp } from '@libp2p/tcp'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { BwnodeConfig } from '../config/schema.ts'
+import { DirectRetry } from './direct-retry.ts'
 import { ObservedAddresses } from './observed.ts'
 import { reusePortTcp } from './reuse-port.ts'
 
@@ -140,6 +141,12 @@ export function natParts(config: BwnodeConfig) {
     services: {
       ...(active ? { observedAddresses } : {}),
       ...(holePunching ? { dcutr: holePunch } : {}),
+      ...(active
+        ? {
+            directRetry: (components: ConstructorParameters<typeof DirectRetry>[0]) =>
+              new DirectRetry(components),
+          }
+        : {}),
       ...(active && nat.autonat ? { autonat: autoNATv2() } : {}),
       // Confirmed at once: the router says which external address and port it opened.
       ...(active && nat.upnp ? { upnp: uPnPNAT({ autoConfirmAddress: true }) } : {}),

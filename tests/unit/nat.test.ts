@@ -8,7 +8,12 @@ import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../src/config/schema.ts'
 import { type AddressEntry, classifyReachability } from '../../src/nat/reachability.ts'
 import { listenEndpoint, reusePortTcp } from '../../src/nat/reuse-port.ts'
-import { holePunchInitiator, listensBeyondLoopback, natParts, relayReservations } from '../../src/nat/services.ts'
+import {
+  holePunchInitiator,
+  listensBeyondLoopback,
+  natParts,
+  relayReservations,
+} from '../../src/nat/services.ts'
 
 const entry = (addr: string, type: AddressEntry['type'], verified = true): AddressEntry => ({
   multiaddr: multiaddr(addr),
@@ -68,6 +73,7 @@ describe('NAT config', () => {
     expect(Object.keys(natParts(home).services).sort()).toEqual([
       'autonat',
       'dcutr',
+      'directRetry',
       'observedAddresses',
       'upnp',
     ])
