@@ -45,6 +45,8 @@ export interface PairResult {
     seconds: number
     providers: string[]
     over: 'direct' | 'relayed'
+    /** Connection tries after the trials before the fetch (the pair was relayed, could be direct). */
+    retries: number
   }
   providerId: string
 }
@@ -104,7 +106,7 @@ export function renderTable(results: PairResult[]): string {
         // Only a hole punch makes these pairs direct (their NATs drop unsolicited dials).
         how === 'dial to mapped port' ? '–' : `${direct.length}/${r.trials.length}`,
         `${Math.round(median(kept.map((t) => t.connectMs)))} ms`,
-        `${mbps.toFixed(0)} Mbit/s (${r.fetch.over}, ${(r.fetch.bytes / 2 ** 20).toFixed(0)} MiB)`,
+        `${mbps.toFixed(0)} Mbit/s (${r.fetch.over}, ${(r.fetch.bytes / 2 ** 20).toFixed(0)} MiB${r.fetch.retries > 0 ? `, after ${r.fetch.retries} more tries` : ''})`,
       ].join(' | '),
     )
   }

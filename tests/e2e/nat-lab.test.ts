@@ -86,12 +86,12 @@ describe.skipIf(reason !== null)('NAT lab (home nodes behind NAT routers, a publ
       )
       expect(expected.size).toBeGreaterThan(0)
       expect(await fileHashes(pair.fetch.out), label).toEqual(expected)
-      // Direct where the NAT types permit it: in most trials, and for the fetch.
+      // Direct where the NAT types permit it: a UPnP side in most trials; hole punching (both
+      // eim) in at least one trial (its success rate is what the table reports); and the fetch.
       if (directExpected(pair.nats)) {
         const direct = pair.trials.filter((t) => t.path === 'direct').length
-        expect(direct, `${label}: direct in ${direct}/${pair.trials.length} trials`).toBeGreaterThan(
-          pair.trials.length / 2,
-        )
+        const needed = pair.nats.includes('upnp') ? pair.trials.length / 2 : 0
+        expect(direct, `${label}: direct in ${direct}/${pair.trials.length} trials`).toBeGreaterThan(needed)
         expect(pair.fetch.over, label).toBe('direct')
       } else {
         expect(pair.fetch.over, label).toBe('relayed')
