@@ -30,7 +30,7 @@ const run = promisify(execFile)
 /** How long a trial watches for a relayed connection to turn direct, ms. */
 const UPGRADE_WINDOW_MS = 5_000
 /** Extra connection tries before a fetch, for a pair that could be direct but is relayed. */
-const PRE_FETCH_RETRIES = 3
+const PRE_FETCH_RETRIES = 5
 /** Pings a trial tries before it counts the pair as unreachable. */
 const PING_ATTEMPTS = 3
 /** How long a pair's connections must stay unchanged before its fetch starts, ms. */
