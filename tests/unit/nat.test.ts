@@ -5,6 +5,7 @@ import { identify } from '@libp2p/identify'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { describe, expect, it } from 'vitest'
+import { reachabilityLines } from '../../src/cli/commands/status.ts'
 import { configSchema } from '../../src/config/schema.ts'
 import { type AddressEntry, classifyReachability } from '../../src/nat/reachability.ts'
 import { listenEndpoint, reusePortTcp } from '../../src/nat/reuse-port.ts'
@@ -138,5 +139,34 @@ describe('hole punch roles', () => {
     expect(holePunchInitiator([a], b)).toBe(true)
     expect(holePunchInitiator([b], a)).toBe(false)
     expect(holePunchInitiator([], a)).toBe(true)
+  })
+})
+
+describe('bwnode status: reachability lines', () => {
+  it('says how peers reach the node, with its addresses, and what it relays', () => {
+    const relayed = reachabilityLines({
+      kind: 'relayed',
+      publicAddrs: [],
+      observedAddrs: ['/ip4/88.77.0.11/tcp/4010'],
+      relayAddrs: ['/ip4/88.77.0.2/tcp/4010/p2p/12D3KooWRelay/p2p-circuit'],
+      relay: null,
+    })
+    expect(relayed[0]).toMatch(/^reachable {3}behind NAT, reachable through a relay/)
+    expect(relayed).toContain('observed    /ip4/88.77.0.11/tcp/4010')
+    expect(relayed).toContain('via relay   /ip4/88.77.0.2/tcp/4010/p2p/12D3KooWRelay/p2p-circuit')
+    const relay = reachabilityLines({
+      kind: 'public',
+      publicAddrs: ['/ip4/88.77.0.2/tcp/4010'],
+      observedAddrs: [],
+      relayAddrs: [],
+      relay: { reservations: 4, maxReservations: 64 },
+    })
+    expect(relay).toEqual([
+      'reachable   public (peers dial it directly)',
+      'public      /ip4/88.77.0.2/tcp/4010',
+      'relay       serving: 4 of 64 reservations held',
+    ])
+    const off = { kind: null, publicAddrs: [], observedAddrs: [], relayAddrs: [], relay: null }
+    expect(reachabilityLines(off)).toEqual(['reachable   NAT traversal off (listens on loopback only)'])
   })
 })
