@@ -22,7 +22,10 @@
 #
 # Needs root, iproute2, nftables (nft), miniupnpd (nftables build), setpriv, curl; conntrack is
 # used when present (routers' NAT state is flushed between trials, so each trial starts cold).
-# Usage (as root): scripts/nat-lab.sh [--nat eim,eim,sym,upnp] [--trials N] [--out DIR] [--keep-running]
+# Usage (as root): scripts/nat-lab.sh [--nat eim,eim,sym,upnp] [--trials N] [--relay-mbps R]
+#   [--out DIR] [--keep-running]
+# --relay-mbps caps the relay's uplink (tc tbf on its side of the internet): every relayed byte
+# leaves the relay once, so it caps relayed throughput as a relay operator's line would.
 # Prints "nat-lab result <json>" on success. Everything it creates (namespaces, processes, temp
 # dirs) is removed on exit; leftovers of a run that was SIGKILLed are swept by the next run.
 set -euo pipefail
@@ -34,6 +37,7 @@ NODE="$REPO/node_modules/.bin/node"
 
 NATS="eim,eim,sym,upnp"
 TRIALS=5
+RELAY_MBPS=0
 OUT=""
 KEEP_RUNNING=0
 INET="88.77.0"
@@ -42,7 +46,7 @@ P2P_PORT=4010
 READY_TIMEOUT_S=60
 PREFIX="${NATLAB_PREFIX:-natlab}-$$"
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "nat-lab: $*" >&2; exit 1; }
 log() { echo "nat-lab: $*" >&2; }
 
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --nat) NATS="$2"; shift 2 ;;
     --trials) TRIALS="$2"; shift 2 ;;
+    --relay-mbps) RELAY_MBPS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --keep-running) KEEP_RUNNING=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -113,6 +118,10 @@ plug() {
 PUB_NS="$PREFIX-pub"
 netns "$PUB_NS"
 plug "$PUB_NS" "$RELAY_ADDR" eth0
+if [ "$RELAY_MBPS" != "0" ]; then
+  tbf_rate "$PUB_NS" eth0 "$RELAY_MBPS" || die "tc tbf unavailable: cannot cap the relay's uplink"
+  log "relay uplink capped at $RELAY_MBPS Mbit/s"
+fi
 
 # The router's ruleset: NAT on the WAN side; like a home router it drops what arrives from the
 # WAN unasked (no reply to anything sent, no port mapped); the chains miniupnpd fills (empty

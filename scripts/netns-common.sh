@@ -55,3 +55,13 @@ ready_line() {
   cat "$logfile" >&2 || true
   return 1
 }
+
+# tbf_rate NS DEV MBPS: caps what leaves DEV in NS at MBPS Mbit/s with tc tbf (burst of ~4 ms, at
+# least 32 KiB); 0 = no cap. Fails when tc tbf is unavailable.
+tbf_rate() {
+  local ns="$1" dev="$2" mbps="$3" kbit burst
+  [ "$mbps" = "0" ] && return 0
+  kbit="$(awk -v m="$mbps" 'BEGIN { printf "%d", m * 1000 }')"
+  burst="$(awk -v k="$kbit" 'BEGIN { b = k * 1000 / 8 * 0.004; if (b < 32768) b = 32768; printf "%d", b }')"
+  ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "${kbit}kbit" burst "$burst" latency 50ms 2>/dev/null
+}

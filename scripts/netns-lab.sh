@@ -111,14 +111,7 @@ derive_config() {
 
 # tc tbf at RATE Mbit/s on DEV in NS (skipped for 0 = unlimited); burst of ~4 ms, at least 32 KiB.
 shape() {
-  local ns="$1" dev="$2" mbps="$3"
-  [ "$mbps" = "0" ] && return 0
-  local kbit burst
-  kbit="$(awk -v m="$mbps" 'BEGIN { printf "%d", m * 1000 }')"
-  burst="$(awk -v k="$kbit" 'BEGIN { b = k * 1000 / 8 * 0.004; if (b < 32768) b = 32768; printf "%d", b }')"
-  if ! ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "${kbit}kbit" burst "$burst" latency 50ms 2>/dev/null; then
-    log "tc tbf unavailable on $ns/$dev: $mbps Mbit/s not enforced"
-  fi
+  tbf_rate "$1" "$2" "$3" || log "tc tbf unavailable on $1/$2: $3 Mbit/s not enforced"
 }
 
 log "switch namespace $SWITCH, nodes: ${ORDERED[*]}"

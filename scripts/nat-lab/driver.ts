@@ -38,11 +38,14 @@ const SETTLED_MS = 1_500
 /** How long the home nodes may take to find their way out (reservation, UPnP mapping), ms. */
 const SETTLE_TIMEOUT_MS = 60_000
 /**
- * The seeded datasets: `shards` (512 MiB at scale 1) at 12, 14, ... MiB, one per pair: large
- * enough that a fetch's throughput is the path's, not its setup's (DHT walk, manifest).
+ * The seeded datasets: `shards` at 16 MiB (512 MiB at scale 1), large enough that a fetch's
+ * throughput is the path's, not its setup's (DHT walk, manifest). One per pair, each cut in
+ * chunks of its own size (1 MiB, 960 KiB, 896 KiB, ...): the same recipe cut alike would share
+ * chunks, and a node would fetch only those it lacks.
  */
 const SEED = 'shards'
-const seedScale = (pairIndex: number): number => (12 + 2 * pairIndex) / 512
+const SEED_SCALE = 16 / 512
+const seedChunkSize = (pairIndex: number): number => (1024 - 64 * pairIndex) * 1024
 
 interface Api {
   url: string
@@ -204,6 +207,7 @@ async function fetchPair(plan: LabPlan, a: LabNode, b: LabNode, cid: string, pai
   return {
     out,
     bytes: info.result.bytes,
+    fetchedBytes: info.result.fetchedBytes,
     seconds: info.result.seconds,
     providers: info.result.providers.filter((p) => p.bytes > 0).map((p) => p.peerId),
     over: connections.some((c) => !c.relayed) ? ('direct' as const) : ('relayed' as const),
@@ -230,7 +234,8 @@ async function main(): Promise<void> {
   for (const [index, [, b]] of pairs.entries()) {
     const seeded = await call<{ cid: string }>(b, 'POST', '/api/seeds', {
       name: SEED,
-      scale: seedScale(index),
+      scale: SEED_SCALE,
+      chunkSize: seedChunkSize(index),
     })
     cids.push(seeded.cid)
   }
@@ -260,7 +265,7 @@ async function main(): Promise<void> {
       b: b.name,
       nats: [a.nat, b.nat],
       trials,
-      fetch: { ...fetched, cid: cids[index] as string, seed: SEED, scale: seedScale(index), retries },
+      fetch: { ...fetched, cid: cids[index] as string, seed: SEED, scale: SEED_SCALE, retries },
       providerId: (await apiOf(b)).peerId,
     }
     results.push(result)

@@ -42,6 +42,8 @@ export interface PairResult {
     seed: string
     scale: number
     bytes: number
+    /** What went over the connection (a chunk already held is not fetched again). */
+    fetchedBytes: number
     seconds: number
     providers: string[]
     over: 'direct' | 'relayed'
@@ -95,7 +97,7 @@ export function renderTable(results: PairResult[]): string {
     const how = method(r.nats)
     const path = direct.length * 2 > r.trials.length ? 'direct' : 'relayed'
     const kept = r.trials.filter((t) => t.path === path)
-    const mbps = (r.fetch.bytes * 8) / r.fetch.seconds / 1e6
+    const mbps = (r.fetch.fetchedBytes * 8) / r.fetch.seconds / 1e6
     rows.push(
       [
         `${r.a} ↔ ${r.b}`,
@@ -106,7 +108,7 @@ export function renderTable(results: PairResult[]): string {
         // Only a hole punch makes these pairs direct (their NATs drop unsolicited dials).
         how === 'dial to mapped port' ? '–' : `${direct.length}/${r.trials.length}`,
         `${Math.round(median(kept.map((t) => t.connectMs)))} ms`,
-        `${mbps.toFixed(0)} Mbit/s (${r.fetch.over}, ${(r.fetch.bytes / 2 ** 20).toFixed(0)} MiB${r.fetch.retries > 0 ? `, after ${r.fetch.retries} more tries` : ''})`,
+        `${mbps.toFixed(0)} Mbit/s (${r.fetch.over}, ${(r.fetch.fetchedBytes / 2 ** 20).toFixed(0)} MiB${r.fetch.retries > 0 ? `, after ${r.fetch.retries} more tries` : ''})`,
       ].join(' | '),
     )
   }

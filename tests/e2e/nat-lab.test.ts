@@ -80,6 +80,7 @@ describe.skipIf(reason !== null)('NAT lab (home nodes behind NAT routers, a publ
       const label = `${pair.a}(${pair.nats[0]}) <-> ${pair.b}(${pair.nats[1]})`
       // Every pair completes, from the one node that seeded its dataset, byte for byte.
       expect(pair.fetch.providers, label).toEqual([pair.providerId])
+      expect(pair.fetch.fetchedBytes, `${label}: every byte went over the connection`).toBe(pair.fetch.bytes)
       const expectedDir = join(work, 'expected', `${pair.a}-${pair.b}`)
       const expected = await fileHashes(
         await generateSeed(pair.fetch.seed, expectedDir, { scale: pair.fetch.scale }),
