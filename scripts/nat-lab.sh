@@ -82,7 +82,9 @@ PIDS=()
 
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
+  # A second signal must not cut the cleanup short (timeout and the shell both get one).
+  trap - EXIT
+  trap '' INT TERM
   [ "$status" = 0 ] || for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
   remove_lab "${NAMESPACES[@]}"
   log "removed namespaces, processes and $WORK"

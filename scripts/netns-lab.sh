@@ -71,7 +71,9 @@ PIDS=()
 
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
+  # A second signal must not cut the cleanup short (timeout and the shell both get one).
+  trap - EXIT
+  trap '' INT TERM
   remove_lab "${NAMESPACES[@]}" "$SWITCH"
   log "removed namespaces, processes and $WORK"
   exit "$status"
