@@ -59,7 +59,7 @@ describe.skipIf(reason !== null)('NAT lab (home nodes behind NAT routers, a publ
       SCRIPT,
       ['--trials', String(TRIALS), '--out', out],
       { NATLAB_PREFIX: PREFIX, TMPDIR: work },
-      230_000,
+      270_000,
       (started) => (scriptPid = started),
     )
     expect(code, stderr).toBe(0)
@@ -108,5 +108,5 @@ describe.skipIf(reason !== null)('NAT lab (home nodes behind NAT routers, a publ
     const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? ''
     expect(listed).not.toContain(`${PREFIX}-${pid}-`)
     expect((await readdir(work)).filter((name) => name.startsWith('bwnode-natlab-'))).toEqual([])
-  }, 240_000)
+  }, 280_000)
 })
