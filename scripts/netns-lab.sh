@@ -72,41 +72,15 @@ SWITCH="$PREFIX-sw"
 NAMESPACES=()
 PIDS=()
 
-# Namespaces of earlier runs whose script is gone (killed before its trap ran).
-sweep_stale() {
-  local ns owner
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^[a-z0-9]+-[0-9]+-' || true); do
-    owner="$(echo "$ns" | sed -E 's/^[a-z0-9]+-([0-9]+)-.*/\1/')"
-    case "$ns" in bwlab-*|"${BWLAB_PREFIX:-bwlab}"-*) ;; *) continue ;; esac
-    if ! kill -0 "$owner" 2>/dev/null; then
-      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-      ip netns delete "$ns" 2>/dev/null || true
-    fi
-  done
-  local dir
-  for dir in "${TMPDIR:-/tmp}"/bwnode-netns-*-*; do
-    [ -d "$dir" ] || continue
-    owner="$(basename "$dir" | sed -E 's/^bwnode-netns-([0-9]+)-.*/\1/')"
-    [[ "$owner" =~ ^[0-9]+$ ]] || continue
-    kill -0 "$owner" 2>/dev/null || rm -rf "$dir"
-  done
-}
+# shellcheck source=scripts/netns-common.sh
+. "$REPO/scripts/netns-common.sh"
 
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do
-    local alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for ns in "${NAMESPACES[@]}" "$SWITCH"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns delete "$ns" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
+  # A second signal must not cut the cleanup short (timeout and the shell both get one).
+  trap - EXIT
+  trap '' INT TERM
+  remove_lab "${NAMESPACES[@]}" "$SWITCH"
   log "removed namespaces, processes and $WORK"
   exit "$status"
 }
@@ -114,7 +88,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-sweep_stale
+# Namespaces of earlier runs whose script is gone (killed before its trap ran).
+sweep_stale_netns "${BWLAB_PREFIX:-bwlab}" netns
 
 # Which configs: --nodes names, or every lab-*.json; the consumer goes first (it bootstraps the rest).
 if [ -z "$NODES" ]; then
@@ -144,14 +119,7 @@ derive_config() {
 
 # tc tbf at RATE Mbit/s on DEV in NS (skipped for 0 = unlimited); burst of ~4 ms, at least 32 KiB.
 shape() {
-  local ns="$1" dev="$2" mbps="$3"
-  [ "$mbps" = "0" ] && return 0
-  local kbit burst
-  kbit="$(awk -v m="$mbps" 'BEGIN { printf "%d", m * 1000 }')"
-  burst="$(awk -v k="$kbit" 'BEGIN { b = k * 1000 / 8 * 0.004; if (b < 32768) b = 32768; printf "%d", b }')"
-  if ! ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "${kbit}kbit" burst "$burst" latency 50ms 2>/dev/null; then
-    log "tc tbf unavailable on $ns/$dev: $mbps Mbit/s not enforced"
-  fi
+  tbf_rate "$1" "$2" "$3" || log "tc tbf unavailable on $1/$2: $3 Mbit/s not enforced"
 }
 
 log "switch namespace $SWITCH, nodes: ${ORDERED[*]}"
@@ -208,16 +176,7 @@ api() {
 }
 
 wait_ready() {
-  local name="$1" logfile="$WORK/$1.log"
-  for _ in $(seq 1 $((READY_TIMEOUT_S * 10))); do
-    if grep -q '^bwnode ready ' "$logfile" 2>/dev/null; then
-      grep -m1 '^bwnode ready ' "$logfile"
-      return 0
-    fi
-    sleep 0.1
-  done
-  cat "$logfile" >&2 || true
-  die "$name not ready after ${READY_TIMEOUT_S}s"
+  ready_line "$WORK/$1.log" "$READY_TIMEOUT_S" || die "$1 not ready after ${READY_TIMEOUT_S}s"
 }
 
 BOOTSTRAP=()

@@ -182,6 +182,44 @@ export const configSchema = z.strictObject({
         .default(512 * 1024 * 1024),
     })
     .prefault({}),
+  /**
+   * Getting through NAT routers (src/nat/). Runs only when the node listens on a non-loopback
+   * address: a loopback-only node has no router to map a port on and no peer outside to reach.
+   */
+  nat: z
+    .strictObject({
+      /** Reserve a slot on relays among the peers and advertise the `/p2p-circuit` address. */
+      relayClient: z.boolean().default(true),
+      /** DCUtR: turn a relayed connection direct where the NATs allow, dialing from the listen port. */
+      holePunching: z.boolean().default(true),
+      /** Ask the router (UPnP IGD) to map the listen port. */
+      upnp: z.boolean().default(true),
+      /** AutoNAT v2: ask peers to dial back, so the node learns which addresses are reachable. */
+      autonat: z.boolean().default(true),
+    })
+    .prefault({}),
+  /**
+   * Serving as a circuit relay v2 for nodes behind NAT (opt-in: only on a publicly reachable
+   * node). 0 means no limit for the per-circuit caps: a limited circuit is closed when the cap is
+   * reached, mid-chunk, and the fetch moves on to other providers or redials.
+   */
+  relay: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Nodes holding a reservation (a slot to be reached through) at once. */
+      maxReservations: z.number().int().min(1).max(10_000).default(64),
+      /** How long a reservation lasts before the node must renew it, ms (libp2p renews it). */
+      reservationTtlMs: z
+        .number()
+        .int()
+        .min(60_000)
+        .default(2 * 3_600_000),
+      /** Bytes one relayed connection may carry, each direction summed; 0 = unlimited. */
+      maxCircuitBytes: z.number().int().min(0).default(0),
+      /** How long one relayed connection may stay open, ms; 0 = unlimited. */
+      maxCircuitDurationMs: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
   latency: z
     .strictObject({
       pingIntervalMs: z.number().int().min(100).default(15_000),

@@ -9,6 +9,7 @@ import type { LinkConfig } from '../config/schema.ts'
 import type { FetchProgress, FetchResult } from '../fetch/types.ts'
 import type { PeerSummary } from '../ledger/ledger.ts'
 import type { LendingState } from '../lending/allowance.ts'
+import type { Reachability } from '../nat/reachability.ts'
 import type { BandwidthPoint, TrafficFigures } from '../node/bandwidth.ts'
 import type { OfferLending } from '../protocols/offer/record.ts'
 import type { AddProgress as StoreAddProgress, StoreUsage } from '../store/content-store.ts'
@@ -48,6 +49,15 @@ export interface NodeStatus {
   lending: LendingState
   coordinate: { x: number; y: number; height: number; error: number }
   link: LinkConfig | null
+  /** How peers outside can reach this node (src/nat/reachability.ts), and what it relays for others. */
+  reachability: NodeReachability
+}
+
+/** NodeStatus.reachability: `kind` null when NAT traversal is off (a loopback-only node). */
+export type NodeReachability = Omit<Reachability, 'kind'> & {
+  kind: Reachability['kind'] | null
+  /** This node as a circuit relay (config `relay`): null when it is not one. */
+  relay: { reservations: number; maxReservations: number } | null
 }
 
 /** GET /api/peers: one known peer. */
@@ -55,6 +65,8 @@ export interface PeerEntry {
   peerId: string
   addrs: string[]
   connected: boolean
+  /** How the open connections reach it: direct, only through a relay, or none open. */
+  connection: 'direct' | 'relayed' | null
   rttMs: { p50: number; p90: number; p99: number; samples: number } | null
   throughputMBps: number | null
   estimatedRttMs: number | null

@@ -1,9 +1,10 @@
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LevelDatastore } from 'datastore-level'
 import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
-import type { NodeStatus, PeerDetail, PeerEntry } from '../contract/api.ts'
+import type { NodeReachability, NodeStatus, PeerDetail, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
@@ -35,7 +36,7 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
 import { Payments, type SessionPayer } from './payments.ts'
-import { describePeer, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
+import { describePeer, isRelayed, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
 import { ServedByDataset } from './served.ts'
 
 /** A locality probe (one ping) that takes longer than this is abandoned, ms. */
@@ -503,6 +504,26 @@ export class Bwnode {
       lending: this.lending.state(),
       coordinate: this.latency.coordinate,
       link: this.config.link ?? null,
+      reachability: this.reachability(),
+    }
+  }
+
+  /** How peers outside reach this node, from its addresses; and its reservations as a relay. */
+  reachability(): NodeReachability {
+    const services = this.libp2p.services as { relay?: CircuitRelayService }
+    const found = this.libp2p.services.observedAddresses?.reachability()
+    return {
+      kind: found?.kind ?? null,
+      publicAddrs: found?.publicAddrs ?? [],
+      observedAddrs: found?.observedAddrs ?? [],
+      relayAddrs: found?.relayAddrs ?? [],
+      relay:
+        services.relay === undefined
+          ? null
+          : {
+              reservations: services.relay.reservations.size,
+              maxReservations: this.config.relay.maxReservations,
+            },
     }
   }
 
@@ -515,6 +536,9 @@ export class Bwnode {
 
   async peers(): Promise<PeerEntry[]> {
     const connected = new Set(this.libp2p.getPeers().map((peer) => peer.toString()))
+    const direct = new Set<string>()
+    for (const connection of this.libp2p.getConnections())
+      if (!isRelayed(connection)) direct.add(connection.remotePeer.toString())
     const summaries = new Map<string, PeerLatencySummary>()
     for (const summary of await this.latency.peers().catch(() => [])) summaries.set(summary.peerId, summary)
     const entries: PeerEntry[] = []
@@ -527,6 +551,7 @@ export class Bwnode {
         peerId: id,
         addrs: peer.addresses.map((a) => a.multiaddr.toString()),
         connected: connected.has(id),
+        connection: direct.has(id) ? 'direct' : connected.has(id) ? 'relayed' : null,
         rttMs: rttWindow(summary),
         throughputMBps: summary?.throughputMBps ?? null,
         estimatedRttMs: estimate === undefined ? null : Number(estimate.toFixed(3)),
@@ -564,6 +589,14 @@ export class Bwnode {
       signal: signal ?? AbortSignal.timeout(30_000),
     })
     return { peerId: info.id.toString(), addrs: info.multiaddrs.map((addr) => addr.toString()) }
+  }
+
+  /** Closes every connection to a peer (a lab re-dials to measure connecting, a user drops a peer). */
+  async disconnect(peerIdText: string): Promise<{ peerId: string; closed: number }> {
+    const target = parsePeerId(peerIdText)
+    const closed = this.libp2p.getConnections(target).length
+    await this.libp2p.hangUp(target, { signal: AbortSignal.timeout(HANG_UP_TIMEOUT_MS) })
+    return { peerId: target.toString(), closed }
   }
 
   async ping(peerIdText: string, signal?: AbortSignal): Promise<{ peerId: string; rttMs: number }> {

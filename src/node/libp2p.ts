@@ -7,11 +7,12 @@ import { type KadDHT, kadDHT, passthroughMapper, type SelectFn, type ValidateFn 
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import { tcp } from '@libp2p/tcp'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import type { BwnodeConfig } from '../config/schema.ts'
+import type { ObservedAddresses } from '../nat/observed.ts'
+import { natParts } from '../nat/services.ts'
 import { bwnodeNoiseCrypto } from './noise-crypto.ts'
 
 /** The private DHT: bwnode nodes never mix with the public IPFS DHT. */
@@ -21,6 +22,8 @@ export type BwnodeServices = {
   dht: KadDHT
   ping: Ping
   identify: unknown
+  /** Present when NAT traversal runs (a node listening beyond loopback): its reachability. */
+  observedAddresses?: ObservedAddresses
 }
 
 export type BwnodeLibp2p = Libp2p<BwnodeServices>
@@ -48,12 +51,13 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
   const peerDiscovery = []
   if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 100 }))
   if (config.mdns) peerDiscovery.push(mdns())
+  const nat = natParts(config)
   return createLibp2p({
     privateKey: init.privateKey,
     ...(init.datastore === undefined ? {} : { datastore: init.datastore }),
     start: false,
-    addresses: { listen: config.listen, announce: config.announce },
-    transports: [tcp()],
+    addresses: { listen: [...config.listen, ...nat.listen], announce: config.announce },
+    transports: nat.transports,
     connectionEncrypters: [noise({ crypto: bwnodeNoiseCrypto })],
     // yamux grows a stream's receive window from 256 KiB up to this maximum (its own default is
     // 16 MiB); one stream moves at most a window per round trip, so the maximum must exceed the
@@ -77,6 +81,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
       dialTimeout: config.connections.dialTimeoutMs,
     },
     services: {
+      ...nat.services,
       identify: identify(),
       // The latency recorder and a user's `bwnode ping` may ping the same peer at once.
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),

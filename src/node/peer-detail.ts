@@ -1,4 +1,4 @@
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import type { PeerDetail } from '../contract/api.ts'
 import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
@@ -62,7 +62,7 @@ export async function describePeer(sources: PeerDetailSources, peer: PeerId): Pr
     connections: connections.map((c) => ({
       remoteAddr: c.remoteAddr.toString(),
       direction: c.direction,
-      relayed: c.limits !== undefined || c.remoteAddr.toString().includes('/p2p-circuit'),
+      relayed: isRelayed(c),
       openedAt: c.timeline.open,
     })),
     rttMs: rttWindow(summary),
@@ -91,4 +91,9 @@ export async function describePeer(sources: PeerDetailSources, peer: PeerId): Pr
     offeredBytesPerSec: offeredBytesPerSec(offer) ?? null,
     deliveredBytesPerSec: summary?.throughputMBps == null ? null : summary.throughputMBps * 1e6,
   }
+}
+
+/** A connection through a circuit relay (its address says so; a capped one also carries limits). */
+export function isRelayed(connection: Connection): boolean {
+  return connection.limits !== undefined || connection.remoteAddr.toString().includes('/p2p-circuit')
 }

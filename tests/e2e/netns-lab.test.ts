@@ -1,11 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { readdir, readFile, rm } from 'node:fs/promises'
-import { join, relative, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseResults } from '../../src/experiment/types.ts'
 import { generateSeed } from '../../src/store/seed.ts'
 import { tempDir } from '../helpers/daemon.ts'
+import { fileHashes, netnsProbe, runLabScript, sweepNamespaces, which } from '../helpers/netns.ts'
 
 /**
  * scripts/netns-lab.sh: each node a separate host in its own network
@@ -21,58 +21,12 @@ const NODES = 'lab-consumer,lab-home-1km,lab-home-10km'
 /** Uplinks of the two providers in node-configs (Mbit/s), enforced by tc tbf in the script. */
 const PROVIDER_UPLINKS_MBPS = 20 + 25
 
-function which(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0
-}
-
 /** Why the netns lab cannot run here, or null when it can. */
 function unavailableReason(): string | null {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`
   if (process.getuid?.() !== 0) return 'not root: ip netns needs root'
   for (const tool of ['ip', 'setpriv', 'curl', 'bash']) if (!which(tool)) return `${tool} is not installed`
-  const probe = `${PREFIX}-${process.pid}-probe`
-  const added = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' })
-  if (added.status !== 0) return `ip netns add failed: ${(added.stderr ?? '').trim()}`
-  spawnSync('ip', ['netns', 'delete', probe])
-  return null
-}
-
-/** Removes namespaces (and their processes) this test created: ours, or any whose owner is gone. */
-function sweepNamespaces(onlyOwner?: number): string[] {
-  const listed = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? ''
-  const removed: string[] = []
-  for (const line of listed.split('\n')) {
-    const name = line.split(' ')[0] ?? ''
-    const match = new RegExp(`^${PREFIX}-(\\d+)-`).exec(name)
-    if (match === null) continue
-    const owner = Number(match[1])
-    const ownerAlive = spawnSync('kill', ['-0', String(owner)]).status === 0
-    if (onlyOwner !== undefined ? owner !== onlyOwner : ownerAlive) continue
-    const pids = (spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout ?? '').split('\n')
-    for (const pid of pids.filter((p) => /^\d+$/.test(p))) spawnSync('kill', ['-9', pid])
-    spawnSync('ip', ['netns', 'delete', name])
-    removed.push(name)
-  }
-  return removed
-}
-
-async function fileHashes(dir: string): Promise<Map<string, string>> {
-  const hashes = new Map<string, string>()
-  const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const path = join(current, entry.name)
-      if (entry.isDirectory()) await walk(path)
-      else
-        hashes.set(
-          relative(dir, path),
-          createHash('sha256')
-            .update(await readFile(path))
-            .digest('hex'),
-        )
-    }
-  }
-  await walk(dir)
-  return hashes
+  return netnsProbe(PREFIX)
 }
 
 const reason = unavailableReason()
@@ -88,25 +42,17 @@ interface LabRun {
 }
 
 /** Runs the script once: the fetch, then the live experiment on the consumer. */
-async function runLab(work: string): Promise<LabRun> {
+async function runLab(work: string, onPid: (pid: number | undefined) => void): Promise<LabRun> {
   const out = join(work, 'fetched')
   const liveOut = join(work, 'live')
-  const child = spawn(
-    'bash',
-    [SCRIPT, '--nodes', NODES, '--seed', SEED, '--scale', String(SCALE), '--out', out, '--live-out', liveOut],
-    {
-      env: { ...process.env, BWLAB_PREFIX: PREFIX, TMPDIR: work },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const { code, stdout, stderr, pid } = await runLabScript(
+    SCRIPT,
+    ['--nodes', NODES, '--seed', SEED, '--scale', String(SCALE), '--out', out, '--live-out', liveOut],
+    { BWLAB_PREFIX: PREFIX, TMPDIR: work },
+    240_000,
+    onPid,
   )
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
-  const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)))
-  clearTimeout(timer)
-  return { code, pid: child.pid, stdout, stderr, out, liveOut }
+  return { code, pid, stdout, stderr, out, liveOut }
 }
 
 function resultLine<T>(run: LabRun, prefix: string): T {
@@ -117,18 +63,19 @@ function resultLine<T>(run: LabRun, prefix: string): T {
 
 describe.skipIf(reason !== null)('netns lab (one network namespace per node)', () => {
   let work = ''
+  let scriptPid: number | undefined
   let run: LabRun
 
   beforeAll(async () => {
-    sweepNamespaces()
+    sweepNamespaces(PREFIX)
     work = await tempDir('bwnode-netns-test-')
-    run = await runLab(work)
+    run = await runLab(work, (started) => (scriptPid = started))
   }, 260_000)
 
   afterAll(async () => {
     // Even if the script was killed before its trap ran: its daemons die with it
     // (setpriv --pdeathsig), and its namespaces go here.
-    if (run?.pid !== undefined) sweepNamespaces(run.pid)
+    if (scriptPid !== undefined) sweepNamespaces(PREFIX, scriptPid)
     await rm(work, { recursive: true, force: true })
   })
 

@@ -650,7 +650,22 @@ function renderHeader(data) {
         : `${listen[0]} (+${listen.length - 1})`,
   )
   byId('node-listen').title = listen.join('\n')
+  const reach = node.reachability
+  setText('node-reachable', REACHABILITY[reach.kind ?? 'off'] ?? reach.kind)
+  byId('node-reachable').title = [...reach.publicAddrs, ...reach.observedAddrs, ...reach.relayAddrs].join(
+    '\n',
+  )
   setText('node-data', node.dataDir)
+}
+
+/** NodeStatus.reachability.kind in a few words (`bwnode status` says more). */
+const REACHABILITY = {
+  public: 'public',
+  'nat-mapped': 'behind NAT, port mapped (UPnP)',
+  relayed: 'behind NAT, via relay',
+  nat: 'behind NAT, no relay yet',
+  private: 'local addresses only',
+  off: 'loopback only',
 }
 
 /** @param {Snapshot} data */
@@ -805,7 +820,7 @@ function renderPeers(data) {
         { title: peer.peerId, class: 'id-cell' },
         el('span', {
           class: `dot${peer.connected ? ' on' : ''}`,
-          title: peer.connected ? 'connected' : 'known',
+          title: peer.connected ? `connected (${peer.connection})` : 'known',
         }),
         el(
           'button',

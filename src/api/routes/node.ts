@@ -17,4 +17,7 @@ export function registerNodeRoutes(app: FastifyInstance, node: Bwnode): void {
   app.get<{ Params: { peerId: string } }>('/api/peers/:peerId/ping', async (request) =>
     node.ping(request.params.peerId),
   )
+  app.delete<{ Params: { peerId: string } }>('/api/peers/:peerId/connections', async (request) =>
+    node.disconnect(request.params.peerId),
+  )
 }

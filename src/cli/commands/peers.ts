@@ -53,7 +53,7 @@ export function registerPeers(program: Command): void {
             ? 'no peers known yet'
             : table([
                 ['PEER', 'CONNECTED', 'ADDRESSES'],
-                ...peers.map((p) => [p.peerId, p.connected ? 'yes' : 'no', p.addrs.join(' ')]),
+                ...peers.map((p) => [p.peerId, p.connection ?? 'no', p.addrs.join(' ')]),
               ]),
       )
     },

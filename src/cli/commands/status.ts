@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { NodeStatus } from '../../contract/api.ts'
+import type { NodeReachability, NodeStatus } from '../../contract/api.ts'
 import type { LendingState } from '../../lending/allowance.ts'
 import { formatBytes, plural } from '../../util/format.ts'
 import { client, type DaemonOptions, daemonCommand, run } from '../common.ts'
@@ -40,11 +40,35 @@ export function lendingLines(lending: LendingState): string[] {
   ]
 }
 
+const REACHABILITY: Record<NonNullable<NodeReachability['kind']>, string> = {
+  public: 'public (peers dial it directly)',
+  'nat-mapped': 'behind NAT, port mapped by the router (UPnP): peers dial it directly',
+  relayed:
+    'behind NAT, reachable through a relay (hole punching makes connections direct where the NATs allow)',
+  nat: 'behind NAT, no relay reservation yet: only reachable by the peers it dials',
+  private: 'only local addresses seen (no peer outside has reported a public one)',
+}
+
+/** The reachability lines of `bwnode status`: how peers reach it, through what, and its relay. */
+export function reachabilityLines(r: NodeReachability): string[] {
+  const indent = '\n            '
+  return [
+    `reachable   ${r.kind === null ? 'NAT traversal off (listens on loopback only)' : REACHABILITY[r.kind]}`,
+    ...(r.publicAddrs.length > 0 ? [`public      ${r.publicAddrs.join(indent)}`] : []),
+    ...(r.observedAddrs.length > 0 ? [`observed    ${r.observedAddrs.join(indent)}`] : []),
+    ...(r.relayAddrs.length > 0 ? [`via relay   ${r.relayAddrs.join(indent)}`] : []),
+    ...(r.relay === null
+      ? []
+      : [`relay       serving: ${r.relay.reservations} of ${r.relay.maxReservations} reservations held`]),
+  ]
+}
+
 export function statusText(s: NodeStatus): string {
   const uplink = s.offer.uplinkMbps > 0 ? `${s.offer.uplinkMbps} Mbit/s` : 'no cap'
   return [
     `peer id     ${s.peerId}`,
     `addresses   ${s.multiaddrs.join('\n            ')}`,
+    ...reachabilityLines(s.reachability),
     `peers       ${plural(s.connectedPeers, 'peer')} connected`,
     `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table`,
     `data dir    ${s.dataDir}`,
@@ -57,7 +81,9 @@ export function registerStatus(program: Command): void {
   daemonCommand(
     program
       .command('status')
-      .description('show the running node: peer id, addresses, peers, DHT, uplink and lending limits'),
+      .description(
+        'show the running node: peer id, addresses, reachability, peers, DHT, uplink and lending limits',
+      ),
   ).action(async (options: DaemonOptions) => {
     await run(options, async () => (await client(options)).get<NodeStatus>('/api/status'), statusText)
   })

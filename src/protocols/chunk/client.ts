@@ -30,6 +30,18 @@ import { verifyChunk } from './verify.ts'
 
 const log = logger('bwnode:chunk:client')
 
+/** libp2p's errors for a stream opened on a connection that was closing or closed under it. */
+const CONNECTION_GONE = new Set([
+  'ConnectionClosedError',
+  'ConnectionClosingError',
+  'StreamResetError',
+  'MuxerClosedError',
+  'UnexpectedEOFError',
+])
+
+/** Pause before the second try, ms: the replacing connection is already open by then. */
+const REOPEN_AFTER_CLOSE_MS = 100
+
 export interface ChunkSessionInit extends ClientHooks {
   /** Requests on the wire at once; more wait locally in FIFO order, count. */
   maxInFlight?: number
@@ -100,17 +112,33 @@ export class ChunkSession {
   private watchdog: ReturnType<typeof setTimeout> | undefined
   private lastProgressAt = 0
 
-  /** Opens a stream to `peerId` and wraps it in a session. */
+  /** Opens a stream to `peerId` and wraps it in a session (once more if the connection closed under it). */
   static async open(
     libp2p: {
-      dialProtocol(peer: PeerId, protocols: string, options?: { signal?: AbortSignal }): Promise<Stream>
+      dialProtocol(
+        peer: PeerId,
+        protocols: string,
+        options?: { signal?: AbortSignal; runOnLimitedConnection?: boolean },
+      ): Promise<Stream>
     },
     peerId: PeerId,
     options: OpenSessionOptions = {},
   ): Promise<ChunkSession> {
     const timeout = AbortSignal.timeout(options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS)
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal])
-    const stream = await libp2p.dialProtocol(peerId, CHUNK_PROTOCOL, { signal })
+    // A relay that caps its circuits marks them limited; chunks still go over one (the server
+    // counts and caps them as on any connection) until the relay's cap ends it.
+    const dial = () => libp2p.dialProtocol(peerId, CHUNK_PROTOCOL, { signal, runOnLimitedConnection: true })
+    let stream: Stream
+    try {
+      stream = await dial()
+    } catch (err) {
+      // Hole punching replaces a relayed connection with a direct one and closes the relayed one:
+      // a stream opened on it just then fails. Once more, on the connection that replaced it.
+      if (signal.aborted || !CONNECTION_GONE.has((err as Error).name)) throw err
+      await new Promise((resolve) => setTimeout(resolve, REOPEN_AFTER_CLOSE_MS))
+      stream = await dial()
+    }
     return new ChunkSession(stream, peerId, options)
   }
 

@@ -123,10 +123,16 @@ export class ChunkServer {
   }
 
   /** The options to pass to libp2p.handle(). */
-  get handleOptions(): { maxInboundStreams: number; maxOutboundStreams: number } {
+  get handleOptions(): {
+    maxInboundStreams: number
+    maxOutboundStreams: number
+    runOnLimitedConnection: true
+  } {
     return {
       maxInboundStreams: this.init.maxInboundStreams,
       maxOutboundStreams: this.init.maxOutboundStreams,
+      // Served on a relay's limited circuit too: the serve policy applies per peer, not per connection.
+      runOnLimitedConnection: true,
     }
   }
 
