@@ -563,6 +563,10 @@ export class MultiSourceScheduler {
 
   private onFailure(chunk: WantedChunk, assignment: Assignment, failure: unknown): void {
     if (this.settled) return
+    // Off the chunk's list now, not in the request's `finally`: when two copies of a chunk fail in
+    // the same tick (an endgame race whose two providers both stopped), each would otherwise see the
+    // other still assigned, neither would requeue it, and the fetch would end without it.
+    this.detach(chunk.key, assignment)
     const provider = assignment.provider
     // The session reports any abort as its own ERR_ABORTED; why this request was aborted
     // (a duplicate won, a timeout, the provider was dropped) is the controller's reason.
