@@ -574,8 +574,9 @@ export class MultiSourceScheduler {
     const err = aborted.aborted && aborted.reason instanceof Error ? aborted.reason : failure
     const code = errorCode(err)
     // Losing an endgame race is not the provider's fault, and a dropped provider is already counted.
-    if (code === ERR.DUPLICATE || code === ERR.REASSIGNED) return
-    if (code === ERR.PROVIDER_DROPPED) {
+    // Still requeued (a no-op while the copy that replaced it is on its way or arrived): the copy
+    // a move went to may have failed first, seen this one still listed and left the chunk to it.
+    if (code === ERR.DUPLICATE || code === ERR.REASSIGNED || code === ERR.PROVIDER_DROPPED) {
       this.requeue(chunk, assignment)
       return
     }

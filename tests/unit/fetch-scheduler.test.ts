@@ -563,3 +563,34 @@ describe('the endgame between busy providers', () => {
     expect(sessions.map((s) => s.served)).toEqual([4, 4])
   })
 })
+
+describe('a chunk moved to a provider that fails at once', () => {
+  it('is requeued by whichever copy fails last, so the fetch does not end without it', async () => {
+    const count = 6
+    const { wanted, bytes } = await makeChunks(count)
+    const delivered = new Set<string>()
+    const scheduler = schedulerFor(wanted, {
+      deliver: async (chunk) => {
+        delivered.add(chunk.key)
+      },
+    })
+    // A: a paced queue whose withdrawn requests take a while to report it (a real session waits
+    // for its CANCEL to go out and the stream to close)
+    const slow = fakeSession(bytes, { delayMs: 4, serviceMs: 30 })
+    const slowGet = slow.get
+    slow.get = async (cid, opts) =>
+      slowGet(cid, opts).catch(async (err) => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        throw err
+      })
+    // B: joins late, looks faster, and every request it takes fails at once
+    const failing = fakeSession(bytes, { delayMs: 0, failAfter: 0 })
+    scheduler.addProvider(new ProviderState(await peer(), slow, all(count), { rttMs: 4 }))
+    const run = scheduler.run()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    scheduler.addProvider(new ProviderState(await peer(), failing, all(count), { rttMs: 1 }))
+    scheduler.discoveryFinished()
+    await run
+    expect(delivered.size).toBe(count)
+  })
+})
