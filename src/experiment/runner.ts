@@ -28,6 +28,7 @@ import {
   FidelityMonitor,
   type IdealTransfer,
   idealTransfer,
+  labelAfterDilationCheck,
   unmovedByDilation,
 } from './fidelity.ts'
 import {
@@ -590,7 +591,24 @@ async function measureCell(
       dilation.check = { factor: k * 2, runs: checkRuns, moved }
     }
   }
-  const fidelity = cellLabel(runs)
+  const metric = PRIMARY_METRICS[p.workload]
+  const values = (rs: Run[]) =>
+    rs.map((r) => metric.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v))
+  const check = dilation?.check
+  const fidelity =
+    check === undefined
+      ? cellLabel(runs)
+      : labelAfterDilationCheck(
+          cellLabel(runs),
+          {
+            atK: values(runs),
+            at2K: values(check.runs),
+            factor: check.factor,
+            moved: check.moved,
+            better: metric.better,
+          },
+          DILATION_STABLE_SHARE,
+        )
   return {
     ...cellHeader(p, dataset, model, distanceKm),
     runs,

@@ -120,15 +120,17 @@ describe('bwnode experiment --quick', () => {
     }
   })
 
-  it('moves a link-bound cell by less than 5% between dilation K and 2K', () => {
-    const checked = [first].flatMap((r) =>
-      r.stored.cells.filter((c) => c.fidelity?.label === 'link-bound' && c.dilation?.check !== undefined),
-    )
+  it('checks its link-bound cells at 2K, and calls none link-bound whose result moved', () => {
+    const checked = first.stored.cells.filter((c) => c.dilation?.check !== undefined)
     expect(checked.length).toBeGreaterThan(0)
+    // W1 and W2 at 16 peers are link-bound at K=4 and hold still at 8 (moved 1-2.4% in the
+    // committed runs): the check does not relabel everything
+    expect(checked.some((c) => c.fidelity?.label === 'link-bound')).toBe(true)
     for (const c of checked) {
-      expect(c.dilation!.check!.moved, `${c.id} at K=${c.dilation!.factor}`).toBeLessThan(
-        DILATION_STABLE_SHARE,
-      )
+      const { moved, factor } = c.dilation!.check!
+      if (moved <= DILATION_STABLE_SHARE) continue
+      expect(TRUSTED_LABELS, `${c.id} moved ${moved} at K=${factor}`).not.toContain(c.fidelity?.label)
+      expect(c.fidelity?.reason).toMatch(/moved|beat every run/)
     }
   })
 })

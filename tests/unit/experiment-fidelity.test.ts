@@ -4,6 +4,7 @@ import {
   classifyLiveRun,
   classifyRun,
   idealTransfer,
+  labelAfterDilationCheck,
   type SpanFigures,
   unmovedByDilation,
 } from '../../src/experiment/fidelity.ts'
@@ -153,6 +154,47 @@ describe('auto dilation stops when doubling K moves nothing', () => {
     expect(unmovedByDilation(run(8, 0.79), run(4, 0.79, 'protocol-bound'), 0.05)).toBeUndefined()
     // faster than the links allow is an emulator fault at any K
     expect(unmovedByDilation(run(8, 1.2), run(4, 1.2), 0.05)).toBeUndefined()
+  })
+})
+
+describe('a cell whose result moved between dilation K and 2K', () => {
+  const linkBound = {
+    label: 'link-bound' as const,
+    reason: '3/3 runs: 0.93 of what the configured links allow',
+  }
+  // W4's time to stage at 16 peers, s: bimodal runs (a staging whose chunks ended unevenly spread)
+  const overlapping = { atK: [1.81, 1.47, 1.47], at2K: [1.46, 1.81], factor: 32, better: 'lower' as const }
+
+  it('keeps its label when it held still', () => {
+    expect(labelAfterDilationCheck(linkBound, { ...overlapping, moved: 0.02 }, 0.05)).toEqual(linkBound)
+  })
+
+  it('is no longer link-bound when it moved and the runs overlap: protocol-bound, with their spread', () => {
+    const label = labelAfterDilationCheck(linkBound, { ...overlapping, moved: 0.109 }, 0.05)
+    expect(label?.label).toBe('protocol-bound')
+    expect(label?.reason).toMatch(
+      /moved 10\.9% between K=16 and K=32 while the runs overlap \(runs 1\.46-1\.81\)/,
+    )
+    expect(label?.reason).toContain('was link-bound')
+  })
+
+  it('is machine-bound when every run at 2K beat every run at K', () => {
+    const check = {
+      atK: [2.0, 2.1, 2.05],
+      at2K: [1.5, 1.55],
+      factor: 16,
+      better: 'lower' as const,
+      moved: 0.26,
+    }
+    expect(labelAfterDilationCheck(linkBound, check, 0.05)?.label).toBe('machine-bound')
+    // throughput: higher is better
+    const rate = { atK: [40, 41, 42], at2K: [48, 49], factor: 16, better: 'higher' as const, moved: 0.17 }
+    expect(labelAfterDilationCheck(linkBound, rate, 0.05)?.label).toBe('machine-bound')
+  })
+
+  it('leaves labels that are already untrusted alone', () => {
+    const machine = { label: 'machine-bound' as const, reason: 'CPU 1.9 of 2 cores' }
+    expect(labelAfterDilationCheck(machine, { ...overlapping, moved: 0.2 }, 0.05)).toEqual(machine)
   })
 })
 
