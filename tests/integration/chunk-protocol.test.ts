@@ -7,6 +7,7 @@ import {
   ChunkErrorCode,
   type ChunkServer,
   ChunkSession,
+  MUXER_FRAME_BYTES,
   registerChunkProtocol,
   type ServePolicy,
 } from '../../src/protocols/chunk/index.ts'
@@ -41,6 +42,27 @@ describe('chunk protocol over libp2p', () => {
       expect(Buffer.from(bytes).equals(Buffer.from((chunks[i] as { bytes: Uint8Array }).bytes))).toBe(true)
     }
     expect(session.inFlight).toBe(0)
+    await session.close()
+  })
+
+  it('sends chunks in muxer frames of at most 256 KiB however far the window grew, so a chunk is never held back behind the next one', async () => {
+    const chunks = await makeChunks(8, () => 1024 * 1024)
+    await serve(new MapChunkSource(chunks))
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
+    const stream = pair.client
+      .getConnections(pair.server.peerId)
+      .flatMap((c) => c.streams)
+      .find((s) => s.protocol === CHUNK_PROTOCOL)
+    expect(stream).toBeDefined()
+    // Each 'message' on a muxed stream is one muxer data frame, handed on only once it is whole.
+    let largest = 0
+    stream!.addEventListener('message', (evt) => {
+      largest = Math.max(largest, evt.data.byteLength)
+    })
+    const got = await Promise.all(chunks.map((c) => session.get(c.cid)))
+    expect(got.map((b) => b.byteLength)).toEqual(chunks.map(() => 1024 * 1024))
+    expect(largest).toBeGreaterThan(0)
+    expect(largest).toBeLessThanOrEqual(MUXER_FRAME_BYTES)
     await session.close()
   })
 

@@ -129,8 +129,10 @@ describe('bwnode experiment --quick', () => {
     for (const c of checked) {
       const { moved, factor } = c.dilation!.check!
       if (moved <= DILATION_STABLE_SHARE) continue
-      expect(TRUSTED_LABELS, `${c.id} moved ${moved} at K=${factor}`).not.toContain(c.fidelity?.label)
-      expect(c.fidelity?.reason).toMatch(/moved|beat every run/)
+      // (a cell already machine- or protocol-bound keeps its own reason)
+      expect(TRUSTED_LABELS, `${c.id} moved ${moved} at K=${factor}: ${c.fidelity?.reason}`).not.toContain(
+        c.fidelity?.label,
+      )
     }
   })
 })

@@ -13,6 +13,7 @@ import {
   DEFAULT_MESSAGE_TIMEOUT_MS,
   DEFAULT_RESPONSE_TIMEOUT_MS,
   MAX_FRAME_BYTES,
+  MUXER_FRAME_BYTES,
 } from './constants.ts'
 import { FrameReader } from './frame-reader.ts'
 import { writeFrame } from './frame-writer.ts'
@@ -24,6 +25,7 @@ import {
   type Response,
   STREAM_REQUEST_ID,
 } from './messages.ts'
+import { capMuxerFrames } from './muxer-frames.ts'
 import type { PeerScore } from './peer-score.ts'
 import type { ClientHooks, Clock, HaveReply } from './types.ts'
 import { verifyChunk } from './verify.ts'
@@ -144,6 +146,7 @@ export class ChunkSession {
 
   constructor(stream: Stream, peerId: PeerId, init: ChunkSessionInit = {}) {
     this.stream = stream
+    capMuxerFrames(stream, MUXER_FRAME_BYTES)
     this.peerId = peerId
     this.hooks = { onChunk: init.onChunk, makeVoucher: init.makeVoucher }
     this.maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT

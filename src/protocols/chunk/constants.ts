@@ -16,6 +16,12 @@ export const FRAME_HEADER_ALLOWANCE_BYTES = 1 * KiB
 /** Largest frame body (after the length prefix) a client accepts, in bytes. */
 export const MAX_FRAME_BYTES = MAX_CHUNK_BYTES + FRAME_HEADER_ALLOWANCE_BYTES
 
+/**
+ * Largest muxer data frame a chunk stream sends, bytes (see muxer-frames.ts): yamux's initial
+ * stream window, the largest frame a stream sends before its window grows.
+ */
+export const MUXER_FRAME_BYTES = 256 * KiB
+
 /** Largest request frame body a server accepts, in bytes (a CID or a voucher plus header). */
 export const DEFAULT_MAX_REQUEST_FRAME_BYTES = 16 * KiB
 

@@ -15,10 +15,12 @@ import {
   DEFAULT_READ_HIGH_WATER_BYTES,
   DEFAULT_SERVE_PREFETCH,
   MAX_CHUNK_BYTES,
+  MUXER_FRAME_BYTES,
 } from './constants.ts'
 import { FrameReader } from './frame-reader.ts'
 import { writeFrame } from './frame-writer.ts'
 import { decodeRequest, encodeResponse, type Request, type Response, STREAM_REQUEST_ID } from './messages.ts'
+import { capMuxerFrames } from './muxer-frames.ts'
 import { Notifier } from './notifier.ts'
 import { PeerScore } from './peer-score.ts'
 import type { ChunkSource, Clock, ServePolicy } from './types.ts'
@@ -229,6 +231,7 @@ class ServerStream {
 
   constructor(stream: Stream, peerId: PeerId, source: ChunkSource, policy: ServePolicy, init: Resolved) {
     this.stream = stream
+    capMuxerFrames(stream, MUXER_FRAME_BYTES)
     this.peerId = peerId
     this.source = source
     this.policy = policy
