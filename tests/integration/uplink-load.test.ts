@@ -52,8 +52,12 @@ describe('latency under load on a lent uplink (real nodes)', () => {
 
     // ~21.5 ms at rest (10 ms access each way, 100 km of fibre); emulated delays are lower bounds
     expect(idle).toBeGreaterThan(20)
-    expect(bloated - idle).toBeGreaterThanOrEqual(79)
-    expect(managed - idle).toBeGreaterThanOrEqual(4.5)
+    // The round trip at rest: the lower of the two idle minima (load on this machine only adds).
+    // libp2p's ping counts whole milliseconds (Date.now), so each side of a difference may be
+    // off by up to 1 ms: 80 ms of standing queue shows as at least 78.
+    const rest = Math.min(idle, idleAgain)
+    expect(bloated - rest).toBeGreaterThanOrEqual(78)
+    expect(managed - rest).toBeGreaterThanOrEqual(3)
     expect(managed).toBeLessThan(bloated - 50)
     // household traffic paced below the rate builds no standing queue
     expect(paced).toBeLessThan(bloated - 50)
