@@ -340,32 +340,23 @@ export function cellLabel(
 /**
  * A cell whose result moved more than `stableShare` between dilation K and 2K is not decided by
  * the links, whatever its runs' labels say: the links' part scales exactly with K, so what moved
- * is something else. Faster at 2K: this machine still limited it at K (machine-bound). Not faster:
- * the runs themselves vary more than the check allows (the chunk path's scheduling, a transfer's
- * tail), so it is labelled protocol-bound, with the spread of its runs. Returns the cell's label
- * unchanged otherwise.
+ * is something else. Every run at 2K beat every run at K: this machine still limited it at K
+ * (machine-bound). Otherwise the runs overlap and vary more than the check allows (the chunk
+ * path's scheduling, a transfer's tail): protocol-bound, with the spread of its runs. An untrusted
+ * label, or a cell that held still, is returned unchanged.
  */
 export function labelAfterDilationCheck(
   label: { label: FidelityLabel; reason: string } | undefined,
   check: { atK: number[]; at2K: number[]; factor: number; moved: number; better: 'lower' | 'higher' },
   stableShare: number,
 ): { label: FidelityLabel; reason: string } | undefined {
-  if (label === undefined || check.moved <= stableShare) return label
-  if (label.label !== 'link-bound' && label.label !== 'window-bound' && label.label !== 'consumer-paced')
-    return label
-  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
-  const atK = mid(check.atK)
-  const at2K = mid(check.at2K)
-  const faster = check.better === 'lower' ? at2K < atK : at2K > atK
+  if (label === undefined || check.moved <= stableShare || !TRUSTED_LABELS.includes(label.label)) return label
   const all = [...check.atK, ...check.at2K]
   const spread = `runs ${Math.min(...all).toPrecision(3)}-${Math.max(...all).toPrecision(3)}`
   const moved = `${(check.moved * 100).toFixed(1)}%`
-  if (
-    faster &&
-    check.at2K.every((v) =>
-      check.better === 'lower' ? v < Math.min(...check.atK) : v > Math.max(...check.atK),
-    )
-  )
+  const beats = (v: number) =>
+    check.better === 'lower' ? v < Math.min(...check.atK) : v > Math.max(...check.atK)
+  if (check.at2K.length > 0 && check.at2K.every(beats))
     return {
       label: 'machine-bound',
       reason: `every run at K=${check.factor} beat every run at K=${check.factor / 2} (moved ${moved}, ${spread}): at K=${check.factor / 2} this machine still limited it; was ${label.label} (${label.reason})`,

@@ -467,11 +467,14 @@ function medianOf(values: number[]): number | undefined {
   return values.length === 0 ? undefined : median(values)
 }
 
-function primaryMedian(p: CellPlan, runs: Run[]): number | undefined {
+/** Each run's figure in its workload's primary metric (runs without one left out). */
+function primaryValues(p: CellPlan, runs: Run[]): number[] {
   const metric = PRIMARY_METRICS[p.workload]
-  return medianOf(
-    runs.map((r) => metric.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v)),
-  )
+  return runs.map((r) => metric.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v))
+}
+
+function primaryMedian(p: CellPlan, runs: Run[]): number | undefined {
+  return medianOf(primaryValues(p, runs))
 }
 
 async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<Cell> {
@@ -591,9 +594,6 @@ async function measureCell(
       dilation.check = { factor: k * 2, runs: checkRuns, moved }
     }
   }
-  const metric = PRIMARY_METRICS[p.workload]
-  const values = (rs: Run[]) =>
-    rs.map((r) => metric.value(r)).filter((v): v is number => v !== undefined && Number.isFinite(v))
   const check = dilation?.check
   const fidelity =
     check === undefined
@@ -601,11 +601,11 @@ async function measureCell(
       : labelAfterDilationCheck(
           cellLabel(runs),
           {
-            atK: values(runs),
-            at2K: values(check.runs),
+            atK: primaryValues(p, runs),
+            at2K: primaryValues(p, check.runs),
             factor: check.factor,
             moved: check.moved,
-            better: metric.better,
+            better: PRIMARY_METRICS[p.workload].better,
           },
           DILATION_STABLE_SHARE,
         )

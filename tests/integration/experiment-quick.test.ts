@@ -129,7 +129,7 @@ describe('bwnode experiment --quick', () => {
     for (const c of checked) {
       const { moved, factor } = c.dilation!.check!
       if (moved <= DILATION_STABLE_SHARE) continue
-      // (a cell already machine- or protocol-bound keeps its own reason)
+      // untrusted, whether its runs or the check at 2K said so
       expect(TRUSTED_LABELS, `${c.id} moved ${moved} at K=${factor}: ${c.fidelity?.reason}`).not.toContain(
         c.fidelity?.label,
       )
