@@ -427,19 +427,19 @@ export class MultiSourceScheduler {
     const takerArrivesAt =
       mine === undefined || mine.length === 0
         ? undefined
-        : now +
-          (provider.rttMs ?? 0) +
-          (mine.length + 1) *
-            this.chunkTimeMs(
+        : (() => {
+            const pace = this.queuePace(
               provider,
               mine.reduce((a, b) => (a.assignment.startedAt <= b.assignment.startedAt ? a : b)).assignment,
               now,
             )
+            return now + (provider.rttMs ?? 0) + pace.headMs + mine.length * pace.perChunkMs
+          })()
     let best: { key: string; arrivesAt: number; from?: Assignment } | undefined
     for (const [holder, queue] of byProvider) {
       if (holder === provider) continue
       queue.sort((a, b) => a.assignment.startedAt - b.assignment.startedAt)
-      const chunkMs = this.chunkTimeMs(holder, queue[0]!.assignment, now)
+      const pace = this.queuePace(holder, queue[0]!.assignment, now)
       for (const [i, { key, assignment }] of queue.entries()) {
         // already raced, or not something this provider holds
         if ((this.assigned.get(key)?.length ?? 0) !== 1) continue
@@ -457,7 +457,7 @@ export class MultiSourceScheduler {
         if (!stalled && (overdueOnly || !queuedAtServer)) continue
         // a chunk moves once, and only for a clear gain (no two providers passing it back and forth)
         if (!stalled && this.moved.has(key)) continue
-        const arrivesAt = stalled ? Number.POSITIVE_INFINITY : now + (i + 1) * chunkMs
+        const arrivesAt = stalled ? Number.POSITIVE_INFINITY : now + pace.headMs + i * pace.perChunkMs
         const slack = stalled ? 1 : (this.init.assignSlack ?? DEFAULT_ASSIGN_SLACK)
         const takerMs = (takerArrivesAt ?? now + provider.estimateMs(chunk.size)) - now
         if (arrivesAt <= now + slack * takerMs) continue
@@ -471,21 +471,34 @@ export class MultiSourceScheduler {
   }
 
   /**
-   * How long `holder` takes per chunk, ms: from its measured rate, or from what it delivered since
-   * its oldest open request was sent (requests sent together queue at the server: the second waits
+   * When `holder`'s queue will drain, ms from now: its head arrives after headMs and each request
+   * behind it perChunkMs later. Per chunk is its measured rate, or what it delivered since its
+   * oldest open request was sent (requests sent together queue at the server: the second waits
    * two chunk times, and reading that as one chunk time made two busy providers trade their last
-   * requests, each then a chunk time late); with nothing delivered since, at least that request's
-   * wait beyond a round trip.
+   * requests, each then a chunk time late).
+   *
+   * With nothing delivered since that request, its wait so far (beyond a round trip) is start-up:
+   * a fresh stream, a cold disk, a window still growing. It is paid once, by the head, not by
+   * every request queued behind it: counted per chunk, sixteen fresh sessions' 200 ms start-ups
+   * read as deep queues ten times slower than their links, and the endgame moved them to peers
+   * that were slower.
    */
-  private chunkTimeMs(holder: ProviderState, oldest: Assignment, now: number): number {
+  private queuePace(
+    holder: ProviderState,
+    oldest: Assignment,
+    now: number,
+  ): { headMs: number; perChunkMs: number } {
     const size = this.order[0]?.size ?? 1
     const rate = holder.rateBytesPerSec()
     const measured = rate !== undefined && rate > 0 ? (size * 1000) / rate : 0
     const rtt = holder.rttMs ?? 0
     const since = holder.deliveredSince(oldest.startedAt)
-    const observed =
-      since.count > 0 ? (since.lastAt - oldest.startedAt - rtt) / since.count : now - oldest.startedAt - rtt
-    return Math.max(measured, observed, 0)
+    if (since.count > 0) {
+      const perChunkMs = Math.max(measured, (since.lastAt - oldest.startedAt - rtt) / since.count, 0)
+      return { headMs: perChunkMs, perChunkMs }
+    }
+    const headMs = Math.max(measured, now - oldest.startedAt - rtt, 0)
+    return { headMs, perChunkMs: measured > 0 ? measured : headMs }
   }
 
   private start(provider: ProviderState, chunk: WantedChunk): void {

@@ -48,6 +48,8 @@ interface FakeOptions {
    * behind each other (absent: every request takes delayMs, however many are in flight).
    */
   serviceMs?: number
+  /** With serviceMs: the first answer waits this much longer (a fresh stream's start-up). */
+  startupMs?: number
   corruptEvery?: number
   failAfter?: number
 }
@@ -66,6 +68,7 @@ function fakeSession(
       let waitMs = options.delayMs
       if (options.serviceMs !== undefined) {
         const now = performance.now()
+        if (n === 1) busyUntil = now + (options.startupMs ?? 0)
         busyUntil = Math.max(now + options.delayMs / 2, busyUntil) + options.serviceMs
         waitMs = busyUntil + options.delayMs / 2 - now
       }
@@ -561,6 +564,38 @@ describe('the endgame between busy providers', () => {
     // was already in the server's queue, which serves it anyway)
     expect(moves).toEqual([])
     expect(sessions.map((s) => s.served)).toEqual([4, 4])
+  })
+})
+
+describe('a provider still starting up', () => {
+  it('keeps its queue: the wait before its first chunk is paid once, not by every chunk behind it', async () => {
+    // A: 250 ms of start-up, then a chunk per 10 ms, all 8 chunks queued there. B joins 120 ms in,
+    // a chunk per 80 ms. Read per chunk, A's 110 ms wait made its last request look 880 ms away and
+    // B took 5 of the 8 (the fetch took 545 ms; 315 ms with A keeping its queue).
+    const { wanted, bytes } = await makeChunks(8)
+    const scheduler = schedulerFor(wanted, { deliver: async () => {} })
+    const fast = fakeSession(bytes, { delayMs: 10, serviceMs: 10, startupMs: 250 })
+    const slow = fakeSession(bytes, { delayMs: 10, serviceMs: 80 })
+    const run = scheduler.run()
+    scheduler.addProvider(
+      new ProviderState(await peer(), fast, all(8), {
+        rttMs: 10,
+        rttSource: 'measured',
+        offeredBytesPerSec: 100_000,
+      }),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    scheduler.addProvider(
+      new ProviderState(await peer(), slow, all(8), {
+        rttMs: 10,
+        rttSource: 'measured',
+        offeredBytesPerSec: 12_500,
+      }),
+    )
+    scheduler.discoveryFinished()
+    await run
+    expect(fast.served + slow.served).toBe(8)
+    expect(slow.served).toBeLessThanOrEqual(2)
   })
 })
 
