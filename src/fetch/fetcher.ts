@@ -8,7 +8,7 @@ import { BwnodeError, errorCode, errorMessage } from '../errors/index.ts'
 import { Notifier } from '../protocols/chunk/notifier.ts'
 import { getBit } from '../store/bitfield.ts'
 import { parseChunkCid } from '../store/cid.ts'
-import { chunkLengthAt, type Manifest } from '../store/manifest.ts'
+import { chunkLengthAt, type Manifest, selectFiles } from '../store/manifest.ts'
 import {
   DEFAULT_CONNECTED_PEERS_AFTER_MS,
   DEFAULT_DISCOVERY_TIMEOUT_MS,
@@ -55,6 +55,8 @@ export interface FetchOptions {
   connectedPeersAfterMs?: number
   /** Keep bytes on near providers at some cost in time (DEFAULT_LOCALITY_BIAS); 0: fastest. */
   localityBias?: number
+  /** Fetch only these files or folders of the dataset (see selectFiles); absent: all of it. */
+  paths?: readonly string[]
   /** A chunk request slower than max(this, 4x its expected time) is moved (DEFAULT_MIN_CHUNK_TIMEOUT_MS). */
   minChunkTimeoutMs?: number
   /** The first requests wait at most this long for the other providers found (DEFAULT_JOIN_GRACE_MS). */
@@ -229,9 +231,14 @@ export class Fetcher {
 
     const sizes = chunkSizes(manifest)
     const order = manifestOrder(manifest)
-    const totalBytes = manifest.files.reduce((sum, f) => sum + f.size, 0)
-    const missing = await this.store.missingChunks(datasetCid)
-    const distinct = sizes.size
+    // A selection fetches only its files' chunks; the dataset stays incomplete here until the
+    // rest is fetched too.
+    const files = selectFiles(manifest, options.paths)
+    const selectedChunks = new Set(files.flatMap((file) => file.chunks))
+    const totalBytes = files.reduce((sum, f) => sum + f.size, 0)
+    const missingAnywhere = await this.store.missingChunks(datasetCid)
+    const missing = missingAnywhere.filter((key) => selectedChunks.has(key))
+    const distinct = selectedChunks.size
     const resumedChunks = distinct - missing.length
     const wanted: WantedChunk[] = missing.map((key) => ({
       cid: parseChunkCid(key),
@@ -404,15 +411,18 @@ export class Fetcher {
       }
     }
 
-    const info = await this.store.markComplete(datasetCid)
+    const complete = missing.length === missingAnywhere.length
+    const name = complete ? (await this.store.markComplete(datasetCid)).name : manifest.name
     report(true)
     const seconds = (performance.now() - started) / 1000
     const shares = scheduler.localityShares()
     const providers = scheduler.allProviders.map((p) => p.report(shares.get(p)))
     return {
       cid: datasetCid.toString(),
-      name: info.name,
+      name,
       bytes: totalBytes,
+      complete,
+      ...(options.paths === undefined ? {} : { paths: [...options.paths] }),
       fetchedBytes: scheduler.doneBytes,
       seconds: Number(seconds.toFixed(3)),
       resumedChunks,

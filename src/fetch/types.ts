@@ -122,7 +122,12 @@ export interface ProviderLoss {
 export interface FetchResult {
   cid: string
   name: string
+  /** Bytes of the files fetched (the selection's, with `paths`). */
   bytes: number
+  /** Whether every chunk of the dataset is here now (false after a selection that left some out). */
+  complete: boolean
+  /** The files or folders asked for, when the fetch was a selection. */
+  paths?: string[]
   /** Bytes actually transferred in this run (less than bytes when resumed). */
   fetchedBytes: number
   seconds: number

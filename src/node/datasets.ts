@@ -33,6 +33,8 @@ export interface StartFetchOptions {
   maxProviders?: number
   /** See DEFAULT_LOCALITY_BIAS; 0 keeps every provider busy (fastest). */
   localityBias?: number
+  /** Fetch (and export) only these files or folders; see selectFiles. */
+  paths?: string[]
 }
 
 /**
@@ -244,12 +246,14 @@ export class DatasetService {
         },
         ...(options.maxProviders === undefined ? {} : { maxProviders: options.maxProviders }),
         ...(options.localityBias === undefined ? {} : { localityBias: options.localityBias }),
+        ...(options.paths === undefined ? {} : { paths: options.paths }),
       }
       const result = await this.fetcher.fetch(cid, fetchOptions)
-      if (options.out !== undefined) await this.store.exportDataset(cid, options.out)
+      if (options.out !== undefined) await this.store.exportDataset(cid, options.out, options.paths)
       info.result = { ...result, out: options.out ?? null }
       info.state = 'done'
-      if (options.seed !== false) void this.provide(cid)
+      // Only a whole dataset is advertised: a provider record promises every chunk.
+      if (options.seed !== false && result.complete) void this.provide(cid)
     } catch (caught) {
       const err = explainDiskFull(caught)
       info.state = signal.aborted ? 'cancelled' : 'failed'

@@ -26,6 +26,7 @@ import {
   type ManifestFile,
   manifestChunkList,
   manifestTotals,
+  selectFiles,
   validateManifest,
 } from './manifest.ts'
 import { listSourceFiles, readFileChunks } from './walk.ts'
@@ -482,10 +483,16 @@ export class ContentStore {
    * Writes the dataset's files under outPath (a new directory). Refuses if
    * outPath exists (ERR_OUT_EXISTS). Files are written to outPath + '.partial'
    * and renamed at the end, so a half-written export never looks complete.
-   * Every chunk is re-hashed on the way out.
+   * Every chunk is re-hashed on the way out. With a selection (see selectFiles), only
+   * those files are written; the chunks of the others need not be here.
    */
-  async exportDataset(datasetCid: string | CID, outPath: string): Promise<ExportResult> {
+  async exportDataset(
+    datasetCid: string | CID,
+    outPath: string,
+    selection?: readonly string[],
+  ): Promise<ExportResult> {
     const { manifest } = await this.requireDataset(datasetCid)
+    const files = selectFiles(manifest, selection)
     const target = resolve(outPath)
     const partial = `${target}.partial`
     for (const path of [target, partial]) {
@@ -496,7 +503,7 @@ export class ContentStore {
     await mkdir(partial, { recursive: true })
     let bytes = 0
     try {
-      for (const file of manifest.files) {
+      for (const file of files) {
         const filePath = join(partial, ...file.path.split('/'))
         await mkdir(dirname(filePath), { recursive: true })
         const handle = await open(filePath, 'wx')
@@ -528,12 +535,11 @@ export class ContentStore {
     path: string,
   ): Promise<{ size: number; chunks(): AsyncGenerator<Uint8Array> }> {
     const { manifest } = await this.requireDataset(datasetCid)
-    const file = manifest.files.find((f) => f.path === path)
-    if (file === undefined) {
-      const some = manifest.files.slice(0, 3).map((f) => f.path)
+    const [file] = selectFiles(manifest, [path])
+    if (file === undefined || file.path !== path) {
       throw new BwnodeError(
         ERR.NOT_FOUND,
-        `no file ${path} in dataset ${parseDatasetCid(datasetCid)} (it has ${manifest.files.length}: ${some.join(', ')}${manifest.files.length > 3 ? ', ...' : ''})`,
+        `${path} is a folder of dataset ${parseDatasetCid(datasetCid)}, not a file`,
       )
     }
     for (const chunk of file.chunks) {

@@ -199,3 +199,29 @@ export function manifestTotals(manifest: Manifest): { bytes: number; chunks: num
 export function manifestChunkList(manifest: Manifest): string[] {
   return manifest.files.flatMap((file) => file.chunks)
 }
+
+/**
+ * The files a selection names: each entry is a file's path or a folder of the dataset ('train'
+ * or 'train/' selects every file under train/). An entry that names nothing is an error that
+ * lists a few of the dataset's paths, so a mistyped path is not a silent empty fetch. No
+ * selection (undefined) is every file.
+ */
+export function selectFiles(manifest: Manifest, selection: readonly string[] | undefined): ManifestFile[] {
+  if (selection === undefined) return manifest.files
+  const chosen = new Set<ManifestFile>()
+  for (const entry of selection) {
+    const folder = entry.endsWith('/') ? entry : `${entry}/`
+    const matched = manifest.files.filter((file) => file.path === entry || file.path.startsWith(folder))
+    if (matched.length === 0) {
+      const some = manifest.files.slice(0, 3).map((f) => f.path)
+      throw new BwnodeError(
+        ERR.NOT_FOUND,
+        `no file or folder ${entry} in dataset ${manifest.name} (it has ${manifest.files.length} files: ` +
+          `${some.join(', ')}${manifest.files.length > 3 ? ', ...' : ''})`,
+      )
+    }
+    for (const file of matched) chosen.add(file)
+  }
+  // manifest order, whatever the selection's order
+  return manifest.files.filter((file) => chosen.has(file))
+}

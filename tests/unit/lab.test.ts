@@ -144,6 +144,7 @@ describe('lab monitor helpers', () => {
         cid: 'x',
         name: 'shards',
         bytes: 100,
+        complete: true,
         fetchedBytes: 80,
         seconds: 1.25,
         resumedChunks: 0,

@@ -28,6 +28,7 @@ const fetchBody = z.strictObject({
   seed: z.boolean().optional(),
   maxProviders: z.number().int().min(1).max(64).optional(),
   localityBias: z.number().min(0).max(100).optional(),
+  paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000).optional(),
 })
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -109,6 +110,7 @@ export function registerDatasetRoutes(app: FastifyInstance, node: Bwnode): void 
       ...(body.seed === undefined ? {} : { seed: body.seed }),
       ...(body.maxProviders === undefined ? {} : { maxProviders: body.maxProviders }),
       ...(body.localityBias === undefined ? {} : { localityBias: body.localityBias }),
+      ...(body.paths === undefined ? {} : { paths: body.paths }),
     })
   })
 
