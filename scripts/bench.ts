@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { cliStartupBench } from './bench/cli-startup.ts'
 import { crossProcessBench } from './bench/cross-process.ts'
 import { dhtBench } from './bench/dht.ts'
 import { emulatedBench } from './bench/emulated.ts'
@@ -38,6 +39,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   dht: dhtBench,
   vivaldi: vivaldiBench,
   quic: quicBench,
+  'cli-startup': cliStartupBench,
 }
 
 const USAGE = `usage: npm run bench [-- --json] [-- --quick] [-- --only SECTION,...] [-- --results-dir DIR]

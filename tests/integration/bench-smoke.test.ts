@@ -47,6 +47,7 @@ describe('npm run bench -- --quick --json', () => {
       'dht.',
       'vivaldi.',
       'quic.',
+      'cli_startup.',
     ]) {
       expect(report.results.some((r) => r.name.startsWith(section))).toBe(true)
     }
