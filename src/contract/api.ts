@@ -19,6 +19,13 @@ import type { AddProgress as StoreAddProgress, StoreUsage } from '../store/conte
 export type { BandwidthPoint, OfferLending, StoreUsage, TrafficFigures }
 
 /** `<data>/api.json`: how the CLI finds and authenticates to a running daemon. */
+/** Chunk size used when none is given, in bytes (1 MiB). */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024
+/** Smallest chunk size accepted, in bytes (64 KiB): below this, per-request overhead dominates. */
+export const MIN_CHUNK_SIZE = 64 * 1024
+/** Largest chunk size accepted, in bytes (4 MiB): a chunk is held whole in memory on both ends. */
+export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+
 export const API_FILE = 'api.json'
 
 /**

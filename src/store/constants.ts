@@ -1,9 +1,5 @@
-/** Chunk size used when none is given, in bytes (1 MiB). */
-export const DEFAULT_CHUNK_SIZE = 1024 * 1024
-/** Smallest chunk size accepted, in bytes (64 KiB): below this, per-request overhead dominates. */
-export const MIN_CHUNK_SIZE = 64 * 1024
-/** Largest chunk size accepted, in bytes (4 MiB): a chunk is held whole in memory on both ends. */
-export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+// The chunk sizes a dataset may have are part of the API's contract (the CLI checks them too).
+export { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../contract/api.ts'
 /** Largest encoded manifest accepted, in bytes (8 MiB); bounds what a peer can make us parse. */
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 /** Manifest format version written into every manifest. */

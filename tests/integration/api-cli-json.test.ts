@@ -40,20 +40,35 @@ describe('CLI --json', () => {
   })
 
   it('usage errors, init and start errors come back as JSON too', async () => {
-    const [unknownOption, missingArg, badInit, badStart, badBias] = await Promise.all([
+    const [unknownOption, missingArg, badInit, badStart, badBias, tinyChunk, wordChunk] = await Promise.all([
       runCli(['ls', '--json', '--bogus']),
       runCli(['ping', '--json']),
       runCli(['init', '--json', '--data', '/dev/null/x']),
       runCli(['start', '--json', '--data', await tempDir(), '--api-port', '70000']),
       runCli(['fetch', 'bafy', '--json', '--locality-bias', 'near']),
+      // out of range and not a size are the same kind of mistake: both exit 2, before any daemon is asked
+      runCli(['add', 'README.md', '--json', '--chunk-size', '10']),
+      runCli(['add', 'README.md', '--json', '--chunk-size', 'abc']),
     ])
-    for (const result of [unknownOption, missingArg, badStart, badBias]) {
+    expect(parseError(tinyChunk.stdout).message).toMatch(/from 64KiB to 4MiB, got 10/)
+    for (const result of [unknownOption, missingArg, badStart, badBias, tinyChunk, wordChunk]) {
       expect(result.code).toBe(2)
       expect(parseError(result.stdout).code).toBe('ERR_USAGE')
     }
     expect(parseError(badBias.stdout).message).toMatch(/--locality-bias must be a number from 0 to 100/)
     expect(badInit.code).toBe(2)
     expect(parseError(badInit.stdout).code).toBe('ERR_CONFIG')
+  })
+
+  it('a second init keeps the identity and says so, with the peer id alone on stdout', async () => {
+    const dataDir = await tempDir()
+    const first = await runCli(['init', '--data', dataDir])
+    const again = await runCli(['init', '--data', dataDir])
+    expect(first.code).toBe(0)
+    expect(again.code).toBe(0)
+    expect(again.stdout).toBe(first.stdout)
+    expect(first.stderr).toBe('')
+    expect(again.stderr).toContain('already initialised; its identity is kept')
   })
 
   describe('against a running daemon', () => {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { type Command, InvalidArgumentError } from 'commander'
-import type { AddJobInfo, DatasetInfo } from '../../contract/api.ts'
+import { type AddJobInfo, type DatasetInfo, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../contract/api.ts'
 import { ERR, relayedCode } from '../../errors/codes.ts'
 import { BwnodeError } from '../../errors/index.ts'
 import { formatBytes, parseSize, plural, table } from '../../util/format.ts'
@@ -18,11 +18,17 @@ import {
 } from '../progress.ts'
 
 function chunkSizeOption(value: string): number {
+  let size: number
   try {
-    return parseSize(value)
+    size = parseSize(value)
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message)
   }
+  // Out of range is a usage error like any other, said before the daemon is asked.
+  if (size < MIN_CHUNK_SIZE || size > MAX_CHUNK_SIZE) {
+    throw new InvalidArgumentError(`chunk size must be from 64KiB to 4MiB, got ${value} (${size} bytes)`)
+  }
+  return size
 }
 
 /** An add's progress as the progress display reads it; null while it waits for the store. */

@@ -27,7 +27,13 @@ export function registerInit(program: Command): void {
           await readOrCreateToken(join(options.data, API_TOKEN_FILE))
           return { peerId: peerIdFromPrivateKey(privateKey).toString(), dataDir: options.data, created }
         },
-        (result) => result.peerId,
+        (result) => {
+          // stdout stays the peer id alone (scripts read it); the note that nothing changed goes to stderr
+          if (!result.created) {
+            process.stderr.write(`${options.data} was already initialised; its identity is kept\n`)
+          }
+          return result.peerId
+        },
       )
     })
 }
