@@ -1,8 +1,9 @@
 import { resolve } from 'node:path'
 import type { DatasetInfo, NodeStatus, TransferInfo } from '../contract/api.ts'
 import { ERR } from '../errors/codes.ts'
-import { BwnodeError, errorMessage } from '../errors/index.ts'
+import { BwnodeError } from '../errors/index.ts'
 import { formatBytes, formatRate } from '../util/format.ts'
+import { waitFor } from '../util/poll.ts'
 import { LabCluster } from './cluster.ts'
 import {
   DEFAULT_DHT_TIMEOUT_MS,
@@ -77,47 +78,27 @@ export interface LabSummary {
   keptRunning: boolean
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((done, fail) => {
-    if (signal?.aborted) return fail(cancelled())
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      done()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      fail(cancelled())
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
 function cancelled(): BwnodeError {
   return new BwnodeError(ERR.CANCELLED, 'lab stopped')
 }
 
-/** Polls `probe` until it returns a value, or fails with what it was waiting for. */
-async function waitUntil<T>(
+/** Polls `probe` every 250 ms until it returns a value; at the timeout, ERR_LAB_TIMEOUT says what for. */
+function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let lastError = ''
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      lastError = errorMessage(err)
-    }
-    await sleep(250, signal)
-  }
-  throw new BwnodeError(
-    ERR.LAB_TIMEOUT,
-    `lab: timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ''}`,
-  )
+  return waitFor(probe, {
+    what,
+    timeoutMs,
+    intervalMs: 250,
+    ...(signal === undefined ? {} : { signal }),
+    timeoutError: (message) => new BwnodeError(ERR.LAB_TIMEOUT, `lab: ${message}`),
+  }).catch((err: unknown) => {
+    // a stop during the wait is the lab's own cancellation, not a timeout or a timer's AbortError
+    throw signal?.aborted ? cancelled() : err
+  })
 }
 
 /** Nodes that get the dataset first: the origin and the residential peers (not the consumer nor the datacentre peer). */

@@ -6,6 +6,7 @@ import type { Level } from 'level'
 import type { BwnodeConfig, LinkConfig } from '../config/schema.ts'
 import type { NodeReachability, NodeStatus, PeerDetail, PeerEntry } from '../contract/api.ts'
 import { type Database, openDatabase } from '../db/database.ts'
+import { ERR } from '../errors/codes.ts'
 import { BwnodeError, ConfigError, errorCode, errorMessage } from '../errors/index.ts'
 import type { PeerLatencySummary, Pinger } from '../latency/recorder.ts'
 import { LatencyRecorder } from '../latency/recorder.ts'
@@ -267,7 +268,7 @@ export class Bwnode {
       if (/EADDRINUSE|address already in use/i.test(message)) {
         throw new ConfigError(`listen ${this.config.listen.join(',')}: address already in use`)
       }
-      throw new BwnodeError('ERR_START', `libp2p failed to start: ${message}`, { cause: err })
+      throw new BwnodeError(ERR.START, `libp2p failed to start: ${message}`, { cause: err })
     }
     await this.store.start()
     await this.ledger.open()
@@ -336,7 +337,7 @@ export class Bwnode {
       try {
         return await read()
       } catch (err) {
-        if ((err as { code?: string }).code === 'ERR_DATASET_NOT_FOUND') return undefined
+        if ((err as { code?: string }).code === ERR.DATASET_NOT_FOUND) return undefined
         throw err
       }
     }
@@ -623,6 +624,6 @@ export function parsePeerId(text: string): PeerId {
   try {
     return peerIdFromString(text)
   } catch {
-    throw new BwnodeError('ERR_BAD_PEER_ID', `not a peer id: ${text}`)
+    throw new BwnodeError(ERR.BAD_PEER_ID, `not a peer id: ${text}`)
   }
 }
