@@ -101,85 +101,37 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = {}
-    if (this.hasToken) headers.authorization = `Bearer ${this.token}`
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs)
-    const signals = [signal, timeout].filter((s): s is AbortSignal => s !== undefined)
-    const combined = signals.length === 0 ? undefined : AbortSignal.any(signals)
-    const timedOut = (err: unknown): BwnodeError =>
-      new BwnodeError(
-        ERR.TIMEOUT,
-        `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
-        { cause: err },
-      )
-    let response: Response
+    const sent = await this.send(method, path, body, signal)
     let text: string
     try {
-      response = await fetch(`${this.url}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(combined === undefined ? {} : { signal: combined }),
-      })
+      text = await sent.response.text()
     } catch (err) {
-      if (signal?.aborted) throw err
-      if (timeout?.aborted) throw timedOut(err)
-      throw new BwnodeError(
-        ERR.DAEMON_NOT_RUNNING,
-        `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
-        { cause: err },
+      throw sent.explain(
+        err,
+        () => new BwnodeError(ERR.API, `the daemon at ${this.url} broke off its reply`, { cause: err }),
       )
-    }
-    try {
-      text = await response.text()
-    } catch (err) {
-      if (signal?.aborted) throw err
-      if (timeout?.aborted) throw timedOut(err)
-      throw new BwnodeError(ERR.API, `the daemon at ${this.url} broke off its reply`, { cause: err })
+    } finally {
+      sent.release()
     }
     let data: unknown
     try {
       data = text.length > 0 ? JSON.parse(text) : undefined
     } catch {
-      throw new BwnodeError(ERR.API, `daemon sent a non-JSON reply (${response.status})`)
+      throw new BwnodeError(ERR.API, `daemon sent a non-JSON reply (${sent.response.status})`)
     }
-    if (!response.ok) throw this.errorOf(response.status, data)
+    if (!sent.response.ok) throw this.errorOf(sent.response.status, data)
     return data as T
   }
 
   /**
    * A GET whose reply is bytes, not JSON (`bwnode cat`): the body as it arrives. `--timeout`
-   * bounds the wait for the reply to start, not the transfer of a large file.
+   * bounds the wait for the reply to start, not the transfer of a large file; the caller's
+   * signal still stops the transfer.
    */
   async download(path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
-    const headers: Record<string, string> = {}
-    if (this.hasToken) headers.authorization = `Bearer ${this.token}`
-    const controller = new AbortController()
-    const onAbort = () => controller.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const timer =
-      this.timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(), this.timeoutMs)
-    let response: Response
-    try {
-      response = await fetch(`${this.url}${path}`, { headers, signal: controller.signal })
-    } catch (err) {
-      if (signal?.aborted) throw err
-      if (controller.signal.aborted) {
-        throw new BwnodeError(
-          ERR.TIMEOUT,
-          `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
-          { cause: err },
-        )
-      }
-      throw new BwnodeError(
-        ERR.DAEMON_NOT_RUNNING,
-        `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
-        { cause: err },
-      )
-    } finally {
-      clearTimeout(timer)
-    }
+    const sent = await this.send('GET', path, undefined, signal)
+    sent.stopTimer()
+    const { response } = sent
     if (!response.ok || response.body === null) {
       let data: unknown
       try {
@@ -187,9 +139,81 @@ export class ApiClient {
       } catch {
         data = undefined
       }
+      sent.release()
       throw this.errorOf(response.status, data)
     }
     return response.body
+  }
+
+  /**
+   * Sends one request, bounded by `--timeout` and the caller's signal until `stopTimer` or
+   * `release` (which also drops the signal's listener). A failure before the reply is said as
+   * the timeout, or as an unreachable daemon; `explain` says a later one the same way.
+   */
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<{
+    response: Response
+    stopTimer: () => void
+    release: () => void
+    explain: (err: unknown, otherwise: () => BwnodeError) => unknown
+  }> {
+    const headers: Record<string, string> = {}
+    if (this.hasToken) headers.authorization = `Bearer ${this.token}`
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const controller = new AbortController()
+    const onAbort = (): void => controller.abort(signal?.reason)
+    if (signal?.aborted) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
+    let timedOut = false
+    const timer =
+      this.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            controller.abort()
+          }, this.timeoutMs)
+    const stopTimer = (): void => clearTimeout(timer)
+    const release = (): void => {
+      stopTimer()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const explain = (err: unknown, otherwise: () => BwnodeError): unknown => {
+      if (signal?.aborted) return err
+      if (timedOut) {
+        return new BwnodeError(
+          ERR.TIMEOUT,
+          `no answer from the bwnode daemon at ${this.url} within ${seconds(this.timeoutMs ?? 0)} (--timeout)`,
+          { cause: err },
+        )
+      }
+      return otherwise()
+    }
+    try {
+      const response = await fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        signal: controller.signal,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+      return { response, stopTimer, release, explain }
+    } catch (err) {
+      release()
+      throw explain(
+        err,
+        () =>
+          new BwnodeError(
+            ERR.DAEMON_NOT_RUNNING,
+            `cannot reach the bwnode daemon at ${this.url} (is it running?)`,
+            {
+              cause: err,
+            },
+          ),
+      )
+    }
   }
 
   /** The daemon's error reply as a BwnodeError with its code, and a hint for a refused token. */

@@ -535,11 +535,13 @@ export class ContentStore {
     path: string,
   ): Promise<{ size: number; chunks(): AsyncGenerator<Uint8Array> }> {
     const { manifest } = await this.requireDataset(datasetCid)
-    const [file] = selectFiles(manifest, [path])
-    if (file === undefined || file.path !== path) {
+    const file = manifest.files.find((f) => f.path === path)
+    if (file === undefined) {
+      // a path that names nothing is said as a selection says it; a folder, as not a file
+      const folder = selectFiles(manifest, [path], parseDatasetCid(datasetCid).toString())
       throw new BwnodeError(
         ERR.NOT_FOUND,
-        `${path} is a folder of dataset ${parseDatasetCid(datasetCid)}, not a file`,
+        `${path} is a folder of dataset ${parseDatasetCid(datasetCid)} (${folder.length} files), not a file`,
       )
     }
     for (const chunk of file.chunks) {

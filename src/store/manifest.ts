@@ -206,7 +206,11 @@ export function manifestChunkList(manifest: Manifest): string[] {
  * lists a few of the dataset's paths, so a mistyped path is not a silent empty fetch. No
  * selection (undefined) is every file.
  */
-export function selectFiles(manifest: Manifest, selection: readonly string[] | undefined): ManifestFile[] {
+export function selectFiles(
+  manifest: Manifest,
+  selection: readonly string[] | undefined,
+  dataset = manifest.name,
+): ManifestFile[] {
   if (selection === undefined) return manifest.files
   const chosen = new Set<ManifestFile>()
   for (const entry of selection) {
@@ -216,7 +220,7 @@ export function selectFiles(manifest: Manifest, selection: readonly string[] | u
       const some = manifest.files.slice(0, 3).map((f) => f.path)
       throw new BwnodeError(
         ERR.NOT_FOUND,
-        `no file or folder ${entry} in dataset ${manifest.name} (it has ${manifest.files.length} files: ` +
+        `no file ${entry} in dataset ${dataset} (it has ${manifest.files.length}: ` +
           `${some.join(', ')}${manifest.files.length > 3 ? ', ...' : ''})`,
       )
     }

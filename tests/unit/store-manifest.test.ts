@@ -18,6 +18,7 @@ import {
   manifestCid,
   setBit,
 } from '../../src/store/index.ts'
+import { selectFiles } from '../../src/store/manifest.ts'
 
 const encoder = new TextEncoder()
 const CHUNK_A = chunkCid(Uint8Array.of(1)).toString()
@@ -207,6 +208,39 @@ describe('manifest encoding', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('a selection of files', () => {
+  const manifest: Manifest = {
+    ...validManifest(),
+    files: [
+      { path: 'a.bin', size: 1, chunks: [CHUNK_A] },
+      { path: 'dir/b.bin', size: 1, chunks: [CHUNK_B] },
+      { path: 'dir/sub/c.bin', size: 0, chunks: [] },
+      { path: 'dirt.bin', size: 0, chunks: [] },
+    ],
+  }
+  const paths = (selection?: string[]) => selectFiles(manifest, selection).map((f) => f.path)
+
+  it('is every file without one, and a folder is what is under it (not a name that starts alike)', () => {
+    expect(paths()).toEqual(['a.bin', 'dir/b.bin', 'dir/sub/c.bin', 'dirt.bin'])
+    expect(paths(['dir'])).toEqual(['dir/b.bin', 'dir/sub/c.bin'])
+    expect(paths(['dir/'])).toEqual(['dir/b.bin', 'dir/sub/c.bin'])
+  })
+
+  it('keeps manifest order and names each file once, however it was asked', () => {
+    expect(paths(['dirt.bin', 'dir/b.bin', 'dir', 'a.bin'])).toEqual([
+      'a.bin',
+      'dir/b.bin',
+      'dir/sub/c.bin',
+      'dirt.bin',
+    ])
+  })
+
+  it('refuses a path that names nothing, saying which', () => {
+    expectCode(() => selectFiles(manifest, ['a.bin', 'di']), 'ERR_NOT_FOUND')
+    expect(() => selectFiles(manifest, ['nope'])).toThrow(/no file nope in dataset demo \(it has 4: a\.bin/)
   })
 })
 
