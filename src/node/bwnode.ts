@@ -19,6 +19,7 @@ import { LendingAllowance, type LendingState } from '../lending/allowance.ts'
 import { createLinkEmulator } from '../net/emulator.ts'
 import type { NodeLink } from '../net/link.ts'
 import { UplinkLoad } from '../net/uplink-load.ts'
+import type { ChunkSession } from '../protocols/chunk/client.ts'
 import { ChunkErrorCode } from '../protocols/chunk/codes.ts'
 import { type ChunkServer, type ChunkServerInit, registerChunkProtocol } from '../protocols/chunk/handler.ts'
 import { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
@@ -35,7 +36,7 @@ import { countProviderRecords } from './dht-records.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { type BwnodeLibp2p, buildLibp2p, type Libp2pInit } from './libp2p.ts'
 import { NodeMetrics } from './metrics.ts'
-import { Payments, payingSession, type SessionPayer } from './payments.ts'
+import { Payments, type SessionPayer } from './payments.ts'
 import { describePeer, isRelayed, offeredBytesPerSec, rttWindow } from './peer-detail.ts'
 import { ServedByDataset } from './served.ts'
 
@@ -431,21 +432,35 @@ export class Bwnode {
     // A pooled session was set up by an earlier fetch: only a new stream measures setup.
     if (fresh) void this.latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
     const metrics = this.metrics
-    return payingSession(session, this.payments, {
-      get: async (request) => {
+    return {
+      get: async (cid: Parameters<ChunkSession['get']>[0], options?: { signal?: AbortSignal }) => {
         try {
-          return await request()
+          return await session.get(cid, options)
         } catch (err) {
           if (errorCode(err) === ChunkErrorCode.CHUNK_HASH_MISMATCH) metrics.badChunks.inc()
           throw err
         }
       },
+      manifest: (cid: Parameters<ChunkSession['manifest']>[0], options?: { signal?: AbortSignal }) =>
+        session.manifest(cid, options),
+      have: async (cid: Parameters<ChunkSession['have']>[0], options?: { signal?: AbortSignal }) => {
+        const reply = await session.have(cid, options)
+        await this.payments.quote(peer, reply.pricePerGiB)
+        return reply
+      },
+      abort: () => session.abort(),
+      get closed() {
+        return session.closed
+      },
       close: async () => {
+        // A voucher is recorded as spent before it is sent: let the ones being signed go out,
+        // or the payer would have paid for bytes the provider is never credited.
+        await this.payments.settled(peer)
         // kept for the next fetch from this peer (a warm stream), or closed if it cannot be
         await this.sessions.release(session)
         record(sampler.finish())
       },
-    })
+    }
   }
 
   /** What is known about a provider before fetching from it: measured RTT, else Vivaldi's estimate. */

@@ -1,55 +1,11 @@
 import type { PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
-import type { ProviderSession } from '../fetch/types.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { PayerChannel } from '../ledger/payer-channel.ts'
 
 /** What a chunk session needs to pay a provider as this node (the live experiment opens its own). */
 export type SessionPayer = Pick<Payments, 'voucherFor' | 'quote' | 'settled' | 'assertAffordable'>
-
-/** The chunk session calls a fetch makes; `ChunkSession` has them. */
-type ChunkCalls = Required<Pick<ProviderSession, 'get' | 'have' | 'manifest' | 'abort'>> & {
-  readonly peerId: PeerId
-  readonly closed: boolean
-}
-
-/**
- * A chunk session as a fetch's provider session that pays its way: the price in the provider's
- * HAVE reply is quoted to the payer (refused when this node cannot afford it), and closing waits
- * for the vouchers being signed: a voucher is recorded as spent before it is sent, so closing
- * first would pay for bytes the provider is never credited. `close` then ends the session
- * (the node hands it back to its pool instead); `get` may wrap each chunk request.
- */
-export function payingSession(
-  session: ChunkCalls,
-  payer: Pick<SessionPayer, 'quote' | 'settled'>,
-  hooks: {
-    close: () => Promise<void>
-    get?: (request: () => Promise<Uint8Array>) => Promise<Uint8Array>
-  },
-): ProviderSession & { readonly closed: boolean } {
-  const peer = session.peerId
-  return {
-    get: (cid: CID, options?: { signal?: AbortSignal }) =>
-      hooks.get === undefined ? session.get(cid, options) : hooks.get(() => session.get(cid, options)),
-    manifest: (cid: CID, options?: { signal?: AbortSignal }) => session.manifest(cid, options),
-    have: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      const reply = await session.have(cid, options)
-      await payer.quote(peer, reply.pricePerGiB)
-      return reply
-    },
-    abort: () => session.abort(),
-    get closed() {
-      return session.closed
-    },
-    close: async () => {
-      await payer.settled(peer)
-      await hooks.close()
-    },
-  }
-}
 
 /**
  * The paying side of the chunk protocol: one payment channel per provider,
