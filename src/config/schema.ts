@@ -3,7 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { parseWindow } from '../lending/schedule.ts'
 import { DEFAULT_MIN_FREE_BYTES } from '../store/constants.ts'
-import { DEFAULT_UPLINK_MBPS } from './defaults.ts'
+import { DEFAULT_PRICE_PER_GIB, DEFAULT_UPLINK_MBPS } from './defaults.ts'
 
 /**
  * The node's configuration. Every field has a default, so `{}` is a valid
@@ -145,7 +145,7 @@ export const configSchema = z.strictObject({
       /** Spare uplink lent to peers (Mbit/s); the server never serves faster. 0 = no cap. */
       uplinkMbps: z.number().min(0).default(DEFAULT_UPLINK_MBPS),
       maxConcurrent: z.number().int().min(1).max(1024).default(8),
-      pricePerGiB: z.number().min(0).default(1),
+      pricePerGiB: z.number().min(0).default(DEFAULT_PRICE_PER_GIB),
       ttlMs: z.number().int().min(10_000).default(3_600_000),
     })
     .prefault({}),

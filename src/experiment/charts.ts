@@ -5,6 +5,8 @@
 import { parse, View } from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
 import { DECOMPOSITION_PARTS, decompose, routeInflationFromKnobs } from './decompose.ts'
+import { costChart } from './report-cost.ts'
+import { demandChart } from './report-demand.ts'
 import { atRest } from './report-groups.ts'
 import { loadChart } from './report-load.ts'
 import { type CellStats, cellStats } from './stats.ts'
@@ -319,6 +321,8 @@ export function chartSpecs(results: Results): ChartSpec[] {
     kScalingChart(idle),
     peersVsOriginChart(idle),
     loadChart(results),
+    results.config.mode === 'live' ? undefined : demandChart(results),
+    costChart(results),
   ].filter((c): c is ChartSpec => c !== undefined)
 }
 

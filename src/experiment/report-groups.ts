@@ -1,7 +1,7 @@
 /**
  * Cell groups read against a baseline (latency under load, churn): each member cell is compared
  * with the cell that has the same workload, placement, distance, k and requests in flight at rest,
- * the network cell of the full run or the `<group>-none` cell of a run of that group alone.
+ * the `<group>-none` cell of a run of that group (alone or combined), else the network cell of the full run.
  */
 import { interval } from './report-format.ts'
 import { ratioInterval } from './stats.ts'
@@ -26,10 +26,10 @@ export function groupComparisons(
   const key = (c: Cell) => `${c.workload}|${c.placement}|${c.distanceKm}|${c.k}|${c.inFlight}`
   const out: GroupComparison[] = []
   for (const k of [...new Set(members.map(key))].sort()) {
-    const baseline = results.cells.find(
-      (c) =>
-        atRest(c) && key(c) === k && c.runs.length > 0 && (c.role === 'network' || c.tag === `${group}-none`),
-    )
+    // the group's own at-rest cell first: in a combined report it was measured in the same run
+    const candidates = results.cells.filter((c) => atRest(c) && key(c) === k && c.runs.length > 0)
+    const baseline =
+      candidates.find((c) => c.tag === `${group}-none`) ?? candidates.find((c) => c.role === 'network')
     if (baseline !== undefined) out.push({ baseline, members: members.filter((c) => key(c) === k) })
   }
   return out

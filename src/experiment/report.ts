@@ -15,6 +15,8 @@ import {
 } from './decompose.ts'
 import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
 import { churnSection } from './report-churn.ts'
+import { costSection } from './report-cost.ts'
+import { demandSection } from './report-demand.ts'
 import {
   CHARTS_DIR,
   chartLink,
@@ -592,6 +594,7 @@ export function renderReportMarkdown(
       resultsSection(results, charts),
       fidelitySection(results),
       decompositionSection(results, charts),
+      costSection(results, charts),
       verdictSection(verdicts),
       machineSection(results),
     ].join('\n\n')}\n`
@@ -608,6 +611,8 @@ export function renderReportMarkdown(
     peersVsOriginSection(results, charts),
     loadSection(results, charts),
     churnSection(results),
+    demandSection(results, charts),
+    costSection(results, charts),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`

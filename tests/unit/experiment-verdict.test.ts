@@ -356,6 +356,8 @@ describe('report', () => {
       '## Latency decomposition',
       '## k-peer scaling',
       '## Peers vs origin',
+      '## Demand at GPU scale',
+      '## Cost',
       '## Verdict per workload',
       '## Machine and versions',
     ]) {
@@ -370,6 +372,7 @@ describe('report', () => {
     const specs = chartSpecs(input)
     expect(specs.map((s) => s.file).sort()).toEqual(
       [
+        'cost-per-gb.svg',
         'k-peer-scaling.svg',
         'latency-decomposition.svg',
         'peers-vs-origin.svg',

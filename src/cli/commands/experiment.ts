@@ -19,6 +19,7 @@ interface ExperimentCliOptions {
   dilation?: number | 'auto'
   only?: ExperimentGroup[]
   without?: ExperimentGroup[]
+  combine?: string[]
 }
 
 /** CELL_GROUPS of src/experiment/scenarios.ts, named here so that --help loads no experiment code. */
@@ -105,6 +106,12 @@ export function registerExperiment(program: Command): void {
         'e.g. --without load,churn, then each group alone with --only',
       groupsParser('--without'),
     )
+    .option(
+      '--combine <dir>',
+      'measure nothing: write one report into --out from the results.json of a full run (given first) and of ' +
+        'runs of its groups alone (--only); repeat the flag per run',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
     .option('--data <dir>', 'data dir of the running daemon (--live)')
     .option('--api <url>', 'API URL of the running daemon (--live)')
@@ -137,6 +144,27 @@ export function registerExperiment(program: Command): void {
           throw new UsageError('--data and --api go with --live')
         }
         const out = resolve(options.out)
+        if (options.combine !== undefined) {
+          const others = [
+            options.quick,
+            options.full,
+            options.live,
+            options.only,
+            options.without,
+            options.seed,
+          ]
+          if (others.some((o) => o !== undefined))
+            throw new UsageError('--combine measures nothing: give it only with --out')
+          if (options.combine.length < 2)
+            throw new UsageError('--combine takes a full run and at least one group run')
+          const { combineResultDirs } = await import('../../experiment/combine-files.ts')
+          const written = await combineResultDirs(
+            options.combine.map((d) => resolve(d)),
+            out,
+          )
+          emit(options, { reportPath: written.reportPath }, (data) => `report: ${data.reportPath}`)
+          return
+        }
         const onProgress = (line: string): void => {
           process.stderr.write(`${line}\n`)
         }
