@@ -12,9 +12,9 @@ export interface GroupComparison {
   members: Cell[]
 }
 
-/** A cell that measures the links at rest: no load on the uplinks, no peer leaving. */
+/** A cell that measures the links at rest: no load on the uplinks, no peer leaving, providers known. */
 export function atRest(cell: Cell): boolean {
-  return cell.load === undefined && cell.churn === undefined
+  return cell.load === undefined && cell.churn === undefined && cell.discovery === undefined
 }
 
 export function groupComparisons(

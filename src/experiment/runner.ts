@@ -13,8 +13,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { arch, cpus, platform, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { LinkConfig } from '../config/schema.ts'
-import { connectAndPing, stopAll } from '../lab/swarm.ts'
+import { connectAndPing, stopAll, stopQuietly } from '../lab/swarm.ts'
 import { TimeDilation } from '../net/dilation.ts'
+import type { LinkEmulatorInit } from '../net/emulator.ts'
 import { linkBetween } from '../net/link.ts'
 import { LinkSwitch } from '../net/link-switch.ts'
 import { UNLOADED, UplinkLoad } from '../net/uplink-load.ts'
@@ -22,6 +23,7 @@ import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { seededRandom } from '../util/random.ts'
 import { median } from '../util/stats.ts'
 import { calibrate } from './calibrate.ts'
+import { DhtDiscovery, joinThrough } from './discovery.ts'
 import {
   cellLabel,
   classifyRun,
@@ -94,6 +96,8 @@ export interface RunExperimentOptions {
 
 /** Highest dilation 'auto' tries; a cell still machine-bound there keeps that label. */
 export const MAX_DILATION = 32
+/** A scheduling cell's DHT lookup gives up after this long (real time at K=1), ms. */
+const SCHEDULING_LOOKUP_TIMEOUT_MS = 30_000
 /**
  * Auto dilation starts where the cell's configured capacity is at most this share of this
  * machine's measured chunk throughput (all of a cell's nodes share one process).
@@ -142,6 +146,16 @@ interface Context {
   residentialLoad: UplinkLoad
   /** Peers a churn cell took off the network during the run in progress; back after it. */
   departed: Provider[]
+  /** The consumer's emulator settings, for the newcomers of scheduling cells. */
+  emulator: LinkEmulatorInit
+}
+
+/** A scheduling cell's consumer: a node that joined through the consumer just before the run. */
+interface Newcomer {
+  node: Bwnode
+  /** From its first dial to its DHT warmed by a lookup, undilated ms (untimed by the run). */
+  joinedMs: number
+  close(): Promise<void>
 }
 
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
@@ -240,6 +254,7 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
       signal,
       residentialLoad,
       departed: [],
+      emulator,
     }
     log(`datacentre peer RTT ${ctx.datacentre.rttMs} ms, origin RTT ${ctx.origin.rttMs} ms`)
 
@@ -529,6 +544,7 @@ function cellHeader(
     ...(p.tag !== undefined ? { tag: p.tag } : {}),
     ...(p.load !== undefined ? { load: p.load } : {}),
     ...(p.churn !== undefined ? { churn: p.churn } : {}),
+    ...(p.discovery !== undefined ? { discovery: p.discovery } : {}),
   }
 }
 
@@ -653,15 +669,18 @@ async function runOnce(
   rep: number,
   k: number,
 ): Promise<Run> {
+  // a scheduling cell's consumer joins before the clock starts, as a node joins from its config
+  const newcomer = p.discovery === 'dht' ? await joinNewcomer(ctx) : undefined
   ctx.dilation.factor = k
   const span = ctx.monitor.begin()
   let measured: Awaited<ReturnType<typeof measureOnce>>
   try {
-    measured = await measureOnce(ctx, p, dataset, model, rep, k)
+    measured = await measureOnce(ctx, p, dataset, model, rep, k, newcomer)
   } finally {
     // a failed run must not leave the links slowed for the next connect (handshakes run undilated)
     ctx.dilation.factor = 1
     await bringBack(ctx)
+    await newcomer?.close()
   }
   const figures = span.end()
   const { run, items } = measured
@@ -684,15 +703,16 @@ async function measureOnce(
   model: LinkModel,
   rep: number,
   k: number,
+  newcomer?: Newcomer,
 ): Promise<{ run: Run; items: ReadItem[] }> {
   const staging = p.workload === 'W4-bulk-staging'
   const items = staging ? sequentialItems(dataset.manifest) : itemsFor(ctx, p, dataset, rep)
   const churn = scheduleChurn(ctx, p, items, rep, k)
   try {
-    if (!staging) return await measureItems(ctx, p, model, rep, k, items)
+    if (!staging) return await measureItems(ctx, p, model, rep, k, items, newcomer && { newcomer, dataset })
     const run = isLocal(p)
       ? await stageLocally(ctx, p, dataset, rep)
-      : await stageRemotely(ctx, p, dataset, model, k)
+      : await stageRemotely(ctx, p, dataset, model, k, newcomer)
     return { run, items }
   } finally {
     churn.cancel()
@@ -740,6 +760,8 @@ async function measureItems(
   rep: number,
   k: number,
   items: ReadItem[],
+  /** Scheduling cells: the newcomer finds the providers on the DHT and dials them, on the clock. */
+  discovering?: { newcomer: Newcomer; dataset: TemplateDataset },
 ): Promise<{ run: Run; items: ReadItem[] }> {
   const local = isLocal(p)
   const consumeWith = (lanes: Lane[]) =>
@@ -752,12 +774,26 @@ async function measureItems(
       ...(p.targetBytesPerSec !== undefined ? { targetBytesPerSec: p.targetBytesPerSec / k } : {}),
     })
   let measure: ConsumeMeasure
+  /** Scheduling cells: ms (dilated) from the start of the lookup to every session open. */
+  let scheduledMs = 0
+  let discovery: Run['discovery']
   if (local) {
     measure = await withLocalStore(ctx, p, rep, (store) => consumeWith([storeLane(store, p.inFlight)]))
   } else {
+    const providers = providersOf(ctx, p)
+    let walk: DhtDiscovery | undefined
+    if (discovering !== undefined) {
+      const wanted = new Set(providers.map((x) => x.node.peerId.toString()))
+      walk = new DhtDiscovery(discovering.newcomer.node, datasetCid(discovering.dataset), wanted)
+      const found = new Set<string>()
+      for await (const peer of walk.providers(ctx.signal ?? new AbortController().signal))
+        found.add(peer.toString())
+      if (found.size < wanted.size)
+        throw new Error(`the DHT lookup found ${found.size} of the cell's ${wanted.size} providers`)
+    }
     const { lanes, close } = await sessionLanes(
-      ctx.consumer.libp2p,
-      providersOf(ctx, p).map((x) => ({
+      discovering?.newcomer.node.libp2p ?? ctx.consumer.libp2p,
+      providers.map((x) => ({
         peerId: x.node.peerId,
         kind: x.kind,
         label: x.label,
@@ -767,6 +803,10 @@ async function measureItems(
       p.inFlight,
       k,
     )
+    if (walk !== undefined && discovering !== undefined) {
+      scheduledMs = walk.elapsedMs(1)
+      discovery = { ...walk.times(k)!, connectedMs: scheduledMs / k, joinedMs: discovering.newcomer.joinedMs }
+    }
     try {
       measure = await consumeWith(lanes)
     } finally {
@@ -774,8 +814,9 @@ async function measureItems(
     }
   }
   const paced = p.workload === 'W1-random-samples' || p.workload === 'W3-token-stream'
-  const seconds = measure.seconds / k
-  const ttfbMs = measure.ttfbMs / k
+  // a scheduling run's clock starts at the lookup: finding and dialling the providers count
+  const seconds = (measure.seconds + scheduledMs / 1000) / k
+  const ttfbMs = (measure.ttfbMs + scheduledMs) / k
   return {
     items,
     run: {
@@ -783,7 +824,7 @@ async function measureItems(
       bytes: measure.bytes,
       throughputMBps: measure.bytes / seconds / 1e6,
       ttfbMs,
-      firstChunkMs: measure.firstChunkMs / k,
+      firstChunkMs: (measure.firstChunkMs + scheduledMs) / k,
       ...(measure.steadyBytesPerSec !== undefined
         ? { steadyMBps: (measure.steadyBytesPerSec * k) / 1e6 }
         : {}),
@@ -794,9 +835,26 @@ async function measureItems(
       peerBytes: measure.bytesByKind.peer,
       ...(local ? {} : { protocolMs: protocolOverheadMs(ttfbMs, model) }),
       ...(measure.lostLanes.length > 0
-        ? { lostSources: measure.lostLanes.map((l) => ({ atMs: l.atMs / k })) }
+        ? { lostSources: measure.lostLanes.map((l) => ({ atMs: (l.atMs + scheduledMs) / k })) }
         : {}),
+      ...(discovery !== undefined ? { discovery } : {}),
     },
+  }
+}
+
+/** Starts a scheduling cell's consumer: an empty node on the consumer's link, joined through the consumer. */
+async function joinNewcomer(ctx: Context): Promise<Newcomer> {
+  const dataDir = join(ctx.workDir, `newcomer-${Math.random().toString(36).slice(2)}`)
+  const node = await startNode({ dataDir, link: consumerLink(), emulator: ctx.emulator })
+  const close = async () => {
+    await stopQuietly(node)
+    await rm(dataDir, { recursive: true, force: true }).catch(() => {})
+  }
+  try {
+    return { node, joinedMs: await joinThrough(node, ctx.consumer, ctx.signal), close }
+  } catch (err) {
+    await close()
+    throw err
   }
 }
 
@@ -884,14 +942,20 @@ async function stageRemotely(
   dataset: TemplateDataset,
   model: LinkModel,
   k: number,
+  newcomer?: Newcomer,
 ): Promise<Run> {
   const cid = datasetCid(dataset)
   const providers = providersOf(ctx, p)
+  const consumer = newcomer?.node ?? ctx.consumer
+  const walk =
+    newcomer === undefined
+      ? undefined
+      : new DhtDiscovery(newcomer.node, cid, new Set(providers.map((x) => x.node.peerId.toString())))
   try {
     const m = await stageWithFetcher(
-      ctx.consumer.peerId,
-      ctx.consumer.libp2p,
-      ctx.consumer.store,
+      consumer.peerId,
+      consumer.libp2p,
+      consumer.store,
       cid,
       // the fetcher runs in real time: its hint is the dilated round trip
       providers.map((x) => ({
@@ -903,7 +967,17 @@ async function stageRemotely(
       })),
       p.inFlight,
       1 / k,
+      undefined,
+      undefined,
+      walk === undefined
+        ? undefined
+        : {
+            findProviders: (signal) => walk.providers(signal),
+            timeoutMs: SCHEDULING_LOOKUP_TIMEOUT_MS * k,
+          },
     )
+    const times = walk?.times(k)
+    const discovery = times === undefined ? undefined : { ...times, joinedMs: newcomer!.joinedMs }
     const seconds = m.result.seconds / k
     const ttfbMs = m.ttfbMs / k
     const firstChunkMs = m.firstChunkMs / k
@@ -921,9 +995,10 @@ async function stageRemotely(
       ...(m.result.losses.length > 0
         ? { lostSources: m.result.losses.map((l) => ({ atMs: l.lostAtMs / k })) }
         : {}),
+      ...(discovery !== undefined ? { discovery } : {}),
     }
   } finally {
     // The next repetition must stage from scratch, not resume.
-    await ctx.consumer.store.remove(cid).catch(() => {})
+    await consumer.store.remove(cid).catch(() => {})
   }
 }

@@ -127,6 +127,11 @@ export interface CellPlan {
   load?: UplinkLoadSettings
   /** Peers that leave the network during each run (churn), and when: a share of the ideal run time. */
   churn?: ChurnPlan
+  /**
+   * 'dht': the run's consumer is a node that has just joined, knowing only a bootstrap peer; it
+   * finds the cell's providers on the DHT and dials them inside the timed run (scheduling cells).
+   */
+  discovery?: 'dht'
 }
 
 export interface ChurnPlan {
@@ -303,8 +308,11 @@ export function steadyStateBytes(paths: SourcePath[], inFlight: number, chunkSiz
   return Math.max(MIN_SEQUENTIAL_MIB * MiB, STEADY_STATE_BDPS * bdp)
 }
 
+/** Cells of the scheduling group (providers found on the DHT inside the run) carry this tag. */
+export const SCHEDULING_TAG = 'scheduling'
+
 /** Cell groups a run can be limited to (`experiment --only NAME`). */
-export const CELL_GROUPS = [LOAD_TAG, CHURN_TAG] as const
+export const CELL_GROUPS = [LOAD_TAG, CHURN_TAG, SCHEDULING_TAG] as const
 export type CellGroup = (typeof CELL_GROUPS)[number]
 
 /**
@@ -464,6 +472,8 @@ export function buildPlan(
     if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(LOAD_TAG)) cells.push(...loadCells(distanceKm))
     if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(CHURN_TAG))
       cells.push(...churnCells(distanceKm))
+    if (distanceKm === DECIDING_DISTANCE_KM && groups.includes(SCHEDULING_TAG))
+      cells.push(...schedulingCells(distanceKm))
     if (role === undefined) {
       // the distance sweep: the same swarm further away
       cells.push(cell('W2-sequential-shards', 'P2-residential-peers', { distanceKm, k: DECIDING_K }))
@@ -495,6 +505,21 @@ export function buildPlan(
         k: DECIDING_K,
         churn: CHURN_PLAN,
         tag: `${CHURN_TAG}-${CHURN_PLAN.departures}`,
+      }),
+    )
+
+  /**
+   * Scheduling: the network cells of W3 (one provider: the first byte) and W4 (sixteen: staging)
+   * again, from a consumer that joined just before the run and knows only a bootstrap peer, so the
+   * DHT lookup and the dials to the providers it finds are inside the timed run.
+   */
+  const schedulingCells = (distanceKm: number): CellPlan[] =>
+    (['W3-token-stream', 'W4-bulk-staging'] as const).map((w) =>
+      cell(w, 'P2-residential-peers', {
+        distanceKm,
+        k: w === 'W3-token-stream' ? DECIDING_K_TOKEN_STREAM : DECIDING_K,
+        discovery: 'dht',
+        tag: `${SCHEDULING_TAG}-dht`,
       }),
     )
 

@@ -165,6 +165,20 @@ export const RunSchema = z.object({
   firstChunkMs: nonNegative.optional(),
   /** Throughput after the first chunk arrived, MB/s: the steady-state rate. */
   steadyMBps: nonNegative.optional(),
+  /**
+   * Scheduling cells: when the consumer's DHT lookup found the first of the cell's providers and
+   * all of them, and when its first session to a provider was open, undilated ms after the start.
+   */
+  discovery: z
+    .object({
+      firstProviderMs: nonNegative,
+      allProvidersMs: nonNegative.optional(),
+      providersFound: z.number().int().nonnegative(),
+      connectedMs: nonNegative.optional(),
+      /** Before the run: the newcomer's join, from its first dial to a warm routing table, ms. */
+      joinedMs: nonNegative.optional(),
+    })
+    .optional(),
   /** Sources lost during the run (churn cells: a peer that left), when, undilated ms after the start. */
   lostSources: z.array(z.object({ atMs: nonNegative })).optional(),
   fidelity: RunFidelitySchema.optional(),
@@ -189,6 +203,8 @@ export const CellSchema = z.object({
   churn: z
     .object({ departures: z.number().int().nonnegative(), atShareOfRun: z.number().min(0).max(1) })
     .optional(),
+  /** 'dht': the consumer found the providers on the DHT inside each run (scheduling cells). */
+  discovery: z.enum(['dht']).optional(),
   /** What the residential peers' uplinks carried besides bwnode (src/net/uplink-load.ts). */
   load: z
     .object({

@@ -641,7 +641,7 @@ export async function stageFromStore(
 
 /**
  * Stages a whole dataset into `store` with the node's Fetcher and multi-source scheduler. Providers
- * are handed over directly (the DHT walk is measured elsewhere); their hint is the RTT the consumer
+ * are handed over directly, or found by `discovery` inside the fetch (scheduling cells); their hint is the RTT the consumer
  * measured with a ping and the uplink their offer advertises, as a node that just connected would
  * know them.
  */
@@ -656,6 +656,8 @@ export async function stageWithFetcher(
   /** Pays the providers as the node would (real peers charge); their HAVE replies quote the price. */
   payer?: SessionPayer,
   signal?: AbortSignal,
+  /** Providers found by a lookup inside the fetch (scheduling cells) instead of handed over. */
+  discovery?: { findProviders(signal: AbortSignal): AsyncIterable<PeerId>; timeoutMs: number },
 ): Promise<StageMeasure> {
   const histogram = new LatencyHistogram()
   const started = performance.now()
@@ -665,9 +667,12 @@ export async function stageWithFetcher(
   const byPeer = new Map(providers.map((p) => [p.peerId.toString(), p]))
   const env: FetchEnvironment = {
     self,
-    findProviders: async function* () {
-      for (const p of providers) yield p.peerId
-    },
+    findProviders:
+      discovery === undefined
+        ? async function* () {
+            for (const p of providers) yield p.peerId
+          }
+        : (_cid, walkSignal) => discovery.findProviders(walkSignal),
     openSession: async (peer, signal, onTiming) => {
       const session = await ChunkSession.open(libp2p, peer, {
         signal,
@@ -705,7 +710,7 @@ export async function stageWithFetcher(
   const result = await new Fetcher(store, env).fetch(datasetCid, {
     ...(signal === undefined ? {} : { signal }),
     maxWindow: inFlight,
-    discoveryTimeoutMs: 1000,
+    discoveryTimeoutMs: discovery?.timeoutMs ?? 1000,
     // under time dilation K the fetcher's own timers stretch with the links
     minChunkTimeoutMs: DEFAULT_MIN_CHUNK_TIMEOUT_MS / latencyScale,
     manifestHedgeMs: DEFAULT_MANIFEST_HEDGE_MS / latencyScale,

@@ -23,7 +23,7 @@ interface ExperimentCliOptions {
 }
 
 /** CELL_GROUPS of src/experiment/scenarios.ts, named here so that --help loads no experiment code. */
-export const EXPERIMENT_GROUPS = ['load', 'churn'] as const
+export const EXPERIMENT_GROUPS = ['load', 'churn', 'scheduling'] as const
 type ExperimentGroup = (typeof EXPERIMENT_GROUPS)[number]
 
 /** `--only load,churn` / `--without churn`: one or more groups, comma-separated. */
@@ -97,7 +97,7 @@ export function registerExperiment(program: Command): void {
     .option(
       '--only <groups>',
       "run groups of cells and their baselines alone (decides no status): 'load' = latency under load, " +
-        "'churn' = a peer leaving mid-run; e.g. --only load,churn",
+        "'churn' = a peer leaving mid-run, 'scheduling' = providers found on the DHT inside the run; e.g. --only load,churn",
       groupsParser('--only'),
     )
     .option(
