@@ -9,6 +9,7 @@ import { costChart } from './report-cost.ts'
 import { demandChart } from './report-demand.ts'
 import { atRest } from './report-groups.ts'
 import { loadChart } from './report-load.ts'
+import { schedulingChart } from './report-scheduling.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import type { Cell, Placement, Results } from './types.ts'
 
@@ -321,6 +322,7 @@ export function chartSpecs(results: Results): ChartSpec[] {
     kScalingChart(idle),
     peersVsOriginChart(idle),
     loadChart(results),
+    schedulingChart(results),
     results.config.mode === 'live' ? undefined : demandChart(results),
     costChart(results),
   ].filter((c): c is ChartSpec => c !== undefined)

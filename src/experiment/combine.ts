@@ -2,7 +2,8 @@
  * One report from a full run and runs of its cell groups alone: `experiment --full --without
  * load,churn` decides the statuses, `--only load` and `--only churn` measure the groups apart (each
  * with its own at-rest baselines), and combineResults() puts the groups' cells beside the core
- * matrix so that one report holds every section. Nothing is re-measured or re-labelled.
+ * matrix so that one report holds every section. A live run on the netns lab's kernel-shaped links
+ * comes in as a cross-check of the emulator. Nothing is re-measured or re-labelled.
  */
 import { CELL_GROUPS } from './scenarios.ts'
 import { type Cell, parseResults, type Results } from './types.ts'
@@ -20,9 +21,24 @@ export function combineResults(core: Results, groupRuns: readonly Results[]): Re
   const ids = new Set(core.cells.map((c) => c.id))
   const cells: Cell[] = [...core.cells]
   const added: string[] = []
+  const crossChecks: NonNullable<Results['crossChecks']> = [...(core.crossChecks ?? [])]
   for (const run of groupRuns) {
+    if (run.config.mode === 'live') {
+      if (run.live === undefined)
+        throw new Error(`the live run started ${run.startedAt} has no providers recorded`)
+      if (crossChecks.some((c) => c.startedAt === run.startedAt))
+        throw new Error(`the live run started ${run.startedAt} is in more than one of the runs`)
+      const single = run.cells.filter(
+        (c) => c.k === 1 && c.placement === 'P2-residential-peers' && c.runs.length > 0,
+      )
+      crossChecks.push({ startedAt: run.startedAt, live: run.live, cells: single })
+      added.push(`a kernel cross-check from the live run started ${run.startedAt}`)
+      continue
+    }
     if (run.config.mode !== 'full')
-      throw new Error(`a group run must be a full run, got mode '${run.config.mode}'`)
+      throw new Error(
+        `a run to combine must be a full run of groups or a live run, got mode '${run.config.mode}'`,
+      )
     if (!run.calibration.passed)
       throw new Error(`the group run started ${run.startedAt} failed its calibration`)
     const groupCells = run.cells.filter((c) => groupOf(c) !== undefined)
@@ -53,5 +69,6 @@ export function combineResults(core: Results, groupRuns: readonly Results[]): Re
       },
     },
     cells,
+    ...(crossChecks.length > 0 ? { crossChecks } : {}),
   })
 }

@@ -24,6 +24,7 @@ import {
 import { chartLink, num, pct, table, where } from './report-format.ts'
 import { atRest } from './report-groups.ts'
 import { conditionOf, loadComparisons } from './report-load.ts'
+import { measuredReplacementSeconds } from './report-scheduling.ts'
 import { sessionWeibull, W1_TARGET_BYTES_PER_SEC } from './scenarios.ts'
 import type { Cell, Results } from './types.ts'
 
@@ -36,11 +37,27 @@ export const MODEL_TOLERANCE = 0.1
 /** Stall the answers aim at: the consumer waits at most this share of the time. */
 export const TARGET_STALL = 0.01
 /**
- * Time from a home peer leaving until another serves in its place: the departure shows at once (the
- * connection resets), then a DHT provider lookup and a dial. Not timed in this run; taken as two of
- * kad-dht's 15 s discovery rounds, the slow end of what a lookup costs.
+ * Time from a home peer leaving until another serves in its place, when the results do not time
+ * it: the departure shows at once (the connection resets), then a DHT provider lookup and a dial;
+ * taken as two of kad-dht's 15 s discovery rounds, the slow end of what a lookup costs.
  */
-export const REPLACEMENT_SECONDS = 30
+export const ASSUMED_REPLACEMENT_SECONDS = 30
+
+/** The replacement time the answers use: measured by the scheduling cells where the run has them. */
+export function replacementOf(results: Results): { seconds: number; basis: string } {
+  const measured = measuredReplacementSeconds(results)
+  return measured === undefined
+    ? {
+        seconds: ASSUMED_REPLACEMENT_SECONDS,
+        basis:
+          'an assumption: a departure shows at once, then a DHT lookup and a dial; these results do not time them',
+      }
+    : {
+        seconds: measured,
+        basis:
+          'measured: the scheduling W3 cell\'s first byte from a provider found on the DHT (lookup, dial, first chunk; see "Scheduling")',
+      }
+}
 
 /** A residential cell of the run's own matrix (not a cell of a load or churn group run beside it). */
 const isK = (c: Cell): boolean =>
@@ -274,9 +291,10 @@ export function demandSection(results: Results, charts: readonly RenderedChart[]
     )
   }
   const session = sessionWeibull()
+  const replacement = replacementOf(results)
   out.push(
     `Churn: each peer leaves at rate 1 / mean session (${num(session.meanHours)} h, the Weibull of "Churn") and is replaced after ` +
-      `${REPLACEMENT_SECONDS} s (an assumption: a departure shows at once, then a DHT lookup and a dial; this run does not time them), ` +
+      `${num(replacement.seconds)} s (${replacement.basis}), ` +
       'so the peers missing at a moment are Poisson with mean n x replacement / mean session; with m missing the consumer waits for ' +
       'what n - m peers cannot give, less what its prefetch buffer rides out. Load: a peer keeps the share of its uplink that W1 kept ' +
       'in the "Latency under load" cells (loaded / idle throughput, measured). ' +
@@ -293,7 +311,7 @@ export function demandSection(results: Results, charts: readonly RenderedChart[]
         demandBytesPerSec: consumer.bytesPerSec,
         perPeerBytesPerSec: perPeer,
         meanSessionSeconds: session.meanHours * 3600,
-        replacementSeconds: REPLACEMENT_SECONDS,
+        replacementSeconds: replacement.seconds,
         bufferBytes: consumer.bufferBytes,
       }
       const minimum = peersForRate(consumer.bytesPerSec, perPeer)

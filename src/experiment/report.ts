@@ -16,6 +16,7 @@ import {
 import { FIDELITY_MIN_ACHIEVED } from './fidelity.ts'
 import { churnSection } from './report-churn.ts'
 import { costSection } from './report-cost.ts'
+import { crossCheckSection } from './report-crosscheck.ts'
 import { demandSection } from './report-demand.ts'
 import {
   CHARTS_DIR,
@@ -31,6 +32,7 @@ import {
 import { atRest } from './report-groups.ts'
 import { liveMeasuredSection, liveMethodSection, providersSection } from './report-live.ts'
 import { loadSection } from './report-load.ts'
+import { schedulingSection } from './report-scheduling.ts'
 import { type CellStats, cellStats } from './stats.ts'
 import { type Cell, LOCAL_PLACEMENTS, parseResults, type Results, WORKLOADS } from './types.ts'
 import { computeVerdicts, VERDICT_RULES, type WorkloadVerdict } from './verdict.ts'
@@ -611,8 +613,10 @@ export function renderReportMarkdown(
     peersVsOriginSection(results, charts),
     loadSection(results, charts),
     churnSection(results),
+    schedulingSection(results, charts),
     demandSection(results, charts),
     costSection(results, charts),
+    crossCheckSection(results),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`

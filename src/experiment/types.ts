@@ -286,6 +286,14 @@ export const ResultsSchema = z.object({
   cells: z.array(CellSchema),
   /** Set by a live run (mode live). */
   live: LiveRunSchema.optional(),
+  /**
+   * Live runs on kernel-shaped links (the netns lab: one namespace per node, tc tbf rates) combined
+   * into these results to check the user-space emulator against: each run's providers and its
+   * one-provider cells, unchanged (`experiment --combine`).
+   */
+  crossChecks: z
+    .array(z.object({ startedAt: z.string(), live: LiveRunSchema, cells: z.array(CellSchema) }))
+    .optional(),
 })
 
 export type Workload = z.infer<typeof WorkloadSchema>

@@ -22,6 +22,8 @@ describe('bwnode experiment --combine', () => {
         join(RESULTS, 'churn'),
         '--combine',
         join(RESULTS, 'load'),
+        '--combine',
+        join(RESULTS, 'live-netns'),
         '--out',
         out,
         '--json',
@@ -30,9 +32,16 @@ describe('bwnode experiment --combine', () => {
       expect(r.code).toBe(0)
       expect(JSON.parse(r.stdout).reportPath).toBe(join(out, 'report.md'))
       const report = await readFile(join(out, 'report.md'), 'utf8')
-      for (const section of ['## Latency under load', '## Churn', '## Demand at GPU scale', '## Cost'])
+      for (const section of [
+        '## Latency under load',
+        '## Churn',
+        '## Demand at GPU scale',
+        '## Cost',
+        '## Kernel cross-check',
+      ])
         expect(report).toContain(section)
       expect(report).not.toContain('_No churn cells in these results._')
+      expect(report).toContain('Every pair agrees within 10.0%')
       expect(existsSync(join(out, 'charts', 'demand-model.svg'))).toBe(true)
       expect(existsSync(join(out, 'charts', 'cost-per-gb.svg'))).toBe(true)
     } finally {

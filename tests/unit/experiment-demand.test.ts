@@ -14,6 +14,11 @@ import {
 import { dollarsPerGB, OBJECT_STORE_PRICES } from '../../src/experiment/prices.ts'
 import { churnComparisons } from '../../src/experiment/report-churn.ts'
 import { costRows, costSection, sharedPrice } from '../../src/experiment/report-cost.ts'
+import {
+  CROSS_CHECK_TOLERANCE,
+  crossCheckRows,
+  crossCheckSection,
+} from '../../src/experiment/report-crosscheck.ts'
 import { analyseDemand, demandSection, MODEL_TOLERANCE } from '../../src/experiment/report-demand.ts'
 import { parseResults, type Results } from '../../src/experiment/types.ts'
 
@@ -168,6 +173,22 @@ describe('the committed full run with its group runs', () => {
     // a lab run prices at the node's default offer: 1 credit per GiB
     expect(w3.creditsPerGB).toBeCloseTo(1e9 / 1024 ** 3, 9)
     expect(costSection(combined, [])).toContain("the node's default offer")
+  })
+
+  it('sets the kernel-shaped hosts of the netns live run beside the emulator, within 10%', () => {
+    const live = committed('live-netns')
+    const withLive = combineResults(full, [churn, load, live])
+    expect(withLive.crossChecks?.[0]?.startedAt).toBe(live.startedAt)
+    expect(() => combineResults(full, [live, live])).toThrow(/more than one/)
+    const rows = crossCheckRows(withLive)
+    // the two home hosts (20 and 25 Mbit/s by tc); the consumer's own daemon is not a shaped link
+    expect(rows.map((r) => r.provider.offer?.uplinkMbps).sort()).toEqual([20, 25])
+    for (const r of rows) {
+      expect(r.emulatorCell.id).toBe('W2-P2-100km-k1-if16-1024k')
+      expect(Math.abs(1 - r.agreement)).toBeLessThanOrEqual(CROSS_CHECK_TOLERANCE)
+    }
+    expect(crossCheckSection(withLive)).toContain('Every pair agrees within 10.0%')
+    expect(crossCheckSection(combined)).toContain('_No kernel-shaped live run')
   })
 
   it("a live run prices at its providers' offers and what the ledger paid", () => {

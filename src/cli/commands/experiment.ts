@@ -108,8 +108,8 @@ export function registerExperiment(program: Command): void {
     )
     .option(
       '--combine <dir>',
-      'measure nothing: write one report into --out from the results.json of a full run (given first) and of ' +
-        'runs of its groups alone (--only); repeat the flag per run',
+      'measure nothing: write one report into --out from the results.json of a full run (given first), of ' +
+        'runs of its groups alone (--only) and of live runs on the netns lab (a kernel cross-check); repeat the flag per run',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
