@@ -18,6 +18,7 @@ import {
 import { type Cell, RESULTS_SCHEMA_VERSION, type Results, type Run } from '../../src/experiment/types.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
 import { BLOATED_QUEUE_MS } from '../../src/net/uplink-load.ts'
+import { labResults } from '../helpers/results.ts'
 
 describe('latency-under-load cells in the plan', () => {
   it('the full run reads W1 and W3 at the claim distance under a bloated and a managed queue', () => {
@@ -98,19 +99,11 @@ function w3(tag: string | undefined, ttfbMs: number, load?: Cell['load']): Cell 
 }
 
 describe('the report section', () => {
-  const results: Results = {
-    schemaVersion: RESULTS_SCHEMA_VERSION,
-    startedAt: '2026-01-01T00:00:00.000Z',
-    config: { mode: 'full', seed: 3, repetitions: 3, knobs: {} },
-    machine: { cpus: 2, memGiB: 8, platform: 'linux-x64', node: 'v24' },
-    versions: {},
-    calibration: { zeroDelayOverheadRatio: 1, rtt: [], rate: [], passed: true, notes: '' },
-    cells: [
-      w3(undefined, 25),
-      w3('load-bloated', 100, LOAD_CONDITIONS.bloated),
-      w3('load-managed', 30, LOAD_CONDITIONS.managed),
-    ],
-  }
+  const results: Results = labResults([
+    w3(undefined, 25),
+    w3('load-bloated', 100, LOAD_CONDITIONS.bloated),
+    w3('load-managed', 30, LOAD_CONDITIONS.managed),
+  ])
 
   it('reads each loaded cell against its idle baseline, with intervals', () => {
     const [comparison] = loadComparisons(results)
@@ -173,15 +166,7 @@ describe('churn cells', () => {
       churn: { departures: 1, atShareOfRun: 0.3 },
       runs: baseline.runs.map((r) => ({ ...r, seconds: r.seconds + 2, lostSources: [{ atMs: 1000 }] })),
     }
-    const results: Results = {
-      schemaVersion: RESULTS_SCHEMA_VERSION,
-      startedAt: '2026-01-01T00:00:00.000Z',
-      config: { mode: 'full', seed: 3, repetitions: 3, knobs: {} },
-      machine: { cpus: 2, memGiB: 8, platform: 'linux-x64', node: 'v24' },
-      versions: {},
-      calibration: { zeroDelayOverheadRatio: 1, rtt: [], rate: [], passed: true, notes: '' },
-      cells: [baseline, member],
-    }
+    const results: Results = labResults([baseline, member])
     const [c] = churnComparisons(results)
     expect(secondsPerDeparture(c!.members[0]!, c!.baseline)).toBeCloseTo(2, 6)
     const text = churnSection(results)

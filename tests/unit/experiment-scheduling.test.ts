@@ -10,6 +10,7 @@ import {
 import { buildPlan, DECIDING_DISTANCE_KM, groupPlan } from '../../src/experiment/scenarios.ts'
 import { type Cell, RESULTS_SCHEMA_VERSION, type Results, type Run } from '../../src/experiment/types.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
+import { labResults } from '../helpers/results.ts'
 
 describe('scheduling cells in the plan', () => {
   it('the full run reads W3 and W4 again with the providers found on the DHT', () => {
@@ -77,15 +78,10 @@ function w3(tag: string, ttfbs: number[], found: boolean): Cell {
 }
 
 describe('the scheduling section', () => {
-  const results: Results = {
-    schemaVersion: RESULTS_SCHEMA_VERSION,
-    startedAt: '2026-01-01T00:00:00.000Z',
-    config: { mode: 'full', seed: 3, repetitions: 3, knobs: {} },
-    machine: { cpus: 2, memGiB: 8, platform: 'linux-x64', node: 'v24' },
-    versions: {},
-    calibration: { zeroDelayOverheadRatio: 1, rtt: [], rate: [], passed: true, notes: '' },
-    cells: [w3('scheduling-none', [24, 25, 26], false), w3('scheduling-dht', [100, 110, 120], true)],
-  }
+  const results = labResults([
+    w3('scheduling-none', [24, 25, 26], false),
+    w3('scheduling-dht', [100, 110, 120], true),
+  ])
 
   it('reads the found cell against the known one: lookup, dial, first byte and its share', () => {
     const [comparison] = schedulingComparisons(results)
