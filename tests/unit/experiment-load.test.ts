@@ -15,7 +15,7 @@ import {
   SESSION_P80_HOURS,
   sessionWeibull,
 } from '../../src/experiment/scenarios.ts'
-import { type Cell, RESULTS_SCHEMA_VERSION, type Results, type Run } from '../../src/experiment/types.ts'
+import type { Cell, Run } from '../../src/experiment/types.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
 import { BLOATED_QUEUE_MS } from '../../src/net/uplink-load.ts'
 import { labResults } from '../helpers/results.ts'
@@ -99,7 +99,7 @@ function w3(tag: string | undefined, ttfbMs: number, load?: Cell['load']): Cell 
 }
 
 describe('the report section', () => {
-  const results: Results = labResults([
+  const results = labResults([
     w3(undefined, 25),
     w3('load-bloated', 100, LOAD_CONDITIONS.bloated),
     w3('load-managed', 30, LOAD_CONDITIONS.managed),
@@ -166,7 +166,7 @@ describe('churn cells', () => {
       churn: { departures: 1, atShareOfRun: 0.3 },
       runs: baseline.runs.map((r) => ({ ...r, seconds: r.seconds + 2, lostSources: [{ atMs: 1000 }] })),
     }
-    const results: Results = labResults([baseline, member])
+    const results = labResults([baseline, member])
     const [c] = churnComparisons(results)
     expect(secondsPerDeparture(c!.members[0]!, c!.baseline)).toBeCloseTo(2, 6)
     const text = churnSection(results)

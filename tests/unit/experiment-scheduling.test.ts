@@ -8,7 +8,7 @@ import {
   schedulingSection,
 } from '../../src/experiment/report-scheduling.ts'
 import { buildPlan, DECIDING_DISTANCE_KM, groupPlan } from '../../src/experiment/scenarios.ts'
-import { type Cell, RESULTS_SCHEMA_VERSION, type Results, type Run } from '../../src/experiment/types.ts'
+import type { Cell, Run } from '../../src/experiment/types.ts'
 import { histogramOf } from '../../src/latency/histogram.ts'
 import { labResults } from '../helpers/results.ts'
 
