@@ -1,6 +1,7 @@
 /**
  * `experiment --combine DIR...`: reads each run's results.json, combines them (combine.ts) and
- * writes the report into the output directory. A missing or invalid file is named in the error.
+ * writes the report into the output directory; one run alone is written again as it is. A missing
+ * or invalid file is named in the error.
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -28,9 +29,12 @@ async function readResults(dir: string): Promise<Results> {
 
 export async function combineResultDirs(dirs: readonly string[], outDir: string): Promise<ReportOutput> {
   const [core, ...groups] = await Promise.all(dirs.map(readResults))
+  if (core === undefined) throw new UsageError('--combine needs at least one run')
+  // one run alone: its report again, with this version's sections
+  if (groups.length === 0) return writeReport(core, outDir)
   let combined: Results
   try {
-    combined = combineResults(core!, groups)
+    combined = combineResults(core, groups)
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err))
   }

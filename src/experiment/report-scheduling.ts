@@ -56,9 +56,10 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
     'The claim blames distance and "frequent scheduling". In these cells the consumer is a node that joined the network just ' +
       'before the run through one bootstrap peer (its DHT warmed by a lookup of its own key, as a node that has run a while has it): ' +
       "it finds the cell's providers with a DHT provider lookup and dials them on the clock, then reads as the baseline does. " +
-      "The baseline is the same cell with the providers known and connected. The lab's DHT is small (the consumer, a datacentre " +
-      'peer, an origin and the home peers: every node holds every provider record, so one round of queries answers); the public ' +
-      'IPFS DHT resolves 80% of retrievals in under 500 ms (ProbeLab, 2026), so a lookup there costs more than here. ' +
+      'The baseline is the same cell with the providers known and connected. W3 looks for the record of its one provider, W4 ' +
+      "starts on the first of its sixteen and adds the others as they turn up. The lab's DHT is small (about twenty nodes: the " +
+      'consumer, a datacentre peer, an origin and the home peers, each record on the nodes its provider knew when it announced); ' +
+      'the public IPFS DHT resolves 80% of retrievals in under 500 ms (ProbeLab, 2026). ' +
       'Rescheduling after a loss is read from the churn cells: the extra time a departure costs while the others take over its requests.',
     '',
   ]
@@ -134,6 +135,7 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
           'extra s per departure',
           'run time at rest s',
           "rescheduling's share of the run",
+          'fidelity',
         ],
         churn.flatMap(({ baseline, members }) =>
           members.map((m) => {
@@ -147,6 +149,7 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
               extra === undefined || rest === undefined
                 ? '-'
                 : pct(Math.max(0, extra) / (rest + Math.max(0, extra))),
+              fidelityText(m),
             ]
           }),
         ),

@@ -49,10 +49,23 @@ describe('bwnode experiment --combine', () => {
     }
   })
 
-  it('refuses one run, a missing dir and measuring flags, with exit 2 and nothing written', async () => {
+  it('writes the report of one run alone again, with the sections this version has', async () => {
+    const out = join(await tempDir('bwnode-rerender-'), 'report')
+    try {
+      const r = await runCli(['experiment', '--combine', join(RESULTS, 'churn'), '--out', out])
+      expect(r.code, r.stderr).toBe(0)
+      const report = await readFile(join(out, 'report.md'), 'utf8')
+      expect(report).toContain('## Churn')
+      expect(report).toContain('## Scheduling')
+      expect(report).toContain('_No scheduling cells in these results._')
+    } finally {
+      await rm(resolve(out, '..'), { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a missing dir and measuring flags, with exit 2 and nothing written', async () => {
     const out = join(await tempDir('bwnode-combine-bad-'), 'report')
     const cases: [string[], RegExp][] = [
-      [['--combine', join(RESULTS, 'full')], /at least one group run/],
       [
         ['--combine', join(RESULTS, 'full'), '--combine', '/nonexistent/run'],
         /cannot read \/nonexistent\/run\/results.json/,

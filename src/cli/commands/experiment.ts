@@ -109,7 +109,8 @@ export function registerExperiment(program: Command): void {
     .option(
       '--combine <dir>',
       'measure nothing: write one report into --out from the results.json of a full run (given first), of ' +
-        'runs of its groups alone (--only) and of live runs on the netns lab (a kernel cross-check); repeat the flag per run',
+        'runs of its groups alone (--only) and of live runs on the netns lab (a kernel cross-check); repeat the flag ' +
+        "per run; one run alone gets its report written again with this version's sections",
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--live', 'measure the real peers of a running daemon (with --data DIR or --api URL)')
@@ -155,8 +156,6 @@ export function registerExperiment(program: Command): void {
           ]
           if (others.some((o) => o !== undefined))
             throw new UsageError('--combine measures nothing: give it only with --out')
-          if (options.combine.length < 2)
-            throw new UsageError('--combine takes a full run and at least one group run')
           const { combineResultDirs } = await import('../../experiment/combine-files.ts')
           const written = await combineResultDirs(
             options.combine.map((d) => resolve(d)),
