@@ -5,7 +5,9 @@
 import { parse, View } from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
 import { DECOMPOSITION_PARTS, decompose, routeInflationFromKnobs } from './decompose.ts'
+import { churnChart } from './report-churn.ts'
 import { costChart } from './report-cost.ts'
+import { crossCheckChart } from './report-crosscheck.ts'
 import { demandChart } from './report-demand.ts'
 import { atRest } from './report-groups.ts'
 import { loadChart } from './report-load.ts'
@@ -322,9 +324,11 @@ export function chartSpecs(results: Results): ChartSpec[] {
     kScalingChart(idle),
     peersVsOriginChart(idle),
     loadChart(results),
+    churnChart(results),
     schedulingChart(results),
     results.config.mode === 'live' ? undefined : demandChart(results),
     costChart(results),
+    crossCheckChart(results),
   ].filter((c): c is ChartSpec => c !== undefined)
 }
 

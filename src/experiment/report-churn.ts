@@ -4,8 +4,10 @@
  * session lengths measured on the public IPFS network (scenarios.ts: sessionWeibull).
  */
 
+import type { TopLevelSpec } from 'vega-lite'
 import { median } from '../util/stats.ts'
-import { fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
+import type { ChartSpec, RenderedChart } from './charts.ts'
+import { chartLink, fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
 import { groupComparisons, ratioText, runValues } from './report-groups.ts'
 import { CHURN_TAG, SESSION_MEDIAN_HOURS, SESSION_P80_HOURS, sessionWeibull } from './scenarios.ts'
 import { cellStats } from './stats.ts'
@@ -24,7 +26,38 @@ export function secondsPerDeparture(member: Cell, baseline: Cell): number | unde
   return (median(a) - median(b)) / departures
 }
 
-export function churnSection(results: Results): string {
+export const CHURN_CHART_FILE = 'churn.svg'
+
+/** Run time at rest and with one peer leaving, per workload (medians of runs). */
+export function churnChart(results: Results): ChartSpec | undefined {
+  const values = churnComparisons(results).flatMap(({ baseline, members }) =>
+    [baseline, ...members].map((cell) => ({
+      workload: cell.workload.slice(0, 2),
+      condition: cell === baseline ? 'at rest' : `${cell.churn?.departures ?? 0} peer leaves`,
+      seconds: median(cell.runs.map((r) => r.seconds)),
+    })),
+  )
+  if (values.length === 0) return undefined
+  const title = 'Churn: run time at rest and with a home peer leaving'
+  return {
+    file: CHURN_CHART_FILE,
+    title,
+    spec: {
+      title: { text: title, subtitle: 'medians of runs' },
+      data: { values },
+      width: 300,
+      mark: 'bar',
+      encoding: {
+        y: { field: 'workload', type: 'nominal', title: 'workload' },
+        yOffset: { field: 'condition' },
+        x: { field: 'seconds', type: 'quantitative', title: 'run time (s)' },
+        color: { field: 'condition', type: 'nominal', title: '' },
+      },
+    } as unknown as TopLevelSpec,
+  }
+}
+
+export function churnSection(results: Results, charts: readonly RenderedChart[] = []): string {
   const comparisons = churnComparisons(results)
   const session = sessionWeibull()
   const out = [
@@ -84,6 +117,8 @@ export function churnSection(results: Results): string {
     ),
     '',
     'The share of an hour is an upper bound for long workloads: the run never replaces the peer that left, while a real swarm finds another within a discovery round, so later runs of an hour-long job start again at full strength.',
+    '',
+    chartLink(charts, CHURN_CHART_FILE),
   )
   return out.join('\n')
 }

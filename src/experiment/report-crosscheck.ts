@@ -4,8 +4,10 @@
  * emulator) measured each home host alone; the same workload from one emulated home peer in this
  * run is set beside it, both as the share of the configured rate they delivered.
  */
+import type { TopLevelSpec } from 'vega-lite'
 import { median } from '../util/stats.ts'
-import { fidelityText, num, pct, table } from './report-format.ts'
+import type { ChartSpec, RenderedChart } from './charts.ts'
+import { chartLink, fidelityText, num, pct, table } from './report-format.ts'
 import { atRest } from './report-groups.ts'
 import type { Cell, LiveProviderRecord, Results } from './types.ts'
 
@@ -64,7 +66,40 @@ export function crossCheckRows(results: Results): CrossCheckRow[] {
   return rows
 }
 
-export function crossCheckSection(results: Results): string {
+export const CROSS_CHECK_CHART_FILE = 'kernel-cross-check.svg'
+
+/** Share of the configured rate delivered, kernel-shaped host beside the emulated peer. */
+export function crossCheckChart(results: Results): ChartSpec | undefined {
+  const values = crossCheckRows(results).flatMap((r) => [
+    { host: r.provider.label, shaper: 'kernel (tc tbf)', share: r.kernelShare },
+    { host: r.provider.label, shaper: 'user-space emulator', share: r.emulatorShare },
+  ])
+  if (values.length === 0) return undefined
+  const title = 'Kernel cross-check: share of the configured rate delivered (W2, one provider)'
+  return {
+    file: CROSS_CHECK_CHART_FILE,
+    title,
+    spec: {
+      title: { text: title, subtitle: 'netns lab host vs one emulated home peer' },
+      data: { values },
+      width: 300,
+      mark: 'bar',
+      encoding: {
+        y: { field: 'host', type: 'nominal', title: 'kernel-shaped host' },
+        yOffset: { field: 'shaper' },
+        x: {
+          field: 'share',
+          type: 'quantitative',
+          title: 'share of the configured rate',
+          scale: { domain: [0, 1.1] },
+        },
+        color: { field: 'shaper', type: 'nominal', title: '' },
+      },
+    } as unknown as TopLevelSpec,
+  }
+}
+
+export function crossCheckSection(results: Results, charts: readonly RenderedChart[] = []): string {
   const out = [
     '## Kernel cross-check',
     '',
@@ -116,6 +151,8 @@ export function crossCheckSection(results: Results): string {
     worst <= CROSS_CHECK_TOLERANCE
       ? `Every pair agrees within ${pct(CROSS_CHECK_TOLERANCE)} (worst ${pct(worst)}).`
       : `Not every pair agrees: the worst differs by ${pct(worst)}, above ${pct(CROSS_CHECK_TOLERANCE)}.`,
+    '',
+    chartLink(charts, CROSS_CHECK_CHART_FILE),
   )
   return out.join('\n')
 }

@@ -117,6 +117,16 @@ export function loadFactors(results: Results): { condition: string; factor: numb
   return out
 }
 
+/** Median CPU-seconds per GB over a cell's runs: the whole process (every node and the emulator). */
+export function cpuSecondsPerGB(cell: Cell): number | undefined {
+  const values = cell.runs.flatMap((r) =>
+    r.fidelity === undefined || r.bytes <= 0
+      ? []
+      : [(r.fidelity.cpuCores * r.seconds * r.fidelity.dilation) / (r.bytes / 1e9)],
+  )
+  return values.length === 0 ? undefined : median(values)
+}
+
 export interface DemandAnalysis {
   model: SwarmModel
   fitted: { cell: Cell; check: ModelCheck }[]
@@ -236,17 +246,16 @@ export function demandSection(results: Results, charts: readonly RenderedChart[]
   const all = allChecks(analysis)
   const worst = worstError(all)
   const rows = [
-    ...analysis.fitted.map(({ cell, check }) => ['fit', `${cell.workload} ${where(cell)}`, check] as const),
-    ...analysis.checked.map(
-      ({ cell, check }) => ['check', `${cell.workload} ${where(cell)}`, check] as const,
-    ),
-  ].map(([use, label, c]) => [
+    ...analysis.fitted.map(({ cell, check }) => ['fit', cell, check] as const),
+    ...analysis.checked.map(({ cell, check }) => ['check', cell, check] as const),
+  ].map(([use, cell, c]) => [
     use,
-    label,
+    `${cell.workload} ${where(cell)}`,
     String(c.point.k),
     mbps(c.measuredBytesPerSec),
     mbps(c.modelBytesPerSec),
     `${c.error >= 0 ? '+' : ''}${pct(c.error)}`,
+    num(cpuSecondsPerGB(cell)),
   ])
   out.push(
     `Fitted: eta = **${model.efficiency.toFixed(3)}**, t0 = **${num(model.startupSeconds * 1000)} ms**. ` +
@@ -255,7 +264,13 @@ export function demandSection(results: Results, charts: readonly RenderedChart[]
         ? `(within ${pct(MODEL_TOLERANCE)}: accepted).`
         : `(above ${pct(MODEL_TOLERANCE)}: the model is not accepted, and the answers below are not drawn from it).`),
     '',
-    table(['use', 'cell', 'k', 'measured MB/s', 'model MB/s', 'error'], rows),
+    table(
+      ['use', 'cell', 'k', 'measured MB/s', 'model MB/s', 'error', 'CPU-s per GB (this machine, every node)'],
+      rows,
+    ),
+    "CPU per GB is the median over the cell's runs of the process's CPU time (all of the cell's nodes, both ends and the " +
+      'emulator, on this 2-core machine) over the bytes moved: a figure about this machine, not the network.',
+    '',
     '',
   )
   if (analysis.otherRuns.length > 0) {

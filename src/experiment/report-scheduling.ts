@@ -64,7 +64,7 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
     '',
   ]
   if (comparisons.length === 0) {
-    out.push('_No scheduling cells in these results._')
+    out.push('_No scheduling cells in these results._', '')
   } else {
     const rows: string[][] = []
     for (const [i, { baseline, members }] of comparisons.entries()) {

@@ -612,11 +612,11 @@ export function renderReportMarkdown(
     kScalingSection(results, charts),
     peersVsOriginSection(results, charts),
     loadSection(results, charts),
-    churnSection(results),
+    churnSection(results, charts),
     schedulingSection(results, charts),
     demandSection(results, charts),
     costSection(results, charts),
-    crossCheckSection(results),
+    crossCheckSection(results, charts),
     verdictSection(verdicts),
     machineSection(results),
   ].join('\n\n')}\n`

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { chartSpecs } from '../../src/experiment/charts.ts'
 import { combineResults, groupOf } from '../../src/experiment/combine.ts'
 import {
   checkModel,
@@ -149,6 +150,10 @@ describe('the committed full run with its group runs', () => {
     expect(bloated.factor).toBeLessThan(0.9)
     const section = demandSection(combined, [])
     expect(section).toContain('accepted')
+    // CPU per GB of the fitted cells, as this machine measured it with every node in one process
+    expect(section).toMatch(
+      /\| fit \| W2-sequential-shards 100 km, k=16 \| 16 \| 48\.88 \| [\d.]+ \| [+-][\d.]+% \| \d+(\.\d+)? \|/,
+    )
     expect(section).toMatch(
       /\| image training, one A100 \(ResNet-50\) \| 285 \| idle uplinks \| 3\.\d+ \| 9\d \|/,
     )
@@ -188,6 +193,16 @@ describe('the committed full run with its group runs', () => {
       expect(Math.abs(1 - r.agreement)).toBeLessThanOrEqual(CROSS_CHECK_TOLERANCE)
     }
     expect(crossCheckSection(withLive)).toContain('Every pair agrees within 10.0%')
+    // every section of issue 14's list has its chart
+    const files = chartSpecs(withLive).map((c) => c.file)
+    for (const f of [
+      'latency-under-load.svg',
+      'churn.svg',
+      'demand-model.svg',
+      'cost-per-gb.svg',
+      'kernel-cross-check.svg',
+    ])
+      expect(files).toContain(f)
     expect(crossCheckSection(combined)).toContain('_No kernel-shaped live run')
   })
 
