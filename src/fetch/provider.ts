@@ -131,6 +131,11 @@ export class ProviderState {
       : this.rateBytesPerSec()
   }
 
+  /** When it last delivered a chunk (the scheduler's clock), or -Infinity before its first. */
+  get lastDeliveryAt(): number {
+    return this.completions.at(-1)?.at ?? Number.NEGATIVE_INFINITY
+  }
+
   /**
    * Expected ms until a new request sent now would complete: one round trip
    * plus draining everything queued ahead of it at the measured rate.

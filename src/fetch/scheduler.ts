@@ -131,6 +131,9 @@ export class MultiSourceScheduler {
     // A rejection nobody awaits yet must not crash the process.
     this.finished.catch(() => {})
     init.signal.addEventListener('abort', () => this.fail(abortError(init.signal)), { once: true })
+    // Cancelled before the scheduler existed (between the manifest and the first chunk): the abort
+    // event has fired already, and the fetch must end with the cancel, not with "no providers".
+    if (init.signal.aborted) this.fail(abortError(init.signal))
   }
 
   get activeProviders(): ProviderState[] {
@@ -519,11 +522,21 @@ export class MultiSourceScheduler {
       this.init.minChunkTimeoutMs ?? DEFAULT_MIN_CHUNK_TIMEOUT_MS,
       4 * provider.estimateMs(chunk.size),
     )
-    const timer = setTimeout(
-      () =>
-        controller.abort(new BwnodeError(ERR.CHUNK_TIMEOUT, `no chunk after ${Math.round(timeoutMs)} ms`)),
-      timeoutMs,
-    )
+    // A request queued behind others at a provider waits for them: while the provider keeps
+    // delivering, its timer starts again from the last delivery, so a slow provider whose rate
+    // is not known yet is not dropped for the length of its own queue; one that stops is.
+    const arm = (ms: number): ReturnType<typeof setTimeout> =>
+      setTimeout(() => {
+        const quietMs = this.now() - Math.max(assignment.startedAt, provider.lastDeliveryAt)
+        if (quietMs < timeoutMs) {
+          timer = arm(timeoutMs - quietMs)
+          return
+        }
+        controller.abort(
+          new BwnodeError(ERR.CHUNK_TIMEOUT, `no chunk from the provider in ${Math.round(timeoutMs)} ms`),
+        )
+      }, ms)
+    let timer = arm(timeoutMs)
     provider.session
       .get(chunk.cid, { signal: controller.signal })
       .then(

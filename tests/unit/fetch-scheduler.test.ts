@@ -569,27 +569,30 @@ describe('the endgame between busy providers', () => {
 
 describe('a provider still starting up', () => {
   it('keeps its queue: the wait before its first chunk is paid once, not by every chunk behind it', async () => {
-    // A: 250 ms of start-up, then a chunk per 10 ms, all 8 chunks queued there. B joins 120 ms in,
-    // a chunk per 80 ms. Read per chunk, A's 110 ms wait made its last request look 880 ms away and
-    // B took 5 of the 8 (the fetch took 545 ms; 315 ms with A keeping its queue).
+    // A: 750 ms of start-up, then a chunk per 30 ms, all 8 chunks queued there. B joins 360 ms in,
+    // a chunk per 240 ms. Read per chunk, A's wait made its last request look far away and B took
+    // 5 of the 8 (at a third of these times the fetch took 545 ms; 315 ms with A keeping its queue).
+    // The times are long enough that a cold process's timer jitter does not decide the split.
     const { wanted, bytes } = await makeChunks(8)
     const scheduler = schedulerFor(wanted, { deliver: async () => {} })
-    const fast = fakeSession(bytes, { delayMs: 10, serviceMs: 10, startupMs: 250 })
-    const slow = fakeSession(bytes, { delayMs: 10, serviceMs: 80 })
+    const fast = fakeSession(bytes, { delayMs: 30, serviceMs: 30, startupMs: 750 })
+    const slow = fakeSession(bytes, { delayMs: 30, serviceMs: 240 })
+    // both identities first: a key pair made on the clock would shift the timings under test
+    const [fastPeer, slowPeer] = [await peer(), await peer()]
     const run = scheduler.run()
     scheduler.addProvider(
-      new ProviderState(await peer(), fast, all(8), {
-        rttMs: 10,
+      new ProviderState(fastPeer, fast, all(8), {
+        rttMs: 30,
         rttSource: 'measured',
-        offeredBytesPerSec: 100_000,
+        offeredBytesPerSec: 33_333,
       }),
     )
-    await new Promise((resolve) => setTimeout(resolve, 120))
+    await new Promise((resolve) => setTimeout(resolve, 360))
     scheduler.addProvider(
-      new ProviderState(await peer(), slow, all(8), {
-        rttMs: 10,
+      new ProviderState(slowPeer, slow, all(8), {
+        rttMs: 30,
         rttSource: 'measured',
-        offeredBytesPerSec: 12_500,
+        offeredBytesPerSec: 4_167,
       }),
     )
     scheduler.discoveryFinished()
@@ -627,5 +630,53 @@ describe('a chunk moved to a provider that fails at once', () => {
     scheduler.discoveryFinished()
     await run
     expect(delivered.size).toBe(count)
+  })
+})
+
+describe('a slow provider that keeps delivering', () => {
+  it('is not timed out for requests queued behind its own deliveries', async () => {
+    // One provider with no rate known (no offer yet): each chunk takes 150 ms, served one after
+    // another, and the scheduler queues several at once. A request's timer (here 400 ms) ran from
+    // when it was sent, so the fourth in the queue (600 ms) timed out though the provider
+    // delivered every 150 ms; four such failures dropped it and the fetch failed (ERR_NO_PROVIDERS).
+    const { wanted, bytes } = await makeChunks(8)
+    const scheduler = schedulerFor(wanted, { deliver: async () => {}, minChunkTimeoutMs: 400 })
+    const slow = fakeSession(bytes, { delayMs: 10, serviceMs: 150 })
+    const run = scheduler.run()
+    scheduler.addProvider(new ProviderState(await peer(), slow, all(8), { rttSource: 'unknown' }))
+    scheduler.discoveryFinished()
+    await run
+    expect(slow.served).toBe(8)
+  })
+
+  it('a provider that stops delivering is still timed out', async () => {
+    const { wanted, bytes } = await makeChunks(4)
+    const scheduler = schedulerFor(wanted, { deliver: async () => {}, minChunkTimeoutMs: 200 })
+    const stalled = fakeSession(bytes, { delayMs: 60_000 })
+    const run = scheduler.run()
+    scheduler.addProvider(new ProviderState(await peer(), stalled, all(4), { rttSource: 'unknown' }))
+    scheduler.discoveryFinished()
+    await expect(run).rejects.toThrow()
+  })
+})
+
+describe('a fetch cancelled before its scheduler started', () => {
+  it('ends with the cancel, not with "no providers"', async () => {
+    // A user's cancel that lands between the manifest and the first chunk request: the signal
+    // is already aborted when the scheduler is made, so its abort listener never fires.
+    const { wanted, bytes } = await makeChunks(4)
+    const controller = new AbortController()
+    controller.abort(new BwnodeError('ERR_CANCELLED', 'fetch cancelled'))
+    const scheduler = new MultiSourceScheduler({
+      chunks: wanted,
+      signal: controller.signal,
+      deliver: async () => {},
+    })
+    const run = scheduler.run()
+    scheduler.addProvider(
+      new ProviderState(await peer(), fakeSession(bytes, { delayMs: 5 }), all(4), { rttSource: 'unknown' }),
+    )
+    scheduler.discoveryFinished()
+    await expect(run).rejects.toMatchObject({ code: 'ERR_CANCELLED' })
   })
 })
