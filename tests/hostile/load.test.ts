@@ -73,6 +73,18 @@ describe('load: many downloaders, one capped provider', () => {
           : undefined,
       { what: 'provider announcing the dataset', timeoutMs: 30_000 },
     )
+    // Each downloader's first DHT query waits for kad-dht's first self-query: done here, before the
+    // clock, so that the fetches start together instead of seconds apart (a fetch started alone
+    // takes the whole cap, and the rates compared would be the start times', not the provider's).
+    await Promise.all(
+      downloaders.map(async (node) => {
+        for await (const _ of node.libp2p.peerRouting.getClosestPeers(node.peerId.toMultihash().bytes, {
+          signal: AbortSignal.timeout(20_000),
+        })) {
+          // walking is the point
+        }
+      }),
+    )
     // Idle memory with every peer connected, then measure the peak from here on.
     await new Promise((r) => setTimeout(r, 500))
     const idle = await processMemory(pid)

@@ -97,7 +97,9 @@ describe('link emulator on real libp2p nodes', () => {
     const addr = far.getMultiaddrs()[0]
     if (addr == null) throw new Error('no address')
     const stream = await near.dialProtocol(addr, ECHO_PROTOCOL)
-    const rtt = median(await measureEchoRtts(stream, 7))
+    // The lowest of several round trips: load on this machine only ever adds delay, so the
+    // minimum is what the emulator itself imposes (never early, and not much late).
+    const rtt = Math.min(...(await measureEchoRtts(stream, 7)))
     const farSide = seen.find((info) => info.direction === 'inbound')
     const nearSide = seen.find((info) => info.direction === 'outbound')
     // far -> near: 3 ms access + 100 km x mean inflation 1.25 x 4.9 us; rate min(20 up, inf down)
