@@ -150,6 +150,7 @@ export async function runLiveExperiment(options: LiveExperimentOptions): Promise
       options.maxProviders ?? 8,
       log,
       () => api.get<PeerEntry[]>('/api/peers'),
+      live.errors,
     ).catch((err) => {
       live.errors.push(`finding providers: ${errorMessage(err)}`)
       return [] as LiveProvider[]
@@ -652,6 +653,8 @@ async function findProviders(
   max: number,
   log: (line: string) => void,
   daemonPeers: () => Promise<PeerEntry[]>,
+  /** Where a provider that was found but did not answer is reported. */
+  skipped: string[],
 ): Promise<LiveProvider[]> {
   // The daemon holds the dataset by construction; the others come from the DHT. A single walk can
   // end before a record has spread, so walk a few times within the discovery window.
@@ -675,11 +678,13 @@ async function findProviders(
     if (walk < DISCOVERY_WALKS - 1) await new Promise((r) => setTimeout(r, 1000))
   }
   // A provider record can take longer to spread than the walks allow on a busy or tiny network;
-  // the daemon's own connected peers are asked directly whether they hold the dataset.
+  // the peers the daemon knows are asked directly whether they hold the dataset (connected ones
+  // first; one the daemon has just hung up on is still a provider).
   if (candidates.size < max) {
     for (const peer of await daemonPeers().catch(() => [])) {
       if (candidates.size >= max) break
-      if (!peer.connected || candidates.has(peer.peerId) || peer.peerId === node.peerId.toString()) continue
+      if (candidates.has(peer.peerId) || peer.peerId === node.peerId.toString()) continue
+      if (!peer.connected && peer.addrs.length === 0) continue
       const peerId = peerIdFromString(peer.peerId)
       if (await holdsSomeOf(node, peerId, peer.addrs, cid)) {
         candidates.set(peer.peerId, { id: peerId, foundBy: 'connected' })
@@ -690,8 +695,7 @@ async function findProviders(
   const found: LiveProvider[] = []
   for (const { id, foundBy } of candidates.values()) {
     try {
-      const pingsMs: number[] = []
-      for (let i = 0; i < PINGS; i++) pingsMs.push((await node.ping(id.toString())).rttMs)
+      const pingsMs = await pingTimes(node, id)
       const sorted = [...pingsMs].sort((a, b) => a - b)
       const rttMs = Math.max(sorted[Math.floor(sorted.length / 2)] ?? 0, 0.1)
       const offer = await node.offers
@@ -721,11 +725,33 @@ async function findProviders(
             ? ', no offer found'
             : `, offers ${offer.uplinkMbps} Mbit/s at ${offer.pricePerGiB}/GiB`),
       )
-    } catch {
+    } catch (err) {
+      skipped.push(
+        `provider ${id.toString()} (found by ${foundBy}) did not answer pings: ${errorMessage(err)}`,
+      )
       log(`provider ${id.toString()} did not answer pings; skipped`)
     }
   }
   return found
+}
+
+/**
+ * PINGS round trips to a provider. A lost ping (a dial racing the peer's connection manager, a
+ * stream reset on a busy host) is tried again, up to PINGS more times; it throws only when no
+ * ping at all came back.
+ */
+async function pingTimes(node: Bwnode, id: PeerId): Promise<number[]> {
+  const pingsMs: number[] = []
+  let lastError: unknown
+  for (let attempt = 0; attempt < 2 * PINGS && pingsMs.length < PINGS; attempt++) {
+    try {
+      pingsMs.push((await node.ping(id.toString())).rttMs)
+    } catch (err) {
+      lastError = err
+    }
+  }
+  if (pingsMs.length === 0) throw lastError
+  return pingsMs
 }
 
 /** Does the peer hold any chunk of the dataset? One HAVE on the chunk protocol, bounded in time. */

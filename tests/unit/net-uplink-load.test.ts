@@ -75,9 +75,16 @@ describe('UplinkLoad', () => {
       await shaped.close()
       return at - start
     }
-    const idle = await arrivalAfter(new UplinkLoad())
-    const bloated = await arrivalAfter(
-      new UplinkLoad({ crossTrafficShare: 0.25, crossTrafficGreedy: true, bufferMs: 60 }),
+    // A busy machine only adds delay to a timer, so each figure is the lowest of a few tries.
+    const lowestOf = async (tries: number, load: () => UplinkLoad): Promise<number> => {
+      let lowest = Number.POSITIVE_INFINITY
+      for (let i = 0; i < tries; i++) lowest = Math.min(lowest, await arrivalAfter(load()))
+      return lowest
+    }
+    const idle = await lowestOf(5, () => new UplinkLoad())
+    const bloated = await lowestOf(
+      3,
+      () => new UplinkLoad({ crossTrafficShare: 0.25, crossTrafficGreedy: true, bufferMs: 60 }),
     )
     expect(idle).toBeGreaterThanOrEqual(19.5)
     // emulated delays are lower bounds: the standing queue comes on top of the 20 ms delay
