@@ -6,7 +6,7 @@
  */
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { connect } from '../lab/swarm.ts'
+import { connect, warmRoutingTable } from '../lab/swarm.ts'
 import type { Bwnode } from '../node/bwnode.ts'
 import { DHT_PROTOCOL } from '../node/libp2p.ts'
 import { waitFor } from '../util/poll.ts'
@@ -29,10 +29,11 @@ export class DhtDiscovery {
   private readonly cid: CID
   private readonly wanted: ReadonlySet<string>
 
-  constructor(node: Bwnode, cid: CID, wanted: ReadonlySet<string>) {
+  /** `wanted`: the providers to pass on (the cell's), by node. */
+  constructor(node: Bwnode, cid: CID, wanted: Iterable<{ peerId: PeerId }>) {
     this.node = node
     this.cid = cid
-    this.wanted = wanted
+    this.wanted = new Set([...wanted].map((provider) => provider.peerId.toString()))
   }
 
   /**
@@ -62,6 +63,14 @@ export class DhtDiscovery {
       signal.removeEventListener('abort', stop)
       walk.abort()
     }
+  }
+
+  /** Walks until every wanted provider is found; throws, saying how many were, when not. */
+  async findAll(signal: AbortSignal): Promise<void> {
+    let found = 0
+    for await (const _provider of this.providers(signal)) found++
+    if (found < this.wanted.size)
+      throw new Error(`the DHT lookup found ${found} of the cell's ${this.wanted.size} providers`)
   }
 
   /** The walk's times, divided by the run's dilation; undefined before a provider was found. */
@@ -102,15 +111,10 @@ export async function joinThrough(node: Bwnode, bootstrap: Bwnode, signal?: Abor
       ...(signal === undefined ? {} : { signal }),
     },
   )
-  const lookup = AbortSignal.any([
-    AbortSignal.timeout(JOIN_LOOKUP_TIMEOUT_MS),
-    ...(signal === undefined ? [] : [signal]),
-  ])
-  for await (const _peer of node.libp2p.peerRouting.getClosestPeers(node.peerId.toMultihash().bytes, {
-    signal: lookup,
-  })) {
-    // the walk itself is what warms the routing table
-  }
+  await warmRoutingTable(
+    node,
+    AbortSignal.any([AbortSignal.timeout(JOIN_LOOKUP_TIMEOUT_MS), ...(signal === undefined ? [] : [signal])]),
+  )
   return performance.now() - started
 }
 

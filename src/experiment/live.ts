@@ -34,6 +34,7 @@ import { ChunkSession } from '../protocols/chunk/client.ts'
 import { parseDatasetCid } from '../store/cid.ts'
 import type { Manifest } from '../store/manifest.ts'
 import { seededRandom } from '../util/random.ts'
+import { median, medianOrUndefined } from '../util/stats.ts'
 import { cellLabel, classifyLiveRun, FidelityMonitor, idealTransfer } from './fidelity.ts'
 import { openEmptyStore } from './nodes.ts'
 import { writeReport } from './report.ts'
@@ -594,13 +595,12 @@ function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1)
 }
 
-/** Bytes/s the providers' offers lend together; undefined unless every one offers a rate. */
 /** Bytes/s of a cell's median run, or undefined without runs. */
 function medianThroughput(runs: Run[]): number | undefined {
-  const sorted = runs.map((r) => r.throughputMBps * 1e6).sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
+  return medianOrUndefined(runs.map((r) => r.throughputMBps * 1e6))
 }
 
+/** Bytes/s the providers' offers lend together; undefined unless every one offers a rate. */
 function sumOffered(providers: LiveProvider[]): number | undefined {
   if (providers.length === 0) return undefined
   let sum = 0
@@ -696,8 +696,7 @@ async function findProviders(
   for (const { id, foundBy } of candidates.values()) {
     try {
       const pingsMs = await pingTimes(node, id)
-      const sorted = [...pingsMs].sort((a, b) => a - b)
-      const rttMs = Math.max(sorted[Math.floor(sorted.length / 2)] ?? 0, 0.1)
+      const rttMs = Math.max(median(pingsMs), 0.1)
       const offer = await node.offers
         .fetch(id, { signal: AbortSignal.timeout(OFFER_TIMEOUT_MS) })
         .catch(() => undefined)

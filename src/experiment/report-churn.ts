@@ -4,8 +4,8 @@
  * session lengths measured on the public IPFS network (scenarios.ts: sessionWeibull).
  */
 
-import type { TopLevelSpec } from 'vega-lite'
 import { median } from '../util/stats.ts'
+import { groupedBars } from './chart-shapes.ts'
 import type { ChartSpec, RenderedChart } from './charts.ts'
 import { chartLink, fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
 import { groupComparisons, ratioText, runValues } from './report-groups.ts'
@@ -42,18 +42,15 @@ export function churnChart(results: Results): ChartSpec | undefined {
   return {
     file: CHURN_CHART_FILE,
     title,
-    spec: {
-      title: { text: title, subtitle: 'medians of runs' },
-      data: { values },
+    spec: groupedBars({
+      title,
+      subtitle: 'medians of runs',
+      values,
       width: 300,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'workload', type: 'nominal', title: 'workload' },
-        yOffset: { field: 'condition' },
-        x: { field: 'seconds', type: 'quantitative', title: 'run time (s)' },
-        color: { field: 'condition', type: 'nominal', title: '' },
-      },
-    } as unknown as TopLevelSpec,
+      category: { field: 'workload', title: 'workload' },
+      group: { field: 'condition', title: '' },
+      value: { field: 'seconds', title: 'run time (s)' },
+    }),
   }
 }
 

@@ -3,9 +3,10 @@
  * credits the offers ask) beside a cloud object store's list prices (egress plus read requests, whose
  * share grows as a workload's requests shrink), and the value a credit would need to cost the same.
  */
-import type { TopLevelSpec } from 'vega-lite'
+
 import { DEFAULT_PRICE_PER_GIB } from '../config/defaults.ts'
 import { median } from '../util/stats.ts'
+import { groupedBars } from './chart-shapes.ts'
 import type { ChartSpec, RenderedChart } from './charts.ts'
 import { dollarsPerGB, OBJECT_STORE_PRICES } from './prices.ts'
 import { chartLink, num, table } from './report-format.ts'
@@ -131,17 +132,14 @@ export function costChart(results: Results): ChartSpec | undefined {
   return {
     file: COST_CHART_FILE,
     title,
-    spec: {
-      title: { text: title, subtitle: "list prices: egress + read requests at the workload's request size" },
-      data: { values },
+    spec: groupedBars({
+      title,
+      subtitle: "list prices: egress + read requests at the workload's request size",
+      values,
       width: 360,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'workload', type: 'nominal', title: 'workload' },
-        yOffset: { field: 'store' },
-        x: { field: 'dollars', type: 'quantitative', title: 'US dollars per GB' },
-        color: { field: 'store', type: 'nominal', title: 'store' },
-      },
-    } as unknown as TopLevelSpec,
+      category: { field: 'workload', title: 'workload' },
+      group: { field: 'store', title: 'store' },
+      value: { field: 'dollars', title: 'US dollars per GB' },
+    }),
   }
 }

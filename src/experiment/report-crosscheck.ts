@@ -4,8 +4,9 @@
  * emulator) measured each home host alone; the same workload from one emulated home peer in this
  * run is set beside it, both as the share of the configured rate they delivered.
  */
-import type { TopLevelSpec } from 'vega-lite'
+
 import { median } from '../util/stats.ts'
+import { groupedBars } from './chart-shapes.ts'
 import type { ChartSpec, RenderedChart } from './charts.ts'
 import { chartLink, fidelityText, num, pct, table } from './report-format.ts'
 import { atRest } from './report-groups.ts'
@@ -79,23 +80,15 @@ export function crossCheckChart(results: Results): ChartSpec | undefined {
   return {
     file: CROSS_CHECK_CHART_FILE,
     title,
-    spec: {
-      title: { text: title, subtitle: 'netns lab host vs one emulated home peer' },
-      data: { values },
+    spec: groupedBars({
+      title,
+      subtitle: 'netns lab host vs one emulated home peer',
+      values,
       width: 300,
-      mark: 'bar',
-      encoding: {
-        y: { field: 'host', type: 'nominal', title: 'kernel-shaped host' },
-        yOffset: { field: 'shaper' },
-        x: {
-          field: 'share',
-          type: 'quantitative',
-          title: 'share of the configured rate',
-          scale: { domain: [0, 1.1] },
-        },
-        color: { field: 'shaper', type: 'nominal', title: '' },
-      },
-    } as unknown as TopLevelSpec,
+      category: { field: 'host', title: 'kernel-shaped host' },
+      group: { field: 'shaper', title: '' },
+      value: { field: 'share', title: 'share of the configured rate', domain: [0, 1.1] },
+    }),
   }
 }
 

@@ -3,6 +3,7 @@
  * with the cell that has the same workload, placement, distance, k and requests in flight at rest,
  * the `<group>-none` cell of a run of that group (alone or combined), else the network cell of the full run.
  */
+import { medianOrUndefined } from '../util/stats.ts'
 import { interval } from './report-format.ts'
 import { ratioInterval } from './stats.ts'
 import type { Cell, Results, Run } from './types.ts'
@@ -37,6 +38,10 @@ export function groupComparisons(
 
 export const runValues = (cell: Cell, pick: (r: Run) => number | undefined): number[] =>
   cell.runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v))
+
+/** The median over a cell's runs of a per-run figure; undefined when no run has it. */
+export const cellMedian = (cell: Cell, pick: (r: Run) => number | undefined): number | undefined =>
+  medianOrUndefined(runValues(cell, pick))
 
 /** member / baseline of a per-run figure: ratio of medians with its 95% bootstrap interval. */
 export function ratioText(member: Cell, baseline: Cell, pick: (r: Run) => number | undefined, seed: number) {

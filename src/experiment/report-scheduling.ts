@@ -9,7 +9,7 @@ import { median } from '../util/stats.ts'
 import type { ChartSpec, RenderedChart } from './charts.ts'
 import { churnComparisons, secondsPerDeparture } from './report-churn.ts'
 import { chartLink, fidelityText, medianRange, num, pct, table, where } from './report-format.ts'
-import { type GroupComparison, groupComparisons, ratioText, runValues } from './report-groups.ts'
+import { cellMedian, type GroupComparison, groupComparisons, ratioText, runValues } from './report-groups.ts'
 import { SCHEDULING_TAG } from './scenarios.ts'
 import { cellStats } from './stats.ts'
 import type { Cell, Results, Run } from './types.ts'
@@ -20,19 +20,14 @@ export function schedulingComparisons(results: Results): GroupComparison[] {
   return groupComparisons(results, SCHEDULING_TAG, (c) => c.discovery !== undefined)
 }
 
-const medianOf = (cell: Cell, pick: (r: Run) => number | undefined): number | undefined => {
-  const values = runValues(cell, pick)
-  return values.length === 0 ? undefined : median(values)
-}
-
 /** (found - known) / found of a per-run figure's medians: the share scheduling added. */
 export function addedShare(
   member: Cell,
   baseline: Cell,
   pick: (r: Run) => number | undefined,
 ): number | undefined {
-  const found = medianOf(member, pick)
-  const known = medianOf(baseline, pick)
+  const found = cellMedian(member, pick)
+  const known = cellMedian(baseline, pick)
   if (found === undefined || known === undefined || found <= 0) return undefined
   return (found - known) / found
 }
@@ -44,7 +39,7 @@ export function addedShare(
 export function measuredReplacementSeconds(results: Results): number | undefined {
   const w3 = schedulingComparisons(results).find((c) => c.baseline.workload === 'W3-token-stream')
   const cell = w3?.members[0]
-  const ms = cell === undefined ? undefined : medianOf(cell, (r) => r.ttfbMs)
+  const ms = cell === undefined ? undefined : cellMedian(cell, (r) => r.ttfbMs)
   return ms === undefined ? undefined : ms / 1000
 }
 
@@ -71,9 +66,9 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
       for (const cell of [baseline, ...members]) {
         const s = cellStats(cell)
         const isBaseline = cell === baseline
-        const lookup = medianOf(cell, (r) => r.discovery?.firstProviderMs)
-        const lookupAll = medianOf(cell, (r) => r.discovery?.allProvidersMs)
-        const connected = medianOf(cell, (r) => r.discovery?.connectedMs)
+        const lookup = cellMedian(cell, (r) => r.discovery?.firstProviderMs)
+        const lookupAll = cellMedian(cell, (r) => r.discovery?.allProvidersMs)
+        const connected = cellMedian(cell, (r) => r.discovery?.connectedMs)
         const firstByteShare = isBaseline ? undefined : addedShare(cell, baseline, (r) => r.ttfbMs)
         const runShare = isBaseline ? undefined : addedShare(cell, baseline, (r) => r.seconds)
         rows.push([
@@ -140,7 +135,7 @@ export function schedulingSection(results: Results, charts: readonly RenderedCha
         churn.flatMap(({ baseline, members }) =>
           members.map((m) => {
             const extra = secondsPerDeparture(m, baseline)
-            const rest = medianOf(baseline, (r) => r.seconds)
+            const rest = cellMedian(baseline, (r) => r.seconds)
             return [
               m.workload,
               where(m),
@@ -166,9 +161,9 @@ export function schedulingChart(results: Results): ChartSpec | undefined {
     .flatMap(({ baseline, members }) =>
       [baseline, ...members].flatMap((cell) => {
         const label = cell === baseline ? 'providers known' : 'found on the DHT'
-        const firstByte = medianOf(cell, (r) => r.ttfbMs) ?? 0
-        const lookup = medianOf(cell, (r) => r.discovery?.firstProviderMs) ?? 0
-        const connected = medianOf(cell, (r) => r.discovery?.connectedMs) ?? lookup
+        const firstByte = cellMedian(cell, (r) => r.ttfbMs) ?? 0
+        const lookup = cellMedian(cell, (r) => r.discovery?.firstProviderMs) ?? 0
+        const connected = cellMedian(cell, (r) => r.discovery?.connectedMs) ?? lookup
         return [
           { cell: label, part: '1 DHT lookup', ms: lookup },
           { cell: label, part: '2 dial and session', ms: Math.max(0, connected - lookup) },

@@ -29,7 +29,7 @@ import {
   table,
   where,
 } from './report-format.ts'
-import { atRest } from './report-groups.ts'
+import { atRest, cellMedian } from './report-groups.ts'
 import { liveMeasuredSection, liveMethodSection, providersSection } from './report-live.ts'
 import { loadSection } from './report-load.ts'
 import { schedulingSection } from './report-scheduling.ts'
@@ -284,10 +284,6 @@ function methodSection(results: Results): string {
 
 function statsRow(cell: Cell, s: CellStats): string[] {
   const lat = s.latency
-  const runsOf = (pick: (r: Cell['runs'][number]) => number | undefined) =>
-    cell.runs.map(pick).filter((v): v is number => v !== undefined)
-  const med = (xs: number[]) =>
-    xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   return [
     cell.id + (cell.role !== undefined ? ` (${cell.role})` : ''),
     cell.placement,
@@ -296,9 +292,9 @@ function statsRow(cell: Cell, s: CellStats): string[] {
     formatBytes(cell.chunkSizeBytes),
     cell.error !== undefined ? `failed: ${cell.error}` : String(s.runs),
     medianRange(s.throughputMBps),
-    num(med(runsOf((r) => r.steadyMBps))),
+    num(cellMedian(cell, (r) => r.steadyMBps)),
     medianRange(s.ttfbMs),
-    num(med(runsOf((r) => r.firstChunkMs))),
+    num(cellMedian(cell, (r) => r.firstChunkMs)),
     medianRange(s.epochSeconds),
     medianRange(s.stallFraction),
     lat ? `${num(lat.p50Ms)} / ${num(lat.p95Ms)} / ${num(lat.p99Ms)}` : 'n/a',

@@ -21,7 +21,7 @@ import { LinkSwitch } from '../net/link-switch.ts'
 import { UNLOADED, UplinkLoad } from '../net/uplink-load.ts'
 import { type Bwnode, emulatedLink } from '../node/bwnode.ts'
 import { seededRandom } from '../util/random.ts'
-import { median } from '../util/stats.ts'
+import { medianOrUndefined } from '../util/stats.ts'
 import { calibrate } from './calibrate.ts'
 import { DhtDiscovery, joinThrough } from './discovery.ts'
 import {
@@ -478,10 +478,6 @@ export function startingDilation(
   return k
 }
 
-function medianOf(values: number[]): number | undefined {
-  return values.length === 0 ? undefined : median(values)
-}
-
 /** Each run's figure in its workload's primary metric (runs without one left out). */
 function primaryValues(p: CellPlan, runs: Run[]): number[] {
   const metric = PRIMARY_METRICS[p.workload]
@@ -489,7 +485,7 @@ function primaryValues(p: CellPlan, runs: Run[]): number[] {
 }
 
 function primaryMedian(p: CellPlan, runs: Run[]): number | undefined {
-  return medianOf(primaryValues(p, runs))
+  return medianOrUndefined(primaryValues(p, runs))
 }
 
 async function runCell(ctx: Context, p: CellPlan, repetitions: number): Promise<Cell> {
@@ -783,13 +779,12 @@ async function measureItems(
     const providers = providersOf(ctx, p)
     let walk: DhtDiscovery | undefined
     if (discovering !== undefined) {
-      const wanted = new Set(providers.map((x) => x.node.peerId.toString()))
-      walk = new DhtDiscovery(discovering.newcomer.node, datasetCid(discovering.dataset), wanted)
-      const found = new Set<string>()
-      for await (const peer of walk.providers(ctx.signal ?? new AbortController().signal))
-        found.add(peer.toString())
-      if (found.size < wanted.size)
-        throw new Error(`the DHT lookup found ${found.size} of the cell's ${wanted.size} providers`)
+      walk = new DhtDiscovery(
+        discovering.newcomer.node,
+        datasetCid(discovering.dataset),
+        providers.map((x) => x.node),
+      )
+      await walk.findAll(ctx.signal ?? new AbortController().signal)
     }
     const { lanes, close } = await sessionLanes(
       discovering?.newcomer.node.libp2p ?? ctx.consumer.libp2p,
@@ -950,7 +945,11 @@ async function stageRemotely(
   const walk =
     newcomer === undefined
       ? undefined
-      : new DhtDiscovery(newcomer.node, cid, new Set(providers.map((x) => x.node.peerId.toString())))
+      : new DhtDiscovery(
+          newcomer.node,
+          cid,
+          providers.map((x) => x.node),
+        )
   try {
     const m = await stageWithFetcher(
       consumer.peerId,

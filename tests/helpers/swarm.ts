@@ -15,6 +15,7 @@ export {
   type NodeConfig as NodeOverrides,
   type Swarm,
   stopQuietly,
+  warmRoutingTable,
 } from '../../src/lab/swarm.ts'
 
 const SWARM_DEFAULTS: lab.NodeConfig = {

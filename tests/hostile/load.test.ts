@@ -3,7 +3,14 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { type DaemonProcess, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
-import { randomDataset, readTree, settleTransfer, startNode, stopQuietly } from '../helpers/swarm.ts'
+import {
+  randomDataset,
+  readTree,
+  settleTransfer,
+  startNode,
+  stopQuietly,
+  warmRoutingTable,
+} from '../helpers/swarm.ts'
 import { api, jainIndex, processMemory, readApiFile, resetPeakRss, SOAK } from './helpers.ts'
 
 /**
@@ -76,15 +83,7 @@ describe('load: many downloaders, one capped provider', () => {
     // Each downloader's first DHT query waits for kad-dht's first self-query: done here, before the
     // clock, so that the fetches start together instead of seconds apart (a fetch started alone
     // takes the whole cap, and the rates compared would be the start times', not the provider's).
-    await Promise.all(
-      downloaders.map(async (node) => {
-        for await (const _ of node.libp2p.peerRouting.getClosestPeers(node.peerId.toMultihash().bytes, {
-          signal: AbortSignal.timeout(20_000),
-        })) {
-          // walking is the point
-        }
-      }),
-    )
+    await Promise.all(downloaders.map((node) => warmRoutingTable(node, AbortSignal.timeout(20_000))))
     // Idle memory with every peer connected, then measure the peak from here on.
     await new Promise((r) => setTimeout(r, 500))
     const idle = await processMemory(pid)

@@ -39,7 +39,7 @@ describe('a newcomer finds providers on the DHT', () => {
     expect(newcomer.status().dhtRoutingTableSize).toBeGreaterThan(0)
 
     const wanted = new Set(swarm.nodes.slice(1, 4).map((n) => n.peerId.toString()))
-    const walk = new DhtDiscovery(newcomer, parseDatasetCid(cid), wanted)
+    const walk = new DhtDiscovery(newcomer, parseDatasetCid(cid), swarm.nodes.slice(1, 4))
     expect(walk.times(1)).toBeUndefined()
     const found: string[] = []
     for await (const peer of walk.providers(AbortSignal.timeout(20_000))) found.push(peer.toString())
@@ -55,21 +55,13 @@ describe('a newcomer finds providers on the DHT', () => {
     const newcomer = await startNode(join(root, 'newcomer-2'))
     newcomers.push(newcomer)
     await joinThrough(newcomer, swarm.bootstrap)
-    const first = new DhtDiscovery(
-      newcomer,
-      parseDatasetCid(cid),
-      new Set(swarm.nodes.slice(1).map((n) => n.peerId.toString())),
-    )
+    const first = new DhtDiscovery(newcomer, parseDatasetCid(cid), swarm.nodes.slice(1))
     for await (const _ of first.providers(AbortSignal.timeout(20_000))) break
     expect(first.times(1)!.providersFound).toBe(1)
     expect(first.times(1)!.allProvidersMs).toBeUndefined()
 
     // the bootstrap holds no copy: asked for it alone, the walk ends without a provider
-    const none = new DhtDiscovery(
-      newcomer,
-      parseDatasetCid(cid),
-      new Set([swarm.bootstrap.peerId.toString()]),
-    )
+    const none = new DhtDiscovery(newcomer, parseDatasetCid(cid), [swarm.bootstrap])
     const got: unknown[] = []
     for await (const peer of none.providers(AbortSignal.timeout(10_000))) got.push(peer)
     expect(got).toEqual([])
