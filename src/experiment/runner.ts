@@ -58,7 +58,7 @@ import {
   type SourcePath,
 } from './scenarios.ts'
 import { type Cell, type LinkModel, RESULTS_SCHEMA_VERSION, type Results, type Run } from './types.ts'
-import { PRIMARY_METRICS, type WorkloadVerdict } from './verdict.ts'
+import { DILATION_STABLE_SHARE, PRIMARY_METRICS, type WorkloadVerdict } from './verdict.ts'
 import {
   type ConsumeMeasure,
   consume,
@@ -71,6 +71,9 @@ import {
   stageWithFetcher,
   storeLane,
 } from './workloads.ts'
+
+/** Home peers started together when a distance's swarm comes up. */
+const PEER_START_BATCH = 4
 
 export interface RunExperimentOptions {
   mode: 'quick' | 'full'
@@ -103,8 +106,6 @@ const SCHEDULING_LOOKUP_TIMEOUT_MS = 30_000
  * machine's measured chunk throughput (all of a cell's nodes share one process).
  */
 const AUTO_DILATION_LOAD_SHARE = 0.25
-/** A dilated cell whose result moves more than this between K and 2K is not trustworthy. */
-export const DILATION_STABLE_SHARE = 0.05
 
 export interface ExperimentOutcome {
   results: Results
@@ -281,15 +282,22 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     for (const distanceKm of plan.distancesKm) {
       const peers: Provider[] = []
       try {
-        for (let i = 0; i < kMax; i++) {
-          peers.push(
-            await provider(
-              `home-${distanceKm}km-${i}`,
-              'peer',
-              residentialLink(distanceKm, i, kMax),
-              residentialLoad,
+        // A start is mostly waiting on the disk and the first round trips: a few at a time.
+        for (let first = 0; first < kMax; first += PEER_START_BATCH) {
+          const batch = Array.from({ length: Math.min(PEER_START_BATCH, kMax - first) }, (_, j) => first + j)
+          const started = await Promise.allSettled(
+            batch.map((i) =>
+              provider(
+                `home-${distanceKm}km-${i}`,
+                'peer',
+                residentialLink(distanceKm, i, kMax),
+                residentialLoad,
+              ),
             ),
           )
+          for (const outcome of started) if (outcome.status === 'fulfilled') peers.push(outcome.value)
+          const failed = started.find((outcome) => outcome.status === 'rejected')
+          if (failed !== undefined) throw failed.reason
         }
         ctx.residential = peers
         log(`${kMax} residential peers at ${distanceKm} km, RTT ${peers[0]?.rttMs} ms`)

@@ -33,7 +33,7 @@ async function quick(seed: number): Promise<QuickRun> {
 const FULL_RESULTS = join(import.meta.dirname, '../../docs/results/full/results.json')
 
 /**
- * The quick matrix (about 15 minutes on a 2-core machine: dilated cells and their 2K checks): every
+ * The quick matrix (about 8 minutes on a 2-core machine: dilated cells and their 2K checks): every
  * status must rest on cells the links decided, and none may contradict the committed full run
  * (another seed, five repetitions, eight times the staging bytes).
  */
