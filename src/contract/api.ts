@@ -49,6 +49,12 @@ export interface NodeStatus {
   connectedPeers: number
   dhtRoutingTableSize: number
   dhtMode: 'client' | 'server'
+  /**
+   * The node's first walk of the DHT towards its own key (kad-dht's self-query): every lookup of a
+   * new node (a fetch's provider search among them) waits for it, and it starts once a peer is
+   * connected. null until it has finished; then seconds after start, and the peers it found.
+   */
+  dhtJoined: { afterSeconds: number; peersFound: number } | null
   dataDir: string
   uptimeSeconds: number
   offer: { uplinkMbps: number; maxConcurrent: number; pricePerGiB: number }

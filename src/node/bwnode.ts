@@ -69,6 +69,9 @@ export function uplinkLoadOf(link: LinkConfig): UplinkLoad {
   })
 }
 
+/** kad-dht's event when a self-query finished, dispatched on libp2p's event bus. */
+const SELF_QUERY_EVENT = 'kad-dht:query:self'
+
 /**
  * One process = one node: a persistent identity, a LevelDB in the data dir, a
  * libp2p peer on the private DHT, and the services that make it a bandwidth
@@ -104,6 +107,10 @@ export class Bwnode {
   chunkServerInit: ChunkServerInit = {}
   private pinger: Pinger | undefined
   private startedAt = 0
+  /** When start() began: the DHT join is timed from it. */
+  private startingAt = 0
+  /** When the first self-query of kad-dht finished (see NodeStatus.dhtJoined). */
+  private dhtJoined: NodeStatus['dhtJoined'] = null
 
   private constructor(
     fields: Pick<Bwnode, 'config' | 'dataDir' | 'privateKey' | 'peerId' | 'db' | 'libp2p' | 'metrics'>,
@@ -259,6 +266,9 @@ export class Bwnode {
   }
 
   async start(): Promise<void> {
+    this.startingAt = Date.now()
+    // libp2p's types list only its own events; kad-dht's go through the same bus
+    ;(this.libp2p as unknown as EventTarget).addEventListener(SELF_QUERY_EVENT, this.onSelfQuery)
     try {
       await this.libp2p.start()
     } catch (err) {
@@ -298,8 +308,14 @@ export class Bwnode {
     this.offers.start()
   }
 
+  private readonly onSelfQuery = (evt: Event): void => {
+    const { peers } = (evt as CustomEvent<{ peers: number }>).detail
+    this.dhtJoined ??= { afterSeconds: (Date.now() - this.startingAt) / 1000, peersFound: peers }
+  }
+
   async stop(): Promise<void> {
     this.libp2p.removeEventListener('peer:connect', this.onFirstPeer)
+    ;(this.libp2p as unknown as EventTarget).removeEventListener(SELF_QUERY_EVENT, this.onSelfQuery)
     await this.datasets.stop()
     this.offers.stop()
     await this.pinger?.stop()
@@ -499,6 +515,7 @@ export class Bwnode {
       connectedPeers: this.libp2p.getPeers().length,
       dhtRoutingTableSize: dht.routingTable?.size ?? 0,
       dhtMode: this.libp2p.services.dht.getMode(),
+      dhtJoined: this.dhtJoined,
       dataDir: this.dataDir,
       uptimeSeconds: this.startedAt === 0 ? 0 : (Date.now() - this.startedAt) / 1000,
       offer: { ...this.config.offer },

@@ -51,6 +51,13 @@ describe('three daemons on one private DHT', () => {
       const status = await getJson<NodeStatus>(`${node.apiUrl}/api/status`)
       expect(status.dhtMode).toBe('server')
       expect(status.dhtRoutingTableSize).toBeGreaterThanOrEqual(2)
+      // the first walk of the DHT, which every lookup of a new node waits for, has finished
+      const joined = await waitFor(
+        async () => (await getJson<NodeStatus>(`${node.apiUrl}/api/status`)).dhtJoined ?? undefined,
+        { what: `${node.peerId} joining the DHT` },
+      )
+      expect(joined.peersFound).toBeGreaterThan(0)
+      expect(joined.afterSeconds).toBeGreaterThan(0)
       const ping = await getJson<{ rttMs: number }>(
         `${node.apiUrl}/api/peers/${all.find((x) => x !== node)!.peerId}/ping`,
       )

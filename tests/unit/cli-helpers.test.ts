@@ -2,11 +2,19 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { dhtJoinText } from '../../src/cli/commands/status.ts'
 import { parseApiUrl } from '../../src/client/api-client.ts'
 import { plural } from '../../src/util/format.ts'
 import { packageVersion } from '../../src/util/version.ts'
 
 describe('CLI helpers', () => {
+  it('status says whether the node has joined the DHT, and lookups wait until it has', () => {
+    expect(dhtJoinText(null)).toMatch(/^joining \(lookups wait for the first walk of the DHT/)
+    expect(dhtJoinText({ afterSeconds: 1.234, peersFound: 1 })).toBe(
+      'joined 1.2 s after start (first walk found 1 peer)',
+    )
+  })
+
   it('plural says "1 peer" and "2 peers"', () => {
     expect(plural(0, 'peer')).toBe('0 peers')
     expect(plural(1, 'peer')).toBe('1 peer')

@@ -638,7 +638,14 @@ function renderHeader(data) {
   setText('node-version', `v${node.version}`)
   document.title = `bwnode · ${shortId(node.peerId)}`
   setText('node-uptime', `up ${formatDuration(node.uptimeSeconds)}`)
-  setText('node-dht', `DHT ${node.dhtMode} · ${node.dhtRoutingTableSize} in table`)
+  setText(
+    'node-dht',
+    `DHT ${node.dhtMode} · ${node.dhtRoutingTableSize} in table · ${node.dhtJoined === null ? 'joining' : 'joined'}`,
+  )
+  byId('node-dht').title =
+    node.dhtJoined === null
+      ? 'lookups wait for the first walk of the DHT, which starts once a peer is connected'
+      : `first walk of the DHT done ${node.dhtJoined.afterSeconds.toFixed(1)} s after start, ${node.dhtJoined.peersFound} peer(s) found`
   setText('node-api', window.location.origin)
   const listen = node.multiaddrs
   setText(

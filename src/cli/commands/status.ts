@@ -63,6 +63,12 @@ export function reachabilityLines(r: NodeReachability): string[] {
   ]
 }
 
+/** Whether lookups can start: a new node's first one waits for its first walk of the DHT. */
+export function dhtJoinText(joined: NodeStatus['dhtJoined']): string {
+  if (joined === null) return 'joining (lookups wait for the first walk of the DHT, once a peer is connected)'
+  return `joined ${joined.afterSeconds.toFixed(1)} s after start (first walk found ${plural(joined.peersFound, 'peer')})`
+}
+
 export function statusText(s: NodeStatus): string {
   const uplink = s.offer.uplinkMbps > 0 ? `${s.offer.uplinkMbps} Mbit/s` : 'no cap'
   return [
@@ -70,7 +76,7 @@ export function statusText(s: NodeStatus): string {
     `addresses   ${s.multiaddrs.join('\n            ')}`,
     ...reachabilityLines(s.reachability),
     `peers       ${plural(s.connectedPeers, 'peer')} connected`,
-    `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table`,
+    `DHT         ${s.dhtMode} mode, ${plural(s.dhtRoutingTableSize, 'peer')} in routing table, ${dhtJoinText(s.dhtJoined)}`,
     `data dir    ${s.dataDir}`,
     `uplink      ${uplink} lent to peers, ${plural(s.offer.maxConcurrent, 'peer')} at once`,
     ...lendingLines(s.lending),
