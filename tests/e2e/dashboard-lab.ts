@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import type { ApiFile, TransferInfo } from '../../src/contract/api.ts'
 import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
 
@@ -90,4 +90,31 @@ export async function fetchDataset(node: LabNode, cid: string, timeoutMs = 40_00
     failure = outcome
   }
   throw failure
+}
+
+/**
+ * How many pixels of a chart's canvas (uPlot draws on one) are close to one of the page's colours
+ * (a CSS variable such as --accent): a drawn series shows up as some.
+ */
+export function pixelsOf(page: Page, chart: string, cssVariable: string): Promise<number> {
+  return page.evaluate(
+    ([selector, name]) => {
+      const canvas = document.querySelector(`${selector} canvas`)
+      if (!(canvas instanceof HTMLCanvasElement)) return 0
+      const hex = getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+      const want = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16))
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height)
+      let near = 0
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i + 3]! < 128) continue
+        const distance =
+          Math.abs(data[i]! - want[0]!) +
+          Math.abs(data[i + 1]! - want[1]!) +
+          Math.abs(data[i + 2]! - want[2]!)
+        if (distance < 60) near++
+      }
+      return near
+    },
+    [chart, cssVariable] as const,
+  )
 }

@@ -3,15 +3,16 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { DatasetInfo } from '../../src/contract/api.ts'
+import type { DatasetInfo, TransferInfo } from '../../src/contract/api.ts'
 import { packageVersion } from '../../src/util/version.ts'
-import { tempDir } from '../helpers/daemon.ts'
+import { tempDir, waitFor } from '../helpers/daemon.ts'
 import {
   ARTIFACTS,
   assertChromium,
   callApi,
   type LabNode,
   launchChromium,
+  pixelsOf,
   startLabNode,
   writeConfig,
 } from './dashboard-lab.ts'
@@ -60,6 +61,16 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     ])
     nodes.push(b!, c!)
     const small = await callApi<DatasetInfo>(a, 'POST', '/api/seeds', { name: 'samples', scale: 0.05 })
+    // A holds it and has announced it on the DHT: what "a peer holds a dataset" means to B
+    await waitFor(
+      async () =>
+        (await callApi<Array<DatasetInfo & { provided: boolean }>>(a, 'GET', '/api/datasets')).some(
+          (d) => d.cid === small.cid && d.provided,
+        )
+          ? true
+          : undefined,
+      { what: 'A announcing its dataset', timeoutMs: 60_000 },
+    )
     // 8 MB of random bytes at 2 Mbit/s: half a minute, time enough to cancel.
     const bigDir = await tempDir('bwnode-big-')
     await writeFile(join(bigDir, 'big.bin'), randomBytes(8_000_000))
@@ -112,7 +123,13 @@ describe('the dashboard as an operator tool, in a real browser', () => {
       await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('started')
       const state = await waitForState(page, small.cid, ['done', 'failed'], 60_000)
       if (state === 'done') break
-      expect(attempt, 'the fetch failed twice').toBe(0)
+      const failed = (await callApi<TransferInfo[]>(b!, 'GET', '/api/transfers')).filter(
+        (t) => t.cid === small.cid,
+      )
+      expect(
+        attempt,
+        `the fetch failed twice: ${failed.map((t) => `${t.error?.code}: ${t.error?.message}`).join('; ')}`,
+      ).toBe(0)
     }
     const datasetRow = page.locator('#datasets tbody tr', { hasText: 'samples' })
     await expect.poll(() => datasetRow.locator('.badge', { hasText: 'complete' }).count(), POLL).toBe(1)
@@ -150,16 +167,22 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await expect.poll(() => page.locator('#action-msg').textContent(), POLL).toContain('Removed')
     await expect.poll(() => added.count(), POLL).toBe(0)
 
-    // Charts: bandwidth in over time, clock ticks, a value on hover.
-    await expect.poll(() => page.locator('#bw-chart svg path.series.in').count(), { timeout: 30_000 }).toBe(1)
-    expect(await page.locator('#bw-chart svg text.time').count()).toBeGreaterThanOrEqual(1)
-    const columns = page.locator('#bw-chart svg rect.hover-col')
-    expect(await columns.count()).toBeGreaterThanOrEqual(2)
-    await columns.last().hover()
-    expect(await page.locator('#bw-readout').textContent()).toMatch(/\d\d:\d\d:\d\d · in .+B\/s · out .+B\/s/)
-    expect(await columns.last().locator('title').textContent()).toMatch(/ · in /)
-    expect(await page.locator('#credits-chart svg path.series').count()).toBe(1)
-    expect(await page.locator('#credits-chart svg text.time').count()).toBeGreaterThanOrEqual(1)
+    // Charts (uPlot, served by the node): bandwidth in and out over time, clock ticks, values on hover.
+    await expect.poll(() => page.locator('#bw-chart .uplot canvas').count(), { timeout: 30_000 }).toBe(1)
+    await expect.poll(() => pixelsOf(page, '#bw-chart', '--accent'), POLL).toBeGreaterThan(20)
+    expect(await page.locator('#bw-chart .uplot').getAttribute('aria-label')).toMatch(
+      /^in and out, .*\d\d:\d\d/,
+    )
+    // hover near the newest point (hover() scrolls the chart into view first)
+    const plotArea = page.locator('#bw-chart .u-over')
+    const box = (await plotArea.boundingBox())!
+    await plotArea.hover({ position: { x: box.width - 2, y: box.height / 2 } })
+    await expect
+      .poll(() => page.locator('#bw-readout').textContent(), POLL)
+      .toMatch(/\d\d:\d\d:\d\d · in .+B\/s · out .+B\/s/)
+    expect(await page.locator('#credits-chart .uplot canvas').count()).toBe(1)
+    expect(await pixelsOf(page, '#credits-chart', '--accent')).toBeGreaterThan(20)
+    expect(await page.locator('#credits-chart .uplot').getAttribute('aria-label')).toMatch(/\d\d:\d\d/)
     expect(await page.locator('#tile-disk').textContent()).toMatch(/^[1-9][\d.]* (kB|MB|GB)$/)
 
     // The peer view of A: full id (copyable), a direct connection, RTT history, bytes fetched.
@@ -170,8 +193,8 @@ describe('the dashboard as an operator tool, in a real browser', () => {
     await expect.poll(() => page.locator('#peer-detail-id').textContent(), POLL).toBe(a.peerId)
     expect(await dialog.locator('.badge', { hasText: 'direct' }).count()).toBeGreaterThanOrEqual(1)
     await expect
-      .poll(() => dialog.locator('#peer-rtt-chart svg path.series').count(), { timeout: 20_000 })
-      .toBe(1)
+      .poll(() => pixelsOf(page, '#peer-rtt-chart', '--accent'), { timeout: 20_000 })
+      .toBeGreaterThan(20)
     const detailText = (await dialog.textContent()) ?? ''
     expect(detailText).toMatch(/Fetched from it[1-9][\d.]* (kB|MB)/)
     expect(detailText).toContain('Spent on it')

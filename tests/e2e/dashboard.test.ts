@@ -11,6 +11,7 @@ import {
   fetchDataset,
   type LabNode,
   launchChromium,
+  pixelsOf,
   startLabNode,
   writeConfig,
 } from './dashboard-lab.ts'
@@ -87,7 +88,9 @@ describe('dashboard in a real browser', () => {
     const earnedText = (await page.locator('#tile-balance-sub .up').textContent()) ?? ''
     const earned = Number(earnedText.replace(/[^\d.]/g, ''))
     expect(earned).toBeGreaterThan(0)
-    expect(await page.locator('#credits-chart svg path.series').count()).toBe(1)
+    await expect
+      .poll(() => pixelsOf(page, '#credits-chart', '--accent'), { timeout: 20_000 })
+      .toBeGreaterThan(20)
     expect(await page.locator('#live').getAttribute('data-state')).toBe('live')
 
     // Everything the page loaded came from the node itself.

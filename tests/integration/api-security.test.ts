@@ -188,9 +188,20 @@ describe('HTTP API access', () => {
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'")
     const html = await page.text()
     expect(html).not.toMatch(/https?:\/\//)
-    for (const asset of ['/dashboard/app.js', '/dashboard/style.css']) {
+    // every script and stylesheet the page names is served by the node, none reaches out
+    const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!)
+    expect(assets).toEqual(
+      expect.arrayContaining([
+        '/dashboard/app.js',
+        '/dashboard/style.css',
+        '/dashboard/uplot.js',
+        '/dashboard/uplot.css',
+      ]),
+    )
+    for (const asset of assets) {
       const response = await fetch(`${url}${asset}`)
-      expect(response.status).toBe(200)
+      expect(response.status, asset).toBe(200)
+      if (asset.endsWith('.ico')) continue
       expect(await response.text()).not.toMatch(/(src|href|url)\s*[=(]\s*["']?https?:/)
     }
     const data = (await (await fetch(`${url}/api/dashboard`)).json()) as {

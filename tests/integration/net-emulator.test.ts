@@ -97,9 +97,21 @@ describe('link emulator on real libp2p nodes', () => {
     const addr = far.getMultiaddrs()[0]
     if (addr == null) throw new Error('no address')
     const stream = await near.dialProtocol(addr, ECHO_PROTOCOL)
-    // The lowest of several round trips: load on this machine only ever adds delay, so the
-    // minimum is what the emulator itself imposes (never early, and not much late).
-    const rtt = Math.min(...(await measureEchoRtts(stream, 7)))
+    // The same stack with zero links beside it, measured in turn: what this machine's load and
+    // the loopback stack add to a round trip is not the emulator's. The lowest of each: load
+    // only ever adds delay.
+    const [c, d] = await pair(0)
+    const baseAddr = d.getMultiaddrs()[0]
+    if (baseAddr == null) throw new Error('no address')
+    const base = await c.dialProtocol(baseAddr, ECHO_PROTOCOL)
+    const shapedRtts: number[] = []
+    const baseRtts: number[] = []
+    for (let batch = 0; batch < 3; batch++) {
+      shapedRtts.push(...(await measureEchoRtts(stream, 5)))
+      baseRtts.push(...(await measureEchoRtts(base, 5)))
+    }
+    const rtt = Math.min(...shapedRtts)
+    const baseRtt = Math.min(...baseRtts)
     const farSide = seen.find((info) => info.direction === 'inbound')
     const nearSide = seen.find((info) => info.direction === 'outbound')
     // far -> near: 3 ms access + 100 km x mean inflation 1.25 x 4.9 us; rate min(20 up, inf down)
@@ -108,7 +120,7 @@ describe('link emulator on real libp2p nodes', () => {
     expect(nearSide?.outbound.rateMbps).toBe(100)
     expect(farSide?.shaped).toBe(true)
     expect(rtt).toBeGreaterThan(2 * 3.6125)
-    expect(rtt).toBeLessThan(2 * 3.6125 * 1.1 + 0.5)
+    expect(rtt - baseRtt, `shaped ${rtt} ms, zero path ${baseRtt} ms`).toBeLessThan(2 * 3.6125 * 1.1 + 0.5)
   })
 
   it('emulates the same path to a node in another process', async () => {

@@ -12,6 +12,10 @@
 /** @typedef {import('../../contract/api.ts').DatasetInfo} DatasetInfo */
 /** @typedef {import('../../contract/api.ts').NodeStatus} NodeStatus */
 /** @typedef {Snapshot['peers'][number]} SnapshotPeer */
+/** @typedef {import('uplot')} Plot */
+
+/** uPlot, loaded by the page before this script (served by the node, like the page). */
+const UPlot = /** @type {{ uPlot: typeof import('uplot') }} */ (/** @type {unknown} */ (globalThis)).uPlot
 
 const POLL_MS = 1500
 const SVG_NS = 'http://www.w3.org/2000/svg'
@@ -271,130 +275,110 @@ function actionButton(label, action, data, kind = '') {
  * }} ChartSpec
  */
 
-/** Clock steps for time ticks, ms: the smallest that leaves at most `max` ticks is used. */
-const TIME_STEPS = [
-  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-].map((s) => s * 1000)
-
-/**
- * Ticks at round local clock times (every 5 min, on the hour, ...) between t0 and t1.
- * @param {number} t0 @param {number} t1 @param {number} max
- * @returns {{ ticks: number[], step: number }}
- */
-function timeTicks(t0, t1, max) {
-  const step = TIME_STEPS.find((s) => (t1 - t0) / s <= max) ?? 86_400_000
-  const zone = new Date(t0).getTimezoneOffset() * 60_000
-  const ticks = []
-  for (let t = Math.ceil((t0 - zone) / step) * step + zone; t <= t1; t += step) ticks.push(t)
-  return { ticks, step }
+/** The page's colours (CSS variables), for the charts, which draw on a canvas. @param {string} name */
+function cssColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#2f6fed'
 }
 
-/**
- * About `count` ticks at round values (1, 2, 2.5 or 5 × a power of ten) covering lo..hi.
- * @param {number} lo @param {number} hi @param {number} count
- */
-function valueTicks(lo, hi, count) {
-  const raw = (hi - lo) / count
-  const magnitude = 10 ** Math.floor(Math.log10(raw))
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw
-  const first = Math.floor(lo / step) * step
-  const last = Math.ceil(hi / step) * step
-  const ticks = []
-  for (let v = first; v <= last + step / 2; v += step) ticks.push(Number(v.toPrecision(12)))
-  return ticks
+/** A series' stroke by its class: bytes in, bytes out, or the accent. @param {string} cls */
+function seriesColour(cls) {
+  return cssColour(cls === 'out' ? '--good' : '--accent')
 }
 
+/** @type {WeakMap<HTMLElement, { plot: Plot, shape: string }>} */
+const plots = new WeakMap()
+
 /**
- * A time chart in SVG, drawn at the width of its box: one line per series, round value ticks on
- * the left, clock ticks below, and a hover column per point whose title (and the readout next to
- * the chart) gives the time and every series' value there.
+ * A time chart (uPlot, served by the node like the page) at the width of its box: one line per
+ * series, value ticks on the left, clock ticks below; hovering shows the time and every series'
+ * value there in the readout beside the chart. A redraw of the same shape reuses the chart.
  * @param {HTMLElement} box @param {ChartSpec} spec
  */
 function drawTimeChart(box, spec) {
   const width = Math.max(260, Math.round(box.clientWidth || 360))
   const height = spec.height ?? 180
-  const [left, right, top, bottom] = [62, 12, 10, 24]
-  const times = spec.times
-  const t0 = times[0] ?? 0
-  const t1 = Math.max(times[times.length - 1] ?? 0, t0 + 1)
-  const values = spec.series.flatMap((s) => s.values)
-  let lo = spec.zero ? 0 : Math.min(...values)
-  let hi = Math.max(...values)
-  const minSpan = spec.minSpan ?? 1
-  if (hi - lo < minSpan) {
-    const mid = spec.zero ? minSpan / 2 : (hi + lo) / 2
-    lo = spec.zero ? 0 : mid - minSpan / 2
-    hi = mid + minSpan / 2
+  /** @type {import('uplot').AlignedData} */
+  const data = [spec.times, ...spec.series.map((s) => s.values)]
+  const shape = JSON.stringify([spec.readout, spec.series.map((s) => s.cls), height])
+  const existing = plots.get(box)
+  if (existing !== undefined && existing.shape === shape && box.contains(existing.plot.root)) {
+    existing.plot.setData(data)
+    if (existing.plot.width !== width) existing.plot.setSize({ width, height })
+    return
   }
-  const yTicks = valueTicks(lo, hi, 3)
-  lo = Math.min(lo, yTicks[0] ?? lo)
-  hi = Math.max(hi, yTicks[yTicks.length - 1] ?? hi)
-  /** @param {number} t */
-  const x = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - right)
-  /** @param {number} v */
-  const y = (v) => top + (1 - (v - lo) / (hi - lo)) * (height - top - bottom)
-  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'data-readout': spec.readout })
-  for (const v of yTicks) {
-    chart.append(svg('line', { class: 'grid-line', x1: left, y1: y(v), x2: width - right, y2: y(v) }))
-    chart.append(svg('text', { x: left - 6, y: y(v) + 3, 'text-anchor': 'end' }, spec.format(v)))
+  existing?.plot.destroy()
+  const span = (spec.times.at(-1) ?? 0) - (spec.times[0] ?? 0)
+  const muted = cssColour('--muted')
+  const grid = { stroke: cssColour('--line'), width: 1 }
+  const axis = { stroke: muted, grid, ticks: grid, font: '10.5px system-ui, sans-serif' }
+  /** @type {import('uplot').Options} */
+  const options = {
+    width,
+    height,
+    // timestamps are ms since the epoch, as the API sends them
+    ms: 1,
+    legend: { show: false },
+    cursor: { y: false, points: { size: 6 } },
+    scales: {
+      y: {
+        range: (_u, lo, hi) => {
+          let [min, max] = [spec.zero ? 0 : lo, hi]
+          const minSpan = spec.minSpan ?? 1
+          if (max - min < minSpan) {
+            const mid = spec.zero ? minSpan / 2 : (max + min) / 2
+            min = spec.zero ? 0 : mid - minSpan / 2
+            max = mid + minSpan / 2
+          }
+          return [min, max]
+        },
+      },
+    },
+    axes: [
+      {
+        ...axis,
+        space: 70,
+        values: (u, splits) => {
+          const labels = splits.map((t) => formatClock(t, span < 10 * 60_000))
+          // the clock labels drawn on the canvas, also for screen readers
+          u.root.setAttribute(
+            'aria-label',
+            `${spec.series.map((x) => x.name).join(' and ')}, ${labels.join(', ')}`,
+          )
+          return labels
+        },
+      },
+      { ...axis, size: 64, values: (_u, splits) => splits.map((v) => spec.format(v)) },
+    ],
+    series: [
+      {},
+      ...spec.series.map((s, index) => ({
+        label: s.name,
+        stroke: seriesColour(s.cls),
+        width: 2,
+        ...(spec.area && index === 0 ? { fill: cssColour('--accent-soft') } : {}),
+        ...(spec.step ? { paths: UPlot.paths.stepped?.({ align: 1 }) } : {}),
+        points: { show: spec.dots === true, size: 5, fill: seriesColour(s.cls) },
+      })),
+    ],
+    hooks: {
+      setCursor: [
+        (u) => {
+          const i = u.cursor.idx
+          if (i === null || i === undefined) return
+          const time = u.data[0][i]
+          if (time === undefined) return
+          const text = [
+            formatClock(time),
+            ...spec.series.map((s, k) => `${s.name} ${spec.format(Number(u.data[k + 1]?.[i] ?? 0))}`),
+          ].join(' · ')
+          setText(spec.readout, text)
+        },
+      ],
+    },
   }
-  const { ticks, step } = timeTicks(t0, t1, Math.max(2, Math.floor((width - left - right) / 70)))
-  // A clock label is about 50 px wide: a tick whose label would cross either end is left out.
-  for (const t of ticks.filter((t) => x(t) >= left + 24 && x(t) <= width - right - 24)) {
-    chart.append(
-      svg('line', { class: 'tick', x1: x(t), y1: height - bottom, x2: x(t), y2: height - bottom + 4 }),
-    )
-    chart.append(
-      svg(
-        'text',
-        { class: 'time', x: x(t), y: height - 6, 'text-anchor': 'middle' },
-        formatClock(t, step < 60_000),
-      ),
-    )
-  }
-  chart.append(
-    svg('line', { class: 'axis', x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }),
-  )
-  spec.series.forEach((series, index) => {
-    let path = ''
-    series.values.forEach((v, i) => {
-      const px = x(times[i] ?? t0)
-      if (i === 0) path = `M${px},${y(v)}`
-      else path += spec.step ? ` H${px} V${y(v)}` : ` L${px},${y(v)}`
-    })
-    if (spec.area && index === 0) {
-      const area = `${path} V${height - bottom} H${x(t0)} Z`
-      chart.append(svg('path', { class: `area ${series.cls}`, d: area }))
-    }
-    chart.append(svg('path', { class: `series ${series.cls}`.trim(), d: path }))
-    if (spec.dots) {
-      series.values.forEach((v, i) => {
-        chart.append(
-          svg('circle', { class: `dot-point ${series.cls}`, cx: x(times[i] ?? t0), cy: y(v), r: 2.5 }),
-        )
-      })
-    }
-  })
-  // Hover columns: each reaches halfway to its neighbours.
-  times.forEach((t, i) => {
-    const from = i === 0 ? left : (x(times[i - 1] ?? t) + x(t)) / 2
-    const to = i === times.length - 1 ? width - right : (x(t) + x(times[i + 1] ?? t)) / 2
-    const text = [
-      formatClock(t),
-      ...spec.series.map((s) => `${s.name} ${spec.format(s.values[i] ?? 0)}`),
-    ].join(' · ')
-    const column = svg('rect', {
-      class: 'hover-col',
-      x: from,
-      y: top,
-      width: Math.max(1, to - from),
-      height: height - top - bottom,
-      'data-text': text,
-    })
-    column.append(svg('title', {}, text))
-    chart.append(column)
-  })
-  box.replaceChildren(chart)
+  const plot = new UPlot(options, data, box)
+  box.replaceChildren(plot.root)
+  plots.set(box, { plot, shape })
 }
 
 // ---------- the API token and actions ----------
@@ -616,15 +600,6 @@ function onClick(event) {
       break
     }
   }
-}
-
-/** Hovering a chart's column shows its values in the readout beside the chart. @param {PointerEvent} event */
-function onHover(event) {
-  const column = event.target instanceof Element ? event.target.closest('.hover-col') : null
-  if (column === null) return
-  const chart = column.closest('svg')
-  const readout = chart?.getAttribute('data-readout')
-  if (readout) setText(readout, column.getAttribute('data-text') ?? '')
 }
 
 // ---------- panels ----------
@@ -1424,7 +1399,6 @@ async function poll() {
 }
 
 document.addEventListener('click', onClick)
-document.addEventListener('pointerover', onHover)
 byId('peer-dialog').addEventListener('close', () => {
   shownPeer = null
 })

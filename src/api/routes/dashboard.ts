@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { BalancePoint, DashboardSnapshot } from '../../contract/api.ts'
@@ -9,12 +10,22 @@ import { DEFAULT_DASHBOARD_HISTORY_EVENTS, DEFAULT_DASHBOARD_OFFER_REFRESH_MS } 
 import { faviconIco } from './favicon.ts'
 
 const ASSET_DIR = join(import.meta.dirname, '../dashboard')
+const resolvePackageFile = createRequire(import.meta.url).resolve
 
 /** The page and its assets, read once: everything the dashboard loads comes from the node. */
 const ASSETS: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/dashboard/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/dashboard/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/': { file: join(ASSET_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/dashboard/app.js': { file: join(ASSET_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard/style.css': { file: join(ASSET_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
+  // the charting library (uPlot), from the installed package: no CDN
+  '/dashboard/uplot.js': {
+    file: resolvePackageFile('uplot/dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/dashboard/uplot.css': {
+    file: resolvePackageFile('uplot/dist/uPlot.min.css'),
+    type: 'text/css; charset=utf-8',
+  },
 }
 
 /**
@@ -118,10 +129,7 @@ export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init
   const offerRefreshMs = init.offerRefreshMs ?? DEFAULT_DASHBOARD_OFFER_REFRESH_MS
   const historyEvents = init.historyEvents ?? DEFAULT_DASHBOARD_HISTORY_EVENTS
   const assets = new Map(
-    Object.entries(ASSETS).map(([path, { file, type }]) => [
-      path,
-      { body: readFileSync(join(ASSET_DIR, file)), type },
-    ]),
+    Object.entries(ASSETS).map(([path, { file, type }]) => [path, { body: readFileSync(file), type }]),
   )
   const sendAsset = async (reply: FastifyReply, path: string): Promise<void> => {
     const asset = assets.get(path)
