@@ -7,9 +7,9 @@ import { Ledger } from '../../src/ledger/ledger.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { ContentStore } from '../../src/store/content-store.ts'
-import { type DaemonProcess, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
 import { dialAddr, randomDataset, settleTransfer, startNode, stopQuietly } from '../helpers/swarm.ts'
-import { api, readApiFile, SOAK } from './helpers.ts'
+import { api, readApiFile, SOAK, waitForAnnounced } from './helpers.ts'
 
 /**
  * Crashes: a daemon process is killed with SIGKILL at a random moment while it adds a dataset,
@@ -83,15 +83,7 @@ describe('crash: SIGKILL during add, fetch and settlement', () => {
         path: ownSource,
         chunkSize: CHUNK,
       })
-      await waitFor(
-        async () =>
-          (await api<Array<{ cid: string; provided: boolean }>>(handle, 'GET', '/api/datasets')).some(
-            (d) => d.cid === own.cid && d.provided,
-          )
-            ? true
-            : undefined,
-        { what: 'victim announcing its dataset', timeoutMs: 30_000 },
-      )
+      await waitForAnnounced(handle, own.cid, 'victim announcing its dataset')
 
       const counts: Record<Phase, number> = { add: 0, fetch: 0, settle: 0 }
       const checks = { datasets: 0, incomplete: 0, vouchers: 0 }

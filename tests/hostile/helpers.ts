@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { waitFor } from '../helpers/daemon.ts'
 
 /** True when the long variants should run (`npm run soak`). */
 export const SOAK = process.env.BWNODE_SOAK === '1'
@@ -55,4 +56,17 @@ export async function api<T>(handle: ApiHandle, method: string, path: string, bo
   const text = await response.text()
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
   return JSON.parse(text) as T
+}
+
+/** Waits until the daemon behind `handle` has announced `cid` on the DHT (`provided`). */
+export async function waitForAnnounced(handle: ApiHandle, cid: string, what: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (await api<Array<{ cid: string; provided: boolean }>>(handle, 'GET', '/api/datasets')).some(
+        (d) => d.cid === cid && d.provided,
+      )
+        ? true
+        : undefined,
+    { what, timeoutMs: 30_000 },
+  )
 }

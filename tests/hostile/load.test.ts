@@ -2,7 +2,7 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Bwnode } from '../../src/node/bwnode.ts'
-import { type DaemonProcess, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
 import {
   randomDataset,
   readTree,
@@ -11,7 +11,15 @@ import {
   stopQuietly,
   warmRoutingTable,
 } from '../helpers/swarm.ts'
-import { api, jainIndex, processMemory, readApiFile, resetPeakRss, SOAK } from './helpers.ts'
+import {
+  api,
+  jainIndex,
+  processMemory,
+  readApiFile,
+  resetPeakRss,
+  SOAK,
+  waitForAnnounced,
+} from './helpers.ts'
 
 /**
  * Many downloaders, one provider: the provider runs as its own process (so its memory is its
@@ -71,15 +79,7 @@ describe('load: many downloaders, one capped provider', () => {
       downloaders.push(await startNode(dir, { offer: { uplinkMbps: 0 } }, [bootstrap]))
     }
     // The provider announces once it has peers; fetch only after it has.
-    await waitFor(
-      async () =>
-        (await api<Array<{ cid: string; provided: boolean }>>(handle, 'GET', '/api/datasets')).some(
-          (d) => d.cid === info.cid && d.provided,
-        )
-          ? true
-          : undefined,
-      { what: 'provider announcing the dataset', timeoutMs: 30_000 },
-    )
+    await waitForAnnounced(handle, info.cid, 'provider announcing the dataset')
     // Each downloader's first DHT query waits for kad-dht's first self-query: done here, before the
     // clock, so that the fetches start together instead of seconds apart (a fetch started alone
     // takes the whole cap, and the rates compared would be the start times', not the provider's).
