@@ -22,6 +22,7 @@ import { longFatLinkBench } from './bench/long-fat-link.ts'
 import { loopbackBench } from './bench/loopback.ts'
 import { machineInfo, versions } from './bench/machine.ts'
 import { multiSourceBench } from './bench/multisource.ts'
+import { multiSourceProcessesBench } from './bench/multisource-processes.ts'
 import { placementsBench } from './bench/placements.ts'
 import { quicBench } from './bench/quic.ts'
 import { formatTable } from './bench/table.ts'
@@ -35,6 +36,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   emulated: emulatedBench,
   'long-fat-link': longFatLinkBench,
   'multi-source': multiSourceBench,
+  'multi-process': multiSourceProcessesBench,
   placements: placementsBench,
   dht: dhtBench,
   vivaldi: vivaldiBench,

@@ -61,12 +61,14 @@ export type Request =
   | { op: 'profile-stop'; path: string }
   | { op: 'stop' }
 
-export type Envelope = { id: number; request: Request }
+export type Envelope<R extends { op: string } = Request> = { id: number; request: R }
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string }
 export type ReadyMessage = { ready: PeerReady } | { failed: string }
 
 export interface PeerOptions {
   role: Role
+  /** The child's script: cross-process-peer.ts unless given (it takes ROLE HOST DATA_DIR too). */
+  script?: string
   /** The address this peer listens on (TCP baseline and libp2p). */
   host: string
   dataDir: string
@@ -75,8 +77,8 @@ export interface PeerOptions {
   log(line: string): void
 }
 
-/** One peer in a child process. */
-export class PeerProcess {
+/** One peer in a child process; `R`: the requests its script answers. */
+export class PeerProcess<R extends { op: string } = Request> {
   private nextId = 0
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>()
   private exited: Error | undefined
@@ -90,8 +92,8 @@ export class PeerProcess {
     this.ready = ready
   }
 
-  static async start(options: PeerOptions): Promise<PeerProcess> {
-    const nodeArgs = [PEER_SCRIPT, options.role, options.host, options.dataDir]
+  static async start<R extends { op: string } = Request>(options: PeerOptions): Promise<PeerProcess<R>> {
+    const nodeArgs = [options.script ?? PEER_SCRIPT, options.role, options.host, options.dataDir]
     const [command, args] =
       options.netns === undefined
         ? [process.execPath, nodeArgs]
@@ -120,7 +122,7 @@ export class PeerProcess {
       })
       child.once('error', reject)
     })
-    const peer = new PeerProcess(options.role, child, ready)
+    const peer = new PeerProcess<R>(options.role, child, ready)
     child.on('message', (reply: Reply) => peer.settle(reply))
     child.on('exit', (code, signal) => {
       peer.exited = new Error(`${options.role} exited (code ${code}, signal ${signal})`)
@@ -135,12 +137,12 @@ export class PeerProcess {
     return this.child.pid as number
   }
 
-  request<T>(request: Request): Promise<T> {
+  request<T>(request: R | { op: 'stop' }): Promise<T> {
     if (this.exited !== undefined) return Promise.reject(this.exited)
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
-      this.child.send({ id, request } satisfies Envelope)
+      this.child.send({ id, request } satisfies Envelope<R | { op: 'stop' }>)
     })
   }
 
