@@ -20,8 +20,9 @@ import { parseConfig } from '../../src/config/load.ts'
 import type { Fetcher } from '../../src/fetch/fetcher.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
+import { processCpuSeconds, sendReady, serveParent } from './child-ipc.ts'
 import { makeDataset, waitForProviders } from './cluster.ts'
-import type { Envelope, Reply, Request, Role, ServedDataset, Transfer } from './cross-process-protocol.ts'
+import type { Request, Role, ServedDataset, Transfer } from './cross-process-protocol.ts'
 
 const PIECE_BYTES = 1024 * 1024
 const BARE_PROTOCOL = '/bwnode/bench/cross-process/bare/1.0.0'
@@ -33,12 +34,6 @@ if ((role !== 'provider' && role !== 'fetcher') || !host || !dataDir || process.
     'usage (as a child with an IPC channel): cross-process-peer.ts provider|fetcher HOST DATA_DIR',
   )
   process.exit(2)
-}
-const send = process.send.bind(process)
-
-function cpuSeconds(): number {
-  const usage = process.cpuUsage()
-  return (usage.user + usage.system) / 1e6
 }
 
 /** The dataset's bytes in 1 MiB pieces, held in memory: the baselines send them as fast as they can. */
@@ -129,12 +124,12 @@ async function fetchDataset(node: Bwnode, cidText: string): Promise<Transfer> {
     await original.call(store, chunk, bytes)
     stamps.push({ at: performance.now(), bytes: bytes.byteLength })
   }
-  const cpuBefore = cpuSeconds()
+  const cpuBefore = processCpuSeconds()
   const started = performance.now()
   try {
     const result = await fetcherOf(node).fetch(cid, { maxProviders: 1 })
     const seconds = (performance.now() - started) / 1000
-    const cpu = cpuSeconds() - cpuBefore
+    const cpu = processCpuSeconds() - cpuBefore
     return { bytes: result.bytes, seconds, cpuSeconds: cpu, steadyBytesPerSec: steadyRate(stamps) }
   } finally {
     store.putVerifiedChunk = original
@@ -152,10 +147,10 @@ function steadyRate(stamps: Array<{ at: number; bytes: number }>): number {
 }
 
 async function timed(receive: () => Promise<number>): Promise<Transfer> {
-  const cpuBefore = cpuSeconds()
+  const cpuBefore = processCpuSeconds()
   const started = performance.now()
   const bytes = await receive()
-  return { bytes, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSeconds() - cpuBefore }
+  return { bytes, seconds: (performance.now() - started) / 1000, cpuSeconds: processCpuSeconds() - cpuBefore }
 }
 
 const servers: Server[] = []
@@ -190,10 +185,13 @@ async function handle(node: Bwnode, request: Request): Promise<unknown> {
       await waitForProviders(node, parseDatasetCid(request.cid), 1)
       return true
     case 'cpu-mark':
-      cpuMark = { cpu: cpuSeconds(), at: performance.now() }
+      cpuMark = { cpu: processCpuSeconds(), at: performance.now() }
       return true
     case 'cpu-read':
-      return { cpuSeconds: cpuSeconds() - cpuMark.cpu, seconds: (performance.now() - cpuMark.at) / 1000 }
+      return {
+        cpuSeconds: processCpuSeconds() - cpuMark.cpu,
+        seconds: (performance.now() - cpuMark.at) / 1000,
+      }
     case 'transfer':
       if (request.kind === 'tcp') return await timed(() => receiveTcp(request.host, request.tcpPort))
       if (request.kind === 'bare')
@@ -237,23 +235,8 @@ async function main(): Promise<void> {
   )
   const node = await Bwnode.create(config)
   await node.start()
-  // Requests run one at a time, in order, as the parent sends them: the parent times
-  // a transfer, and nothing else should run in this process meanwhile.
-  let queue = Promise.resolve()
-  process.on('message', (message: Envelope) => {
-    queue = queue.then(async () => {
-      let reply: Reply
-      try {
-        reply = { id: message.id, ok: true, value: await handle(node, message.request) }
-      } catch (err) {
-        reply = { id: message.id, ok: false, error: (err as Error).stack ?? String(err) }
-      }
-      send(reply)
-    })
-  })
-  // The parent is gone (it was killed, or forgot us): a benchmark peer must not outlive it.
-  process.on('disconnect', () => process.exit(1))
-  send({
+  serveParent<Request>((request) => handle(node, request))
+  sendReady({
     ready: {
       peerId: node.peerId.toString(),
       multiaddrs: node.libp2p.getMultiaddrs().map((a) => a.toString()),
@@ -262,6 +245,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  send({ failed: (err as Error).stack ?? String(err) })
+  sendReady({ failed: (err as Error).stack ?? String(err) })
   process.exit(1)
 })

@@ -17,8 +17,8 @@ import type { CID } from 'multiformats/cid'
 import { stopAll } from '../../src/lab/swarm.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
+import { processCpuSeconds, sendReady, serveParent } from './child-ipc.ts'
 import { provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
-import type { Envelope, Reply } from './cross-process-protocol.ts'
 
 export type SwarmRequest =
   | { op: 'start'; count: number; uplinkMbps: number }
@@ -44,16 +44,10 @@ if (!role || host !== '127.0.0.1' || !dataDir || process.send === undefined) {
   console.error('usage (as a child with an IPC channel): swarm-host.ts provider|fetcher HOST DATA_DIR')
   process.exit(2)
 }
-const send = process.send.bind(process)
 const nodes: Bwnode[] = []
 let cpuMark = 0
 /** kad-dht's K: a provider lookup ends once it has found this many. */
 const DHT_K = 20
-
-function cpuSeconds(): number {
-  const usage = process.cpuUsage()
-  return (usage.user + usage.system) / 1e6
-}
 
 async function handle(request: SwarmRequest | { op: 'stop' }): Promise<unknown> {
   switch (request.op) {
@@ -79,21 +73,21 @@ async function handle(request: SwarmRequest | { op: 'stop' }): Promise<unknown> 
       const cid: CID = parseDatasetCid(request.cid)
       // one DHT lookup yields at most K providers (kad-dht stops at its bucket size, 20)
       await waitForProviders(client, cid, Math.min(request.providers, DHT_K), 60_000)
-      const cpuBefore = cpuSeconds()
+      const cpuBefore = processCpuSeconds()
       const fetch = await timedFetch(client, cid, { maxProviders: request.providers })
       return {
         bytes: fetch.result.bytes,
         seconds: fetch.seconds,
         steadyBytesPerSec: fetch.steadyBytesPerSec,
         used: fetch.result.providers.filter((p) => p.bytes > 0).length,
-        cpuSeconds: cpuSeconds() - cpuBefore,
+        cpuSeconds: processCpuSeconds() - cpuBefore,
       } satisfies SwarmFetch
     }
     case 'cpu-mark':
-      cpuMark = cpuSeconds()
+      cpuMark = processCpuSeconds()
       return true
     case 'cpu-read':
-      return cpuSeconds() - cpuMark
+      return processCpuSeconds() - cpuMark
     case 'stop':
       await stopAll(nodes)
       setTimeout(() => process.exit(0), 50)
@@ -101,19 +95,5 @@ async function handle(request: SwarmRequest | { op: 'stop' }): Promise<unknown> 
   }
 }
 
-// One request at a time, in order: the parent times a fetch, and nothing else runs here meanwhile.
-let queue = Promise.resolve()
-process.on('message', (message: Envelope<SwarmRequest | { op: 'stop' }>) => {
-  queue = queue.then(async () => {
-    let reply: Reply
-    try {
-      reply = { id: message.id, ok: true, value: await handle(message.request) }
-    } catch (err) {
-      reply = { id: message.id, ok: false, error: (err as Error).stack ?? String(err) }
-    }
-    send(reply)
-  })
-})
-// The parent is gone: a benchmark process must not outlive it.
-process.on('disconnect', () => process.exit(1))
-send({ ready: { peerId: '', multiaddrs: [] } })
+serveParent(handle)
+sendReady({ ready: { peerId: '', multiaddrs: [] } })

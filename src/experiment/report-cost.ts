@@ -3,7 +3,6 @@
  * credits the offers ask) beside a cloud object store's list prices (egress plus read requests, whose
  * share grows as a workload's requests shrink), and the value a credit would need to cost the same.
  */
-
 import { DEFAULT_PRICE_PER_GIB } from '../config/defaults.ts'
 import { median } from '../util/stats.ts'
 import { groupedBars } from './chart-shapes.ts'

@@ -4,7 +4,6 @@
  * emulator) measured each home host alone; the same workload from one emulated home peer in this
  * run is set beside it, both as the share of the configured rate they delivered.
  */
-
 import { median } from '../util/stats.ts'
 import { groupedBars } from './chart-shapes.ts'
 import type { ChartSpec, RenderedChart } from './charts.ts'

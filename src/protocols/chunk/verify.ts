@@ -21,13 +21,7 @@ export async function verifyChunk(cid: CID, bytes: Uint8Array): Promise<void> {
     )
   }
   const digest = createHash('sha256').update(bytes).digest()
-  if (!equalBytes(digest, cid.multihash.digest)) {
+  if (!digest.equals(cid.multihash.digest)) {
     throw new BwnodeError(ChunkErrorCode.CHUNK_HASH_MISMATCH, `chunk bytes do not match ${cid.toString()}`)
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
