@@ -31,9 +31,9 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$REPO/bin/bwnode.js"
-NODE="$REPO/node_modules/.bin/node"
-[ -x "$NODE" ] || NODE="$(command -v node)"
+# shellcheck source=scripts/netns-common.sh
+. "$REPO/scripts/netns-common.sh"
+lab_setup nat-lab
 
 NATS="eim,eim,sym,upnp"
 TRIALS=5
@@ -44,11 +44,6 @@ INET="88.77.0"
 RELAY_ADDR="$INET.2"
 P2P_PORT=4010
 READY_TIMEOUT_S=60
-PREFIX="${NATLAB_PREFIX:-natlab}-$$"
-
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "nat-lab: $*" >&2; exit 1; }
-log() { echo "nat-lab: $*" >&2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -62,40 +57,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ "$(id -u)" = "0" ] || die "needs root (network namespaces)"
-for tool in ip nft setpriv curl; do command -v "$tool" >/dev/null || die "needs $tool"; done
 IFS=',' read -r -a TYPES <<<"$NATS"
 [ "${#TYPES[@]}" -ge 2 ] || die "--nat needs at least two home networks"
 for t in "${TYPES[@]}"; do
   case "$t" in eim|sym) ;; upnp) command -v miniupnpd >/dev/null || die "needs miniupnpd for a upnp router" ;; *) die "unknown NAT type $t (eim, sym, upnp)" ;; esac
 done
 
-# A daemon must not pick up the caller's data dir, ports or bootstrap list.
-while read -r var; do unset "$var"; done < <(compgen -e | grep '^BWNODE_' || true)
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bwnode-natlab-$$-XXXXXX")"
-NAMESPACES=()
-PIDS=()
-
-# shellcheck source=scripts/netns-common.sh
-. "$REPO/scripts/netns-common.sh"
-
-cleanup() {
-  local status=$?
-  # A second signal must not cut the cleanup short (timeout and the shell both get one).
-  trap - EXIT
-  trap '' INT TERM
-  [ "$status" = 0 ] || for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
-  remove_lab "${NAMESPACES[@]}"
-  log "removed namespaces, processes and $WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Namespaces of earlier runs whose script is gone (killed before its trap ran).
-sweep_stale_netns "${NATLAB_PREFIX:-natlab}" natlab
+lab_begin natlab "${NATLAB_PREFIX:-natlab}" ip nft setpriv curl
 
 netns() {
   ip netns add "$1"

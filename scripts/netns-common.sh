@@ -1,7 +1,54 @@
-# Shared by the network-namespace labs (scripts/netns-lab.sh, scripts/nat-lab.sh): removing what
-# a lab made, now and after a run that was killed before its trap ran. Sourced, not run.
+# Shared by the network-namespace labs (scripts/netns-lab.sh, scripts/nat-lab.sh): their preamble
+# (messages, root and tool checks, a clean environment, the temp dir, the exit trap) and removing
+# what a lab made, now and after a run that was killed before its trap ran. Sourced, not run.
 # A lab names its namespaces "<prefix>-<its pid>-..." and its temp dir "bwnode-<kind>-<pid>-...",
 # so an owner that is gone marks its leftovers.
+
+# lab_setup NAME: names the lab in its messages; BIN and NODE (the project's Node, else PATH's).
+lab_setup() {
+  LAB_NAME="$1"
+  BIN="$REPO/bin/bwnode.js"
+  NODE="$REPO/node_modules/.bin/node"
+  [ -x "$NODE" ] || NODE="$(command -v node)"
+}
+die() { echo "$LAB_NAME: $*" >&2; exit 1; }
+log() { echo "$LAB_NAME: $*" >&2; }
+# usage: the script's opening comment (line 2 up to the first line that is not a comment).
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+# lab_begin KIND NAMESPACE_BASE TOOL...: checks for root and the tools, clears the caller's
+# BWNODE_* variables (a daemon must not pick up the caller's data dir, ports or bootstrap list),
+# makes the temp dir WORK, sets PREFIX (namespace names, "<base>-<pid>"), arms the trap that
+# removes everything on exit, and sweeps what killed runs left behind.
+lab_begin() {
+  local kind="$1" base="$2" tool var
+  shift 2
+  [ "$(id -u)" = "0" ] || die "needs root (network namespaces)"
+  for tool in "$@"; do command -v "$tool" >/dev/null || die "needs $tool"; done
+  while read -r var; do unset "$var"; done < <(compgen -e | grep '^BWNODE_' || true)
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/bwnode-$kind-$$-XXXXXX")"
+  PREFIX="$base-$$"
+  NAMESPACES=()
+  PIDS=()
+  trap lab_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  sweep_stale_netns "$base" "$kind"
+}
+
+# The exit trap: on failure the tail of every log in WORK, then everything the lab made removed.
+lab_cleanup() {
+  local status=$? f
+  # A second signal must not cut the cleanup short (timeout and the shell both get one).
+  trap - EXIT
+  trap '' INT TERM
+  if [ "$status" != 0 ]; then
+    for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
+  fi
+  remove_lab "${NAMESPACES[@]}"
+  log "removed namespaces, processes and $WORK"
+  exit "$status"
+}
 
 # sweep_stale_netns NAMESPACE_PREFIX TEMPDIR_KIND: namespaces "<prefix>-<pid>-*" and temp dirs
 # "${TMPDIR:-/tmp}/bwnode-<kind>-<pid>-*" whose pid is no longer running.

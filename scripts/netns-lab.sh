@@ -24,9 +24,9 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$REPO/bin/bwnode.js"
-NODE="$REPO/node_modules/.bin/node"
-[ -x "$NODE" ] || NODE="$(command -v node)"
+# shellcheck source=scripts/netns-common.sh
+. "$REPO/scripts/netns-common.sh"
+lab_setup netns-lab
 
 NODES_DIR="$REPO/node-configs"
 NODES=""
@@ -39,11 +39,6 @@ SUBNET_PREFIX="10.77.0"
 FIRST_HOST=10
 P2P_PORT=4010
 READY_TIMEOUT_S=60
-PREFIX="${BWLAB_PREFIX:-bwlab}-$$"
-
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "netns-lab: $*" >&2; exit 1; }
-log() { echo "netns-lab: $*" >&2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,37 +54,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ "$(id -u)" = "0" ] || die "needs root (network namespaces)"
-command -v ip >/dev/null || die "needs iproute2 (ip)"
-command -v setpriv >/dev/null || die "needs setpriv (util-linux)"
-command -v curl >/dev/null || die "needs curl"
-
-# A daemon must not pick up the caller's data dir, ports or bootstrap list.
-while read -r var; do unset "$var"; done < <(compgen -e | grep '^BWNODE_' || true)
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/bwnode-netns-$$-XXXXXX")"
+lab_begin netns "${BWLAB_PREFIX:-bwlab}" ip setpriv curl
 SWITCH="$PREFIX-sw"
-NAMESPACES=()
-PIDS=()
-
-# shellcheck source=scripts/netns-common.sh
-. "$REPO/scripts/netns-common.sh"
-
-cleanup() {
-  local status=$?
-  # A second signal must not cut the cleanup short (timeout and the shell both get one).
-  trap - EXIT
-  trap '' INT TERM
-  remove_lab "${NAMESPACES[@]}" "$SWITCH"
-  log "removed namespaces, processes and $WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Namespaces of earlier runs whose script is gone (killed before its trap ran).
-sweep_stale_netns "${BWLAB_PREFIX:-bwlab}" netns
 
 # Which configs: --nodes names, or every lab-*.json; the consumer goes first (it bootstraps the rest).
 if [ -z "$NODES" ]; then

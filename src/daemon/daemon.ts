@@ -100,7 +100,7 @@ export async function startDaemon(config: BwnodeConfig, hooks: DaemonHooks = {})
     })()
     return stopping
   }
-  const listen = node.status().multiaddrs.join(',')
+  const listen = node.queries.status().multiaddrs.join(',')
   return {
     node,
     api,

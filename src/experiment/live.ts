@@ -744,7 +744,7 @@ async function pingTimes(node: Bwnode, id: PeerId): Promise<number[]> {
   let lastError: unknown
   for (let attempt = 0; attempt < 2 * PINGS && pingsMs.length < PINGS; attempt++) {
     try {
-      pingsMs.push((await node.ping(id.toString())).rttMs)
+      pingsMs.push((await node.queries.ping(id.toString())).rttMs)
     } catch (err) {
       lastError = err
     }

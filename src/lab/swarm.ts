@@ -188,7 +188,7 @@ export async function startSwarm(count: number, init: SwarmInit = {}): Promise<S
 }
 
 async function waitForRouting(node: Bwnode): Promise<void> {
-  await waitFor(async () => (node.status().dhtRoutingTableSize > 0 ? true : undefined), {
+  await waitFor(async () => (node.queries.status().dhtRoutingTableSize > 0 ? true : undefined), {
     what: `${node.peerId} DHT routing table`,
     intervalMs: 50,
   })

@@ -3,7 +3,14 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
 import type { ComponentLogger, ConnectionProtector, PrivateKey } from '@libp2p/interface'
-import { type KadDHT, kadDHT, passthroughMapper, type SelectFn, type ValidateFn } from '@libp2p/kad-dht'
+import {
+  type KadDHTComponents,
+  kadDHT,
+  passthroughMapper,
+  type SelectFn,
+  type SingleKadDHT,
+  type ValidateFn,
+} from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -18,8 +25,12 @@ import { bwnodeNoiseCrypto } from './noise-crypto.ts'
 /** The private DHT: bwnode nodes never mix with the public IPFS DHT. */
 export const DHT_PROTOCOL = '/bwnode/kad/1.0.0'
 
+/** Where kad-dht keeps its records in the node's datastore (its default, named so it is ours). */
+export const DHT_DATASTORE_PREFIX = '/dht'
+
 export type BwnodeServices = {
-  dht: KadDHT
+  /** One DHT (not a LAN + WAN pair): kad-dht's `SingleKadDHT`, which has a routing table. */
+  dht: SingleKadDHT
   ping: Ping
   identify: unknown
   /** Present when NAT traversal runs (a node listening beyond loopback): its reachability. */
@@ -85,8 +96,10 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
       identify: identify(),
       // The latency recorder and a user's `bwnode ping` may ping the same peer at once.
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
+      // kadDHT() is declared to return the interface; the single DHT it builds is a SingleKadDHT
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
+        datastorePrefix: DHT_DATASTORE_PREFIX,
         // Serve records even on a LAN or loopback, where autodetection would stay a client.
         clientMode: false,
         // Keep LAN and loopback addresses: the default mapper drops them.
@@ -94,7 +107,7 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
         validators: init.validators ?? {},
         selectors: init.selectors ?? {},
         initialQuerySelfInterval: 200,
-      }),
+      }) as (components: KadDHTComponents) => SingleKadDHT,
     },
   })
 }

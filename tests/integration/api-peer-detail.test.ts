@@ -39,8 +39,8 @@ describe('peer detail, dashboard snapshot and favicon', () => {
     const done = await settleTransfer(b, b.datasets.startFetch(info.cid).id)
     expect(done.state).toBe('done')
     fetched = done.result!.fetchedBytes
-    await b.ping(a.peerId.toString())
-    await b.ping(a.peerId.toString())
+    await b.queries.ping(a.peerId.toString())
+    await b.queries.ping(a.peerId.toString())
   })
   afterAll(async () => {
     await swarm?.stop()

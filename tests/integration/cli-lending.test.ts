@@ -122,7 +122,7 @@ describe('CLI: --uplink, lending in status, stats bw', () => {
     expect(text.stdout).toMatch(new RegExp(`^${cid}\\s+tiny\\s+0 B\\s+\\d`, 'm'))
 
     // The fetching side sees the same bytes coming in, from the daemon, for the dataset.
-    const mine = await peer.bandwidthReport()
+    const mine = await peer.queries.bandwidthReport()
     expect(mine.totalIn).toBe(fetched)
     expect(mine.peers[0]).toMatchObject({ peerId: daemon.peerId, totalIn: fetched })
     expect(mine.datasets[0]).toMatchObject({ cid, totalIn: fetched })

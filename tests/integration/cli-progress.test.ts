@@ -51,12 +51,12 @@ describe('CLI progress for add and fetch', () => {
         {
           dataDir: join(work, 'consumer'),
           listen: ['/ip4/127.0.0.1/tcp/0'],
-          bootstrap: [`${provider.node.status().multiaddrs[0]}`],
+          bootstrap: [`${provider.node.queries.status().multiaddrs[0]}`],
         },
         'consumer',
       ),
     )
-    await waitFor(async () => (consumer.node.status().connectedPeers >= 1 ? true : undefined), {
+    await waitFor(async () => (consumer.node.queries.status().connectedPeers >= 1 ? true : undefined), {
       what: 'consumer connected',
     })
     source = await randomDataset(work, 'data', 4, MB)

@@ -136,14 +136,14 @@ describe('CLI against real daemons: remote use and plain errors', () => {
     let friendDir: string
     beforeAll(async () => {
       friendDir = await tempDir()
-      const bootstrap = `${lonely.node.status().multiaddrs[0]}`
+      const bootstrap = `${lonely.node.queries.status().multiaddrs[0]}`
       friend = await startDaemon(
         parseConfig(
           { dataDir: friendDir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [bootstrap] },
           'friend',
         ),
       )
-      await waitFor(async () => (friend.node.status().connectedPeers >= 1 ? true : undefined), {
+      await waitFor(async () => (friend.node.queries.status().connectedPeers >= 1 ? true : undefined), {
         what: 'friend connected',
       })
     })

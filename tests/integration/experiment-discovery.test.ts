@@ -36,7 +36,7 @@ describe('a newcomer finds providers on the DHT', () => {
     newcomers.push(newcomer)
     const joinedMs = await joinThrough(newcomer, swarm.bootstrap)
     expect(joinedMs).toBeGreaterThan(0)
-    expect(newcomer.status().dhtRoutingTableSize).toBeGreaterThan(0)
+    expect(newcomer.queries.status().dhtRoutingTableSize).toBeGreaterThan(0)
 
     const wanted = new Set(swarm.nodes.slice(1, 4).map((n) => n.peerId.toString()))
     const walk = new DhtDiscovery(newcomer, parseDatasetCid(cid), swarm.nodes.slice(1, 4))

@@ -35,7 +35,7 @@ describe('connected peers when the DHT walk does not finish', () => {
     const info = await holder.store.addPath(source, { chunkSize: 64 * 1024 })
     // Preconditions: connected, but nobody in the fetcher's routing table to walk from.
     expect(fetcher.libp2p.getPeers().map(String)).toContain(holder.peerId.toString())
-    expect(fetcher.status().dhtRoutingTableSize).toBe(0)
+    expect(fetcher.queries.status().dhtRoutingTableSize).toBe(0)
 
     const out = join(work, 'out')
     const started = performance.now()

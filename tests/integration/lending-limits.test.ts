@@ -70,7 +70,11 @@ describe('lending limits between real nodes', () => {
   })
 
   it('a capped provider serves up to its cap, then the fetch fails with ERR_LENDING_CLOSED and why', async () => {
-    expect(capped.status().lending).toMatchObject({ open: true, dailyCapBytes: DAILY_CAP, usedTodayBytes: 0 })
+    expect(capped.queries.status().lending).toMatchObject({
+      open: true,
+      dailyCapBytes: DAILY_CAP,
+      usedTodayBytes: 0,
+    })
     const { id } = await consumer.datasets.startFetch(cappedCid, { seed: false })
     const transfer = await settleTransfer(consumer, id)
     expect(transfer.state).toBe('failed')
@@ -82,7 +86,7 @@ describe('lending limits between real nodes', () => {
     expect(transfer.error?.message).toMatch(/open again at \d{4}-\d\d-\d\dT/)
     // Five chunks (and the manifest) came through before the refusal; never more than the cap.
     expect(await consumer.store.missingChunks(parseDatasetCid(cappedCid))).toHaveLength(16 - 5)
-    const lending = capped.status().lending
+    const lending = capped.queries.status().lending
     expect(lending).toMatchObject({ open: false, reason: 'daily-cap', remainingBytes: 0 })
     expect(lending.usedTodayBytes).toBeGreaterThan(5 * CHUNK)
     expect(lending.usedTodayBytes).toBeLessThanOrEqual(DAILY_CAP)
@@ -119,10 +123,14 @@ describe('lending limits between real nodes', () => {
 
   it('the counters survive a restart: the restarted provider still refuses', async () => {
     const dataDir = capped.dataDir
-    const used = capped.status().lending.usedTodayBytes
+    const used = capped.queries.status().lending.usedTodayBytes
     await stopQuietly(capped)
     capped = await swarm.add({ lending: { dailyCapBytes: DAILY_CAP } }, dataDir)
-    expect(capped.status().lending).toMatchObject({ open: false, reason: 'daily-cap', usedTodayBytes: used })
+    expect(capped.queries.status().lending).toMatchObject({
+      open: false,
+      reason: 'daily-cap',
+      usedTodayBytes: used,
+    })
     const { id } = await consumer.datasets.startFetch(cappedCid, { seed: false })
     const transfer = await settleTransfer(consumer, id)
     expect(transfer.error?.code).toBe('ERR_LENDING_CLOSED')
@@ -131,16 +139,16 @@ describe('lending limits between real nodes', () => {
   })
 
   it('outside its schedule a node refuses the manifest, and the fetch says when it opens', async () => {
-    expect(night.status().lending).toMatchObject({ open: false, reason: 'schedule', schedule })
+    expect(night.queries.status().lending).toMatchObject({ open: false, reason: 'schedule', schedule })
     const { id } = await consumer.datasets.startFetch(nightCid, { seed: false })
     const transfer = await settleTransfer(consumer, id)
     expect(transfer.error?.code).toBe('ERR_LENDING_CLOSED')
     expect(transfer.error?.message).toMatch(/no provider of the manifest is lending now/)
     expect(transfer.error?.message).toContain(`outside the serving schedule (${schedule[0]}, local time)`)
-    const opens = new Date(night.status().lending.until!)
+    const opens = new Date(night.queries.status().lending.until!)
     expect(
       `${String(opens.getHours()).padStart(2, '0')}:${String(opens.getMinutes()).padStart(2, '0')}`,
     ).toBe(schedule[0]!.slice(0, 5))
-    expect(night.status().lending.usedTodayBytes).toBe(0)
+    expect(night.queries.status().lending.usedTodayBytes).toBe(0)
   })
 })

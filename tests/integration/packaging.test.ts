@@ -231,7 +231,7 @@ describe('deploy/peer-entrypoint.sh', () => {
     const bin = join(work, 'bin')
     await mkdir(bin)
     await symlink(BIN, join(bin, 'bwnode'))
-    const port = /\/tcp\/(\d+)\//.exec(`${bootstrap.node.status().multiaddrs[0]}`)?.[1]
+    const port = /\/tcp\/(\d+)\//.exec(`${bootstrap.node.queries.status().multiaddrs[0]}`)?.[1]
     const child = spawn(
       join(ROOT, 'deploy/peer-entrypoint.sh'),
       ['--data', join(work, 'peer'), '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0'],
@@ -257,7 +257,7 @@ describe('deploy/peer-entrypoint.sh', () => {
         timeoutMs: 30_000,
       })
       expect(output).toContain(`bootstrapping from /dns4/localhost/tcp/${port}/p2p/${bootstrap.node.peerId}`)
-      await waitFor(async () => (bootstrap.node.status().connectedPeers >= 1 ? true : undefined), {
+      await waitFor(async () => (bootstrap.node.queries.status().connectedPeers >= 1 ? true : undefined), {
         what: 'the peer connected to the bootstrap node',
       })
     } finally {

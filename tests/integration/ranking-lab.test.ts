@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { LinkConfig } from '../../src/config/schema.ts'
 import { linkBetween } from '../../src/net/link.ts'
-import { type Bwnode, emulatedLink } from '../../src/node/bwnode.ts'
+import type { Bwnode } from '../../src/node/bwnode.ts'
+import { emulatedLink } from '../../src/node/link-emulation.ts'
 import { tempDir } from '../helpers/daemon.ts'
 import { addOnAll, randomDataset, type Swarm, settleTransfer, startSwarm } from '../helpers/swarm.ts'
 
@@ -43,7 +44,7 @@ describe('nearest-provider ranking in an emulated lab', () => {
     const minimum = new Map<Bwnode, number>()
     for (let i = 0; i < 10; i++) {
       for (const provider of [near, far]) {
-        const { rttMs } = await fetcher.ping(provider.peerId.toString())
+        const { rttMs } = await fetcher.queries.ping(provider.peerId.toString())
         minimum.set(provider, Math.min(minimum.get(provider) ?? Number.POSITIVE_INFINITY, rttMs))
       }
     }
@@ -61,7 +62,7 @@ describe('nearest-provider ranking in an emulated lab', () => {
     expect(gap).toBeLessThan((farModel - nearModel) * 1.3 + 1)
 
     // `bwnode peers` reports the same: percentiles from the recorder's histograms.
-    const peers = await fetcher.peers()
+    const peers = await fetcher.queries.peers()
     const rtt = (node: Bwnode) => peers.find((p) => p.peerId === node.peerId.toString())?.rttMs
     for (const [node, model] of [
       [near, nearModel],

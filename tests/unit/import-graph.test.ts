@@ -191,7 +191,7 @@ describe('the import graph keeps the documented arrows', () => {
     expect(FILES.length).toBeGreaterThan(100)
     expect(EDGES.some((e) => e.from === 'src/daemon/daemon.ts' && e.to === 'src/api/server.ts')).toBe(true)
     expect(
-      EDGES.some((e) => e.from === 'src/node/bwnode.ts' && e.to === 'src/contract/api.ts' && e.typeOnly),
+      EDGES.some((e) => e.from === 'src/node/queries.ts' && e.to === 'src/contract/api.ts' && e.typeOnly),
     ).toBe(true)
   })
 

@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/config/load.ts'
 import { TimeDilation } from '../../src/net/dilation.ts'
 import { ShapedMessageStream, SharedUplink } from '../../src/net/shaped-stream.ts'
 import { BLOATED_QUEUE_MS, MANAGED_QUEUE_MS, UplinkLoad } from '../../src/net/uplink-load.ts'
-import { uplinkLoadOf } from '../../src/node/bwnode.ts'
+import { uplinkLoadOf } from '../../src/node/link-emulation.ts'
 
 /** 8 Mbit/s = 1000 bytes per ms. */
 const RATE_MBPS = 8

@@ -63,9 +63,9 @@ const round = (value: number, digits = 3): number => Number(value.toFixed(digits
 /** Everything the dashboard shows, in one reply, so a poll is one request. */
 export async function dashboardSnapshot(node: Bwnode, history: number): Promise<DashboardSnapshot> {
   const now = Date.now()
-  const status = node.status()
+  const status = node.queries.status()
   const [peers, datasets, events, disk] = await Promise.all([
-    node.peers(),
+    node.queries.peers(),
     node.datasets.list(),
     node.ledger.history(history),
     node.store.usage(),
@@ -160,7 +160,7 @@ export function registerDashboardRoutes(app: FastifyInstance, node: Bwnode, init
     if (!refreshing && Date.now() - lastOfferRefresh > offerRefreshMs) {
       refreshing = true
       lastOfferRefresh = Date.now()
-      void node
+      void node.queries
         .listOffers(true)
         .catch(() => {})
         .finally(() => {

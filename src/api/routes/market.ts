@@ -7,7 +7,7 @@ const credits = (micro: number): number => micro / MICROCREDITS_PER_CREDIT
 /** Offers, credits and metrics: what the node lends, earns and spends. */
 export function registerMarketRoutes(app: FastifyInstance, node: Bwnode): void {
   app.get<{ Querystring: { refresh?: string } }>('/api/offers', async (request) => {
-    const ranked = await node.listOffers(request.query.refresh !== 'false')
+    const ranked = await node.queries.listOffers(request.query.refresh !== 'false')
     return ranked.map(({ offer, estimatedRttMs }) => ({
       peerId: offer.peerId,
       uplinkMbps: offer.uplinkMbps,

@@ -5,19 +5,19 @@ export function registerNodeRoutes(app: FastifyInstance, node: Bwnode): void {
   // Changes nothing: the server's token check runs before it (a POST), so reaching it says the
   // token is right. The dashboard asks it when a token is pasted.
   app.post('/api/token', async () => ({ valid: true }))
-  app.get('/api/status', async () => node.status())
-  app.get('/api/peers', async () => node.peers())
-  app.get('/api/stats/bw', async () => node.bandwidthReport())
+  app.get('/api/status', async () => node.queries.status())
+  app.get('/api/peers', async () => node.queries.peers())
+  app.get('/api/stats/bw', async () => node.queries.bandwidthReport())
   app.get<{ Params: { peerId: string } }>('/api/peers/:peerId', async (request) =>
-    node.peerDetail(request.params.peerId),
+    node.queries.peerDetail(request.params.peerId),
   )
   app.get<{ Params: { peerId: string } }>('/api/peers/:peerId/find', async (request) =>
-    node.findPeer(request.params.peerId),
+    node.queries.findPeer(request.params.peerId),
   )
   app.get<{ Params: { peerId: string } }>('/api/peers/:peerId/ping', async (request) =>
-    node.ping(request.params.peerId),
+    node.queries.ping(request.params.peerId),
   )
   app.delete<{ Params: { peerId: string } }>('/api/peers/:peerId/connections', async (request) =>
-    node.disconnect(request.params.peerId),
+    node.queries.disconnect(request.params.peerId),
   )
 }

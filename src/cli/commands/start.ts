@@ -74,7 +74,7 @@ export function registerStart(program: Command): void {
           )
         }
         if (options.json === true) {
-          const status = daemon.node.status()
+          const status = daemon.node.queries.status()
           process.stdout.write(
             `${JSON.stringify({ ready: true, peerId: status.peerId, api: daemon.api.url, listen: status.multiaddrs })}\n`,
           )
