@@ -75,19 +75,19 @@ export function parseAuthority(text: string, defaultPort = DEFAULT_PORTS['http:'
 }
 
 export class HostCheck {
-  readonly #boundNames: ReadonlySet<string>
-  readonly #anyPortNames: ReadonlySet<string>
+  private readonly boundNames: ReadonlySet<string>
+  private readonly anyPortNames: ReadonlySet<string>
 
   constructor(access: HostAccess) {
-    this.#boundNames = new Set([...LOOPBACK_NAMES, normalizeHostName(access.bindHost)])
-    this.#anyPortNames = new Set((access.allowedHosts ?? []).map(normalizeHostName))
+    this.boundNames = new Set([...LOOPBACK_NAMES, normalizeHostName(access.bindHost)])
+    this.anyPortNames = new Set((access.allowedHosts ?? []).map(normalizeHostName))
   }
 
   /** Does this Host header name the API? A request without one is refused (HTTP/1.1 requires it). */
   allowsHost(header: string | undefined, local: LocalEnd): boolean {
     if (header === undefined) return false
     const authority = parseAuthority(header)
-    return authority !== undefined && this.#allows(authority, local)
+    return authority !== undefined && this.allows(authority, local)
   }
 
   /**
@@ -107,14 +107,14 @@ export class HostCheck {
     const defaultPort = DEFAULT_PORTS[url.protocol]
     if (defaultPort === undefined) return false
     const authority = parseAuthority(url.host, defaultPort)
-    return authority !== undefined && this.#allows(authority, local)
+    return authority !== undefined && this.allows(authority, local)
   }
 
-  #allows({ name, port }: Authority, local: LocalEnd): boolean {
-    if (this.#anyPortNames.has(name)) return true
+  private allows({ name, port }: Authority, local: LocalEnd): boolean {
+    if (this.anyPortNames.has(name)) return true
     if (port !== local.port) return false
     return (
-      this.#boundNames.has(name) || (local.address !== undefined && name === normalizeHostName(local.address))
+      this.boundNames.has(name) || (local.address !== undefined && name === normalizeHostName(local.address))
     )
   }
 }

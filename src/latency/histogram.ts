@@ -38,7 +38,7 @@ const ENCODING_PREFIX = 'h1'
 
 export class LatencyHistogram {
   readonly ticksPerUnit: number
-  #hist: Histogram
+  private hist: Histogram
 
   constructor(init: LatencyHistogramInit = {}) {
     const ticksPerUnit = init.ticksPerUnit ?? DEFAULT_TICKS_PER_UNIT
@@ -49,7 +49,7 @@ export class LatencyHistogram {
       )
     }
     this.ticksPerUnit = ticksPerUnit
-    this.#hist = build({
+    this.hist = build({
       useWebAssembly: false,
       autoResize: true,
       numberOfSignificantValueDigits: init.significantDigits ?? DEFAULT_SIGNIFICANT_DIGITS,
@@ -64,13 +64,13 @@ export class LatencyHistogram {
     if (!Number.isInteger(count) || count < 1) {
       throw new BwnodeError(ERR.INVALID_LATENCY, `count must be a positive integer, got ${count}`)
     }
-    this.#hist.recordValueWithCount(Math.round(value * this.ticksPerUnit), count)
+    this.hist.recordValueWithCount(Math.round(value * this.ticksPerUnit), count)
   }
 
   /** Add every value of `other` into this histogram. Both must use the same ticksPerUnit. */
   merge(other: LatencyHistogram): this {
-    this.#assertCompatible(other)
-    this.#hist.add(other.#hist)
+    this.assertCompatible(other)
+    this.hist.add(other.hist)
     return this
   }
 
@@ -79,8 +79,8 @@ export class LatencyHistogram {
    * sliding window). Exact because the same values land in the same buckets.
    */
   subtract(other: LatencyHistogram): this {
-    this.#assertCompatible(other)
-    this.#hist.subtract(other.#hist)
+    this.assertCompatible(other)
+    this.hist.subtract(other.hist)
     return this
   }
 
@@ -90,23 +90,23 @@ export class LatencyHistogram {
       throw new BwnodeError(ERR.INVALID_PERCENTILE, `percentile must be within 0..100, got ${p}`)
     }
     if (this.count === 0) return 0
-    return this.#hist.getValueAtPercentile(p) / this.ticksPerUnit
+    return this.hist.getValueAtPercentile(p) / this.ticksPerUnit
   }
 
   get count(): number {
-    return this.#hist.totalCount
+    return this.hist.totalCount
   }
 
   get max(): number {
-    return this.count === 0 ? 0 : this.#hist.getValueAtPercentile(100) / this.ticksPerUnit
+    return this.count === 0 ? 0 : this.hist.getValueAtPercentile(100) / this.ticksPerUnit
   }
 
   get min(): number {
-    return this.count === 0 ? 0 : this.#hist.getValueAtPercentile(0) / this.ticksPerUnit
+    return this.count === 0 ? 0 : this.hist.getValueAtPercentile(0) / this.ticksPerUnit
   }
 
   get mean(): number {
-    return this.count === 0 ? 0 : this.#hist.mean / this.ticksPerUnit
+    return this.count === 0 ? 0 : this.hist.mean / this.ticksPerUnit
   }
 
   summary(): LatencySummary {
@@ -123,7 +123,7 @@ export class LatencyHistogram {
   }
 
   reset(): void {
-    this.#hist.reset()
+    this.hist.reset()
   }
 
   clone(): LatencyHistogram {
@@ -132,7 +132,7 @@ export class LatencyHistogram {
 
   /** A compact string (`h1:<ticksPerUnit>:<compressed base64>`) to keep in LevelDB or JSON. */
   encode(): string {
-    return `${ENCODING_PREFIX}:${this.ticksPerUnit}:${encodeIntoCompressedBase64(this.#hist)}`
+    return `${ENCODING_PREFIX}:${this.ticksPerUnit}:${encodeIntoCompressedBase64(this.hist)}`
   }
 
   static decode(text: string): LatencyHistogram {
@@ -151,7 +151,7 @@ export class LatencyHistogram {
     }
     hist.autoResize = true
     const out = new LatencyHistogram({ ticksPerUnit })
-    out.#hist = hist
+    out.hist = hist
     return out
   }
 
@@ -165,7 +165,7 @@ export class LatencyHistogram {
     return out ?? new LatencyHistogram(init)
   }
 
-  #assertCompatible(other: LatencyHistogram): void {
+  private assertCompatible(other: LatencyHistogram): void {
     if (other.ticksPerUnit !== this.ticksPerUnit) {
       throw new BwnodeError(
         ERR.INVALID_HISTOGRAM,

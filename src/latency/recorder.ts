@@ -123,47 +123,47 @@ const TS_DIGITS = 15
 const SEQ_DIGITS = 6
 
 export class LatencyRecorder {
-  readonly #peers
-  readonly #samples
-  readonly #meta
-  readonly #root
-  readonly #clock: () => number
-  readonly #maxSamples: number
-  readonly #maxAgeMs: number
-  readonly #alpha: number
-  readonly #vivaldi: VivaldiOptions
-  readonly #cache = new Map<string, PeerState>()
-  readonly #pingers = new Set<Pinger>()
-  #coordinate: VivaldiCoordinate
-  #seq = 0
+  private readonly peerRecords
+  private readonly samples
+  private readonly meta
+  private readonly root
+  private readonly clock: () => number
+  private readonly maxSamples: number
+  private readonly maxAgeMs: number
+  private readonly alpha: number
+  private readonly vivaldi: VivaldiOptions
+  private readonly cache = new Map<string, PeerState>()
+  private readonly pingers = new Set<Pinger>()
+  private ownCoordinate: VivaldiCoordinate
+  private seq = 0
   /** Writes run one at a time: each is a read-modify-write of a peer's record. */
-  #tail: Promise<unknown>
+  private tail: Promise<unknown>
 
   constructor(init: LatencyRecorderInit) {
-    this.#root = openRoot(init.db)
-    this.#peers = this.#root.sublevel<string, PeerRecord>('peers', { valueEncoding: 'json' })
-    this.#samples = this.#root.sublevel<string, number>('samples', { valueEncoding: 'json' })
-    this.#meta = this.#root.sublevel<string, VivaldiCoordinate>('meta', { valueEncoding: 'json' })
-    this.#clock = init.clock ?? Date.now
-    this.#maxSamples = init.retention?.maxSamplesPerKind ?? DEFAULT_MAX_SAMPLES_PER_KIND
-    this.#maxAgeMs = init.retention?.maxAgeMs ?? DEFAULT_MAX_SAMPLE_AGE_MS
-    this.#alpha = init.throughputAlpha ?? DEFAULT_THROUGHPUT_EWMA_ALPHA
-    this.#vivaldi = init.vivaldi ?? {}
-    if (!(this.#maxSamples >= 1) || !(this.#maxAgeMs > 0) || !(this.#alpha > 0 && this.#alpha <= 1)) {
+    this.root = openRoot(init.db)
+    this.peerRecords = this.root.sublevel<string, PeerRecord>('peers', { valueEncoding: 'json' })
+    this.samples = this.root.sublevel<string, number>('samples', { valueEncoding: 'json' })
+    this.meta = this.root.sublevel<string, VivaldiCoordinate>('meta', { valueEncoding: 'json' })
+    this.clock = init.clock ?? Date.now
+    this.maxSamples = init.retention?.maxSamplesPerKind ?? DEFAULT_MAX_SAMPLES_PER_KIND
+    this.maxAgeMs = init.retention?.maxAgeMs ?? DEFAULT_MAX_SAMPLE_AGE_MS
+    this.alpha = init.throughputAlpha ?? DEFAULT_THROUGHPUT_EWMA_ALPHA
+    this.vivaldi = init.vivaldi ?? {}
+    if (!(this.maxSamples >= 1) || !(this.maxAgeMs > 0) || !(this.alpha > 0 && this.alpha <= 1)) {
       throw new BwnodeError(ERR.CONFIG, 'latency retention and EWMA alpha must be positive (alpha at most 1)')
     }
-    this.#coordinate = originCoordinate(this.#vivaldi)
-    this.#tail = this.#loadCoordinate()
+    this.ownCoordinate = originCoordinate(this.vivaldi)
+    this.tail = this.loadCoordinate()
   }
 
   /** Resolves once the stored coordinate is loaded; rejects if the database cannot be read. */
   async ready(): Promise<void> {
-    await this.#tail
+    await this.tail
   }
 
   /** This node's Vivaldi coordinate (loaded from the database; see `ready()`). */
   get coordinate(): VivaldiCoordinate {
-    return { ...this.#coordinate }
+    return { ...this.ownCoordinate }
   }
 
   /**
@@ -173,7 +173,7 @@ export class LatencyRecorder {
   async recordRtt(peerId: PeerId | string, ms: number, remoteCoordinate?: VivaldiCoordinate): Promise<void> {
     assertSample(ms, 'rtt')
     const remote = remoteCoordinate === undefined ? undefined : parseCoordinate(remoteCoordinate)
-    return this.#record(
+    return this.record(
       String(peerId),
       'rtt',
       ms,
@@ -184,13 +184,13 @@ export class LatencyRecorder {
   /** Time from sending a request to the first byte of the answer (ms). */
   async recordTtfb(peerId: PeerId | string, ms: number): Promise<void> {
     assertSample(ms, 'ttfb')
-    return this.#record(String(peerId), 'ttfb', ms)
+    return this.record(String(peerId), 'ttfb', ms)
   }
 
   /** Time to open a connection (dial + handshakes) to the peer (ms). */
   async recordConnectSetup(peerId: PeerId | string, ms: number): Promise<void> {
     assertSample(ms, 'connect')
-    return this.#record(String(peerId), 'connect', ms)
+    return this.record(String(peerId), 'connect', ms)
   }
 
   /** One finished transfer: `bytes` received in `seconds`. Feeds the throughput EWMA (MB/s). */
@@ -201,22 +201,22 @@ export class LatencyRecorder {
         `a transfer needs bytes >= 0 and seconds > 0, got ${bytes} B in ${seconds} s`,
       )
     }
-    return this.#record(String(peerId), 'transfer', bytes / 1e6 / seconds)
+    return this.record(String(peerId), 'transfer', bytes / 1e6 / seconds)
   }
 
   async summary(peerId: PeerId | string): Promise<PeerLatencySummary | undefined> {
     const id = String(peerId)
-    await this.#settled()
-    const state = await this.#load(id)
+    await this.settled()
+    const state = await this.load(id)
     return state === undefined ? undefined : summarize(id, state)
   }
 
   /** Summaries of every peer with a record, most recently seen first. */
   async peers(): Promise<PeerLatencySummary[]> {
-    await this.#settled()
+    await this.settled()
     const out: PeerLatencySummary[] = []
-    for await (const [id, record] of this.#peers.iterator()) {
-      out.push(summarize(id, this.#cache.get(id) ?? fromRecord(record)))
+    for await (const [id, record] of this.peerRecords.iterator()) {
+      out.push(summarize(id, this.cache.get(id) ?? fromRecord(record)))
     }
     return out.sort((a, b) => (b.lastSeen ?? 0) - (a.lastSeen ?? 0))
   }
@@ -230,10 +230,10 @@ export class LatencyRecorder {
     kind: SampleKind,
     limit: number,
   ): Promise<Array<{ time: number; value: number }>> {
-    await this.#settled()
+    await this.settled()
     const prefix = `${String(peerId)}!${kind}!`
     const out: Array<{ time: number; value: number }> = []
-    for await (const [key, value] of this.#samples.iterator({
+    for await (const [key, value] of this.samples.iterator({
       gte: prefix,
       lt: `${prefix}~`,
       reverse: true,
@@ -249,23 +249,23 @@ export class LatencyRecorder {
    * 'transfer'), for reports that merge across peers or runs.
    */
   async histogram(peerId: PeerId | string, kind: SampleKind): Promise<LatencyHistogram | undefined> {
-    await this.#settled()
-    return (await this.#load(String(peerId)))?.kinds[kind].hist.clone()
+    await this.settled()
+    return (await this.load(String(peerId)))?.kinds[kind].hist.clone()
   }
 
   /** Drop samples past the age limit for every peer (sampling prunes only the peer it touches). */
   prune(): Promise<void> {
-    return this.#enqueue(async () => {
+    return this.enqueue(async () => {
       const ids: string[] = []
-      for await (const id of this.#peers.keys()) ids.push(id)
+      for await (const id of this.peerRecords.keys()) ids.push(id)
       for (const id of ids) {
-        const state = await this.#load(id)
+        const state = await this.load(id)
         if (state === undefined) continue
-        const batch = this.#root.batch()
+        const batch = this.root.batch()
         let changed = false
-        for (const kind of KINDS) changed = (await this.#pruneKind(id, kind, state, batch)) || changed
+        for (const kind of KINDS) changed = (await this.pruneKind(id, kind, state, batch)) || changed
         if (changed) {
-          batch.put(id, toRecord(state), { sublevel: this.#peers })
+          batch.put(id, toRecord(state), { sublevel: this.peerRecords })
           await batch.write()
         } else {
           await batch.close()
@@ -289,9 +289,7 @@ export class LatencyRecorder {
         const peers = new Map<string, PeerId>()
         for (const conn of node.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer)
         await Promise.allSettled(
-          [...peers.values()].map((peer) =>
-            this.#pingOnce(node, peer, timeoutMs, controller.signal, options),
-          ),
+          [...peers.values()].map((peer) => this.pingOnce(node, peer, timeoutMs, controller.signal, options)),
         )
         try {
           await sleep(intervalMs, undefined, { signal: controller.signal })
@@ -304,20 +302,20 @@ export class LatencyRecorder {
       stop: async () => {
         controller.abort()
         await loop
-        this.#pingers.delete(pinger)
+        this.pingers.delete(pinger)
       },
     }
-    this.#pingers.add(pinger)
+    this.pingers.add(pinger)
     return pinger
   }
 
   /** Stops any pingers and waits for pending writes. The database stays open (it is the caller's). */
   async close(): Promise<void> {
-    await Promise.all([...this.#pingers].map((p) => p.stop()))
-    await this.#settled()
+    await Promise.all([...this.pingers].map((p) => p.stop()))
+    await this.settled()
   }
 
-  async #pingOnce(
+  private async pingOnce(
     node: PingableNode,
     peer: PeerId,
     timeoutMs: number,
@@ -340,40 +338,38 @@ export class LatencyRecorder {
     }
   }
 
-  #record(
+  private record(
     id: string,
     kind: SampleKind,
     value: number,
     vivaldi?: { remote: VivaldiCoordinate; rttMs: number },
   ): Promise<void> {
-    return this.#enqueue(async () => {
-      const now = this.#clock()
-      const state = (await this.#load(id)) ?? emptyState(now)
+    return this.enqueue(async () => {
+      const now = this.clock()
+      const state = (await this.load(id)) ?? emptyState(now)
       const slot = state.kinds[kind]
-      const batch = this.#root.batch()
+      const batch = this.root.batch()
 
-      batch.put(sampleKey(id, kind, now, this.#seq++ % 10 ** SEQ_DIGITS), value, { sublevel: this.#samples })
+      batch.put(sampleKey(id, kind, now, this.seq++ % 10 ** SEQ_DIGITS), value, { sublevel: this.samples })
       slot.hist.record(value)
       slot.count++
       slot.oldest ??= now
       state.lastSeen = Math.max(state.lastSeen, now)
       if (kind === 'transfer') {
         state.throughputMBps =
-          state.throughputMBps === null
-            ? value
-            : this.#alpha * value + (1 - this.#alpha) * state.throughputMBps
+          state.throughputMBps === null ? value : this.alpha * value + (1 - this.alpha) * state.throughputMBps
       }
-      await this.#pruneKind(id, kind, state, batch)
-      batch.put(id, toRecord(state), { sublevel: this.#peers })
+      await this.pruneKind(id, kind, state, batch)
+      batch.put(id, toRecord(state), { sublevel: this.peerRecords })
 
       let coordinate: VivaldiCoordinate | undefined
       if (vivaldi !== undefined) {
-        coordinate = updateCoordinate(this.#coordinate, vivaldi.remote, vivaldi.rttMs, this.#vivaldi)
-        batch.put(COORDINATE_KEY, coordinate, { sublevel: this.#meta })
+        coordinate = updateCoordinate(this.ownCoordinate, vivaldi.remote, vivaldi.rttMs, this.vivaldi)
+        batch.put(COORDINATE_KEY, coordinate, { sublevel: this.meta })
       }
       await batch.write()
-      this.#cache.set(id, state)
-      if (coordinate !== undefined) this.#coordinate = coordinate
+      this.cache.set(id, state)
+      if (coordinate !== undefined) this.ownCoordinate = coordinate
     })
   }
 
@@ -383,20 +379,25 @@ export class LatencyRecorder {
    * already counted in `state` but not stored yet; being the newest, it is never
    * the one pruned. Returns whether anything was pruned.
    */
-  async #pruneKind(id: string, kind: SampleKind, state: PeerState, batch: RootBatch): Promise<boolean> {
+  private async pruneKind(
+    id: string,
+    kind: SampleKind,
+    state: PeerState,
+    batch: RootBatch,
+  ): Promise<boolean> {
     const slot = state.kinds[kind]
-    const cutoff = this.#clock() - this.#maxAgeMs
-    const tooMany = slot.count > this.#maxSamples
+    const cutoff = this.clock() - this.maxAgeMs
+    const tooMany = slot.count > this.maxSamples
     const tooOld = slot.oldest !== null && slot.oldest < cutoff
     if (!tooMany && !tooOld) return false
 
     const removed = new LatencyHistogram({ ticksPerUnit: slot.hist.ticksPerUnit })
     const prefix = `${id}!${kind}!`
     let oldest: number | null = null
-    for await (const [key, value] of this.#samples.iterator({ gte: prefix, lt: `${prefix}~` })) {
+    for await (const [key, value] of this.samples.iterator({ gte: prefix, lt: `${prefix}~` })) {
       const ts = sampleTime(key)
-      if (slot.count > this.#maxSamples || ts < cutoff) {
-        batch.del(key, { sublevel: this.#samples })
+      if (slot.count > this.maxSamples || ts < cutoff) {
+        batch.del(key, { sublevel: this.samples })
         removed.record(value)
         slot.count--
         continue
@@ -405,41 +406,41 @@ export class LatencyRecorder {
       break
     }
     // Every stored sample went: what is left is the pending one, stamped now.
-    if (oldest === null && slot.count > 0) oldest = this.#clock()
+    if (oldest === null && slot.count > 0) oldest = this.clock()
     slot.oldest = slot.count > 0 ? oldest : null
     slot.hist.subtract(removed)
     return removed.count > 0
   }
 
-  async #load(id: string): Promise<PeerState | undefined> {
-    const cached = this.#cache.get(id)
+  private async load(id: string): Promise<PeerState | undefined> {
+    const cached = this.cache.get(id)
     if (cached !== undefined) return cached
-    const record = await this.#peers.get(id)
+    const record = await this.peerRecords.get(id)
     if (record === undefined) return undefined
     const state = fromRecord(record)
-    this.#cache.set(id, state)
+    this.cache.set(id, state)
     return state
   }
 
-  async #loadCoordinate(): Promise<void> {
-    const stored = await this.#meta.get(COORDINATE_KEY)
+  private async loadCoordinate(): Promise<void> {
+    const stored = await this.meta.get(COORDINATE_KEY)
     if (stored === undefined) return
     try {
-      this.#coordinate = parseCoordinate(stored)
+      this.ownCoordinate = parseCoordinate(stored)
     } catch {
       log('stored Vivaldi coordinate is malformed; starting from the origin')
     }
   }
 
-  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn)
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn)
     // A failed write must not block the ones after it; the caller still sees its error.
-    this.#tail = run.catch(() => {})
+    this.tail = run.catch(() => {})
     return run
   }
 
-  async #settled(): Promise<void> {
-    await this.#tail.catch(() => {})
+  private async settled(): Promise<void> {
+    await this.tail.catch(() => {})
   }
 }
 

@@ -134,31 +134,31 @@ function isFiniteNumber(v: unknown): v is number {
 
 /** A node's own coordinate that moves with each sample; `toJSON()` gives the small object to share. */
 export class VivaldiNode {
-  readonly #options: VivaldiOptions
-  #coordinate: VivaldiCoordinate
+  private readonly options: VivaldiOptions
+  private ownCoordinate: VivaldiCoordinate
 
   constructor(init: VivaldiOptions & { coordinate?: VivaldiCoordinate } = {}) {
     const { coordinate, ...options } = init
-    this.#options = options
-    this.#coordinate = coordinate !== undefined ? parseCoordinate(coordinate) : originCoordinate(options)
+    this.options = options
+    this.ownCoordinate = coordinate !== undefined ? parseCoordinate(coordinate) : originCoordinate(options)
   }
 
   get coordinate(): VivaldiCoordinate {
-    return { ...this.#coordinate }
+    return { ...this.ownCoordinate }
   }
 
   /** The node's relative error estimate (0 = perfect, 1 = no idea). */
   get error(): number {
-    return this.#coordinate.error
+    return this.ownCoordinate.error
   }
 
   update(remote: VivaldiCoordinate, rttMs: number): VivaldiCoordinate {
-    this.#coordinate = updateCoordinate(this.#coordinate, remote, rttMs, this.#options)
+    this.ownCoordinate = updateCoordinate(this.ownCoordinate, remote, rttMs, this.options)
     return this.coordinate
   }
 
   estimateRtt(remote: VivaldiCoordinate): number {
-    return estimateRtt(this.#coordinate, remote)
+    return estimateRtt(this.ownCoordinate, remote)
   }
 
   toJSON(): VivaldiCoordinate {

@@ -21,25 +21,25 @@ export interface StagedEvents {
  * Stored keys always lie in [next - retain, next): at most `retain` events.
  */
 export class EventHistory {
-  readonly #events: EventsSublevel
-  readonly #retain: number
-  #next = 0
+  private readonly events: EventsSublevel
+  private readonly retain: number
+  private next = 0
   /** Every key below this is gone: a batch that deleted it has been written. */
-  #prunedBelow = 0
+  private prunedBelow = 0
 
   constructor(events: EventsSublevel, retain: number) {
-    this.#events = events
-    this.#retain = retain
+    this.events = events
+    this.retain = retain
   }
 
   /** Find the newest counter, and trim a history left longer than `retain` (a lower setting, or an older bwnode). */
   async open(): Promise<void> {
-    for await (const key of this.#events.keys({ reverse: true, limit: 1 })) this.#next = Number(key) + 1
-    const floor = this.#floor()
+    for await (const key of this.events.keys({ reverse: true, limit: 1 })) this.next = Number(key) + 1
+    const floor = this.floor()
     let oldest = floor
-    for await (const key of this.#events.keys({ limit: 1 })) oldest = Number(key)
-    if (oldest < floor) await this.#events.clear({ lt: eventKey(floor) })
-    this.#prunedBelow = floor
+    for await (const key of this.events.keys({ limit: 1 })) oldest = Number(key)
+    if (oldest < floor) await this.events.clear({ lt: eventKey(floor) })
+    this.prunedBelow = floor
   }
 
   /**
@@ -51,23 +51,23 @@ export class EventHistory {
   stage(events: readonly LedgerEvent[]): StagedEvents {
     const ops: EventOp[] = events.map((value) => ({
       type: 'put',
-      sublevel: this.#events,
-      key: eventKey(this.#next++),
+      sublevel: this.events,
+      key: eventKey(this.next++),
       value,
     }))
-    const floor = this.#floor()
-    for (let counter = this.#prunedBelow; counter < floor; counter++) {
-      ops.push({ type: 'del', sublevel: this.#events, key: eventKey(counter) })
+    const floor = this.floor()
+    for (let counter = this.prunedBelow; counter < floor; counter++) {
+      ops.push({ type: 'del', sublevel: this.events, key: eventKey(counter) })
     }
     return {
       ops,
       written: () => {
-        this.#prunedBelow = Math.max(this.#prunedBelow, floor)
+        this.prunedBelow = Math.max(this.prunedBelow, floor)
       },
     }
   }
 
-  #floor(): number {
-    return Math.max(0, this.#next - this.#retain)
+  private floor(): number {
+    return Math.max(0, this.next - this.retain)
   }
 }

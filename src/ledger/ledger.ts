@@ -177,39 +177,39 @@ export class Ledger {
   readonly self: string
   readonly paymentThresholdBytes: number
   readonly disconnectThresholdBytes: number
-  readonly #store: LedgerStore
-  readonly #privateKey: PrivateKey
-  readonly #configuredGrant: number
-  readonly #history: EventHistory
-  readonly #clock: () => number
-  readonly #random: (size: number) => Uint8Array
-  readonly #serial = new Serial()
-  readonly #backend: ChannelBackend
-  readonly #channels = new Map<string, PayerChannel>()
-  readonly #peers = new Map<string, PeerState>()
-  readonly #latestIn = new Map<string, Voucher>()
-  readonly #latestOut = new Map<string, Voucher>()
-  #grant = 0
-  #earned = 0
-  #spent = 0
-  #state: 'new' | 'open' | 'closed' = 'new'
-  readonly #dirtyStats = new Set<string>()
+  private readonly store: LedgerStore
+  private readonly privateKey: PrivateKey
+  private readonly configuredGrant: number
+  private readonly eventLog: EventHistory
+  private readonly clock: () => number
+  private readonly random: (size: number) => Uint8Array
+  private readonly serial = new Serial()
+  private readonly backend: ChannelBackend
+  private readonly channels = new Map<string, PayerChannel>()
+  private readonly peers = new Map<string, PeerState>()
+  private readonly latestIn = new Map<string, Voucher>()
+  private readonly latestOut = new Map<string, Voucher>()
+  private grantMicro = 0
+  private earnedMicro = 0
+  private spentMicro = 0
+  private state: 'new' | 'open' | 'closed' = 'new'
+  private readonly dirtyStats = new Set<string>()
   /** Rejections waiting for the next write; they get their history keys when it is staged. */
-  #pendingEvents: LedgerEvent[] = []
-  #writeScheduled = false
-  #writes: Promise<void> = Promise.resolve()
+  private pendingEvents: LedgerEvent[] = []
+  private writeScheduled = false
+  private writes: Promise<void> = Promise.resolve()
 
   constructor(init: LedgerInit) {
     this.self = init.self.toString()
     if (peerIdFromPrivateKey(init.privateKey).toString() !== this.self) {
       throw new ConfigError(`privateKey is not the key of ${this.self}`)
     }
-    this.#store = openLedgerStore(init.db)
-    this.#privateKey = init.privateKey
+    this.store = openLedgerStore(init.db)
+    this.privateKey = init.privateKey
     const grant = init.grantCredits ?? DEFAULT_GRANT_CREDITS
     if (!isUint(grant))
       throw new ConfigError(`grantCredits must be a whole number of micro-credits, got ${grant}`)
-    this.#configuredGrant = grant
+    this.configuredGrant = grant
     this.paymentThresholdBytes = positiveInt(
       init.paymentThresholdBytes ?? DEFAULT_PAYMENT_THRESHOLD_BYTES,
       'paymentThresholdBytes',
@@ -223,81 +223,81 @@ export class Ledger {
         `disconnectThresholdBytes (${this.disconnectThresholdBytes}) must be above paymentThresholdBytes (${this.paymentThresholdBytes})`,
       )
     }
-    this.#history = new EventHistory(
-      this.#store.events,
+    this.eventLog = new EventHistory(
+      this.store.events,
       positiveInt(init.historyRetainEvents ?? DEFAULT_HISTORY_RETAIN_EVENTS, 'historyRetainEvents'),
     )
-    this.#clock = init.clock ?? Date.now
-    this.#random = init.randomBytes ?? nodeRandomBytes
-    this.#backend = {
+    this.clock = init.clock ?? Date.now
+    this.random = init.randomBytes ?? nodeRandomBytes
+    this.backend = {
       payer: this.self,
-      exclusive: (task) => this.#serial.run(task),
+      exclusive: (task) => this.serial.run(task),
       balance: () => this.balance,
-      now: () => this.#clock(),
-      sign: (fields) => signVoucher(this.#privateKey, fields),
+      now: () => this.clock(),
+      sign: (fields) => signVoucher(this.privateKey, fields),
       commit: async (payee, voucher) => {
         // Signed a moment ago by this ledger's own key: no need to verify it again.
-        await this.#commitSpend(payee, voucher, { signedHere: true })
+        await this.commitSpend(payee, voucher, { signedHere: true })
       },
     }
   }
 
   /** Load balances and counters from the database. Call once before anything else. */
   async open(): Promise<void> {
-    if (this.#state !== 'new') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.#state}`)
-    const s = this.#store
+    if (this.state !== 'new') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.state}`)
+    const s = this.store
     const grant = await s.meta.get('grant')
     if (grant === undefined) {
-      await s.meta.put('grant', { grantCredits: this.#configuredGrant, createdAt: this.#clock() })
-      this.#grant = this.#configuredGrant
+      await s.meta.put('grant', { grantCredits: this.configuredGrant, createdAt: this.clock() })
+      this.grantMicro = this.configuredGrant
     } else {
-      this.#grant = grant.grantCredits
-      if (grant.grantCredits !== this.#configuredGrant) {
+      this.grantMicro = grant.grantCredits
+      if (grant.grantCredits !== this.configuredGrant) {
         log(
           'grant was recorded as %d µcr when the ledger was created; keeping it over %d',
           grant.grantCredits,
-          this.#configuredGrant,
+          this.configuredGrant,
         )
       }
     }
     const totals = await s.totals.get('self')
-    this.#earned = totals?.earned ?? 0
-    this.#spent = totals?.spent ?? 0
+    this.earnedMicro = totals?.earned ?? 0
+    this.spentMicro = totals?.spent ?? 0
     for await (const [peer, peerTotals] of s.peerTotals.iterator()) {
-      Object.assign(this.#peer(peer), peerTotals)
+      Object.assign(this.peer(peer), peerTotals)
     }
     for await (const [peer, stats] of s.peerStats.iterator()) {
-      Object.assign(this.#peer(peer), stats)
+      Object.assign(this.peer(peer), stats)
     }
-    await this.#history.open()
-    this.#state = 'open'
+    await this.eventLog.open()
+    this.state = 'open'
   }
 
   /** Wait for changes in progress and write served/rejected counters. Does not close the database. */
   async close(): Promise<void> {
-    if (this.#state !== 'open') return
-    await this.#serial.run(async () => {})
-    this.#state = 'closed'
-    for (const channel of this.#channels.values()) channel.close()
-    this.#channels.clear()
+    if (this.state !== 'open') return
+    await this.serial.run(async () => {})
+    this.state = 'closed'
+    for (const channel of this.channels.values()) channel.close()
+    this.channels.clear()
     await this.flush()
   }
 
   /** Micro-credits this node can spend: grant + earned - spent. */
   get balance(): number {
-    return this.#grant + this.#earned - this.#spent
+    return this.grantMicro + this.earnedMicro - this.spentMicro
   }
 
   get grant(): number {
-    return this.#grant
+    return this.grantMicro
   }
 
   get earned(): number {
-    return this.#earned
+    return this.earnedMicro
   }
 
   get spent(): number {
-    return this.#spent
+    return this.spentMicro
   }
 
   /** Up-front check before a fetch: can this node pay for `bytes` at `pricePerGiB`? */
@@ -307,7 +307,7 @@ export class Ledger {
 
   /** Served bytes not yet covered by the peer's vouchers. */
   unpaidBytes(peer: PeerId | string): number {
-    const state = this.#peers.get(peerString(peer))
+    const state = this.peers.get(peerString(peer))
     return state === undefined ? 0 : Math.max(0, state.servedBytes - state.paidBytes)
   }
 
@@ -319,10 +319,10 @@ export class Ledger {
    * refused pass the disconnect threshold (the caller closes the connection).
    */
   chargeServe(peer: PeerId | string, bytes: number): void {
-    this.#assertOpen()
+    this.assertOpen()
     if (!isUint(bytes)) throw new BwnodeError(ERR.INVALID_BYTES, `bytes must be a whole number, got ${bytes}`)
     const id = peerString(peer)
-    const state = this.#peer(id)
+    const state = this.peer(id)
     const owed = state.servedBytes - state.paidBytes
     if (owed + bytes > this.paymentThresholdBytes) {
       state.refusedBytes += bytes
@@ -340,17 +340,17 @@ export class Ledger {
       })
     }
     state.servedBytes += bytes
-    this.#markDirty(id)
+    this.markDirty(id)
   }
 
   /** Undo a chargeServe whose bytes were not sent after all (chunk missing, stream aborted). */
   releaseServe(peer: PeerId | string, bytes: number): void {
-    this.#assertOpen()
+    this.assertOpen()
     if (!isUint(bytes)) throw new BwnodeError(ERR.INVALID_BYTES, `bytes must be a whole number, got ${bytes}`)
     const id = peerString(peer)
-    const state = this.#peer(id)
+    const state = this.peer(id)
     state.servedBytes = Math.max(0, state.servedBytes - bytes)
-    this.#markDirty(id)
+    this.markDirty(id)
   }
 
   /**
@@ -365,7 +365,7 @@ export class Ledger {
     bytes: Uint8Array,
     expectedPricePerGiB: number,
   ): Promise<Credited> {
-    this.#assertOpen()
+    this.assertOpen()
     if (!isUint(expectedPricePerGiB)) {
       // The caller's mistake, not the peer's: do not count it as a rejection.
       throw new BwnodeError(
@@ -374,17 +374,17 @@ export class Ledger {
       )
     }
     const from = peerString(fromPeer)
-    return await this.#serial.run(async () => {
+    return await this.serial.run(async () => {
       try {
-        return await this.#accept(from, bytes, expectedPricePerGiB)
+        return await this.accept(from, bytes, expectedPricePerGiB)
       } catch (err) {
-        if (err instanceof VoucherRejected) this.#countRejection(from, err.code)
+        if (err instanceof VoucherRejected) this.countRejection(from, err.code)
         throw err
       }
     })
   }
 
-  async #accept(from: string, bytes: Uint8Array, expectedPricePerGiB: number): Promise<Credited> {
+  private async accept(from: string, bytes: Uint8Array, expectedPricePerGiB: number): Promise<Credited> {
     let voucher: Voucher
     try {
       voucher = decodeVoucher(bytes)
@@ -408,13 +408,13 @@ export class Ledger {
         `voucher price ${voucher.pricePerGiB} µcr/GiB is below the offer ${expectedPricePerGiB}`,
       )
     }
-    const s = this.#store
+    const s = this.store
     const key = voucherKey(voucher.payer, voucher.channelId)
-    const advance = checkAdvance(await this.#latest(s.vouchersIn, key), voucher)
+    const advance = checkAdvance(await this.latest(s.vouchersIn, key), voucher)
     if (isProblem(advance)) throw new VoucherRejected(advance.code, advance.message)
 
-    const peer = this.#peer(from)
-    const earned = this.#earned + advance.credits
+    const peer = this.peer(from)
+    const earned = this.earnedMicro + advance.credits
     const totals: PeerTotals = {
       earned: peer.earned + advance.credits,
       spent: peer.spent,
@@ -424,7 +424,7 @@ export class Ledger {
     if (!Number.isSafeInteger(earned) || !Number.isSafeInteger(totals.paidBytes)) {
       throw new VoucherRejected(ERR.VOUCHER_AMOUNT, 'totals would pass 2^53')
     }
-    const now = this.#clock()
+    const now = this.clock()
     const event: LedgerEvent = {
       time: now,
       peer: from,
@@ -434,17 +434,17 @@ export class Ledger {
       channelId: voucher.channelId,
       sequence: voucher.sequence,
     }
-    await this.#write(
+    await this.write(
       [
         { type: 'put', sublevel: s.vouchersIn, key, value: storeVoucher(voucher, now) },
-        { type: 'put', sublevel: s.totals, key: 'self', value: { earned, spent: this.#spent } },
+        { type: 'put', sublevel: s.totals, key: 'self', value: { earned, spent: this.spentMicro } },
         { type: 'put', sublevel: s.peerTotals, key: from, value: totals },
       ],
       [event],
     )
     // Memory follows only once the batch is written.
-    this.#remember(s.vouchersIn, key, voucher)
-    this.#earned = earned
+    this.remember(s.vouchersIn, key, voucher)
+    this.earnedMicro = earned
     Object.assign(peer, totals)
     peer.refusedBytes = 0
     return { voucher, credits: advance.credits, bytes: advance.bytes }
@@ -457,12 +457,12 @@ export class Ledger {
    * only for vouchers signed outside a PayerChannel.
    */
   async recordSpend(payee: PeerId | string, voucher: Voucher): Promise<Credited> {
-    this.#assertOpen()
+    this.assertOpen()
     const id = peerString(payee)
-    return await this.#serial.run(() => this.#commitSpend(id, voucher))
+    return await this.serial.run(() => this.commitSpend(id, voucher))
   }
 
-  async #commitSpend(payee: string, voucher: Voucher, { signedHere = false } = {}): Promise<Credited> {
+  private async commitSpend(payee: string, voucher: Voucher, { signedHere = false } = {}): Promise<Credited> {
     if (voucher.payer !== this.self) {
       throw new BwnodeError(ERR.VOUCHER_PAYER, `voucher is from ${voucher.payer}, not this node`)
     }
@@ -472,22 +472,22 @@ export class Ledger {
     if (!signedHere && !(await verifyVoucherSignature(voucher))) {
       throw new BwnodeError(ERR.VOUCHER_SIGNATURE, 'voucher signature does not verify')
     }
-    const s = this.#store
+    const s = this.store
     const key = voucherKey(payee, voucher.channelId)
-    const advance = checkAdvance(await this.#latest(s.vouchersOut, key), voucher)
+    const advance = checkAdvance(await this.latest(s.vouchersOut, key), voucher)
     if (isProblem(advance)) throw new BwnodeError(advance.code, advance.message)
     const balance = this.balance
     if (advance.credits > balance) throw new InsufficientCredits(balance, advance.credits)
 
-    const peer = this.#peer(payee)
-    const spent = this.#spent + advance.credits
+    const peer = this.peer(payee)
+    const spent = this.spentMicro + advance.credits
     const totals: PeerTotals = {
       earned: peer.earned,
       spent: peer.spent + advance.credits,
       paidBytes: peer.paidBytes,
       boughtBytes: peer.boughtBytes + advance.bytes,
     }
-    const now = this.#clock()
+    const now = this.clock()
     const pointer: ChannelPointer = { channelId: voucher.channelId, pricePerGiB: voucher.pricePerGiB }
     const event: LedgerEvent = {
       time: now,
@@ -498,17 +498,17 @@ export class Ledger {
       channelId: voucher.channelId,
       sequence: voucher.sequence,
     }
-    await this.#write(
+    await this.write(
       [
         { type: 'put', sublevel: s.vouchersOut, key, value: storeVoucher(voucher, now) },
         { type: 'put', sublevel: s.channels, key: payee, value: pointer },
-        { type: 'put', sublevel: s.totals, key: 'self', value: { earned: this.#earned, spent } },
+        { type: 'put', sublevel: s.totals, key: 'self', value: { earned: this.earnedMicro, spent } },
         { type: 'put', sublevel: s.peerTotals, key: payee, value: totals },
       ],
       [event],
     )
-    this.#remember(s.vouchersOut, key, voucher)
-    this.#spent = spent
+    this.remember(s.vouchersOut, key, voucher)
+    this.spentMicro = spent
     Object.assign(peer, totals)
     return { voucher, credits: advance.credits, bytes: advance.bytes }
   }
@@ -520,27 +520,27 @@ export class Ledger {
    * channel's price never changes) and closes the old PayerChannel object.
    */
   async openChannel(payee: PeerId | string, pricePerGiB: number): Promise<PayerChannel> {
-    this.#assertOpen()
+    this.assertOpen()
     const id = peerString(payee)
     if (id === this.self) throw new BwnodeError(ERR.VOUCHER_SELF, 'this node cannot pay itself')
     if (!isUint(pricePerGiB))
       throw new BwnodeError(ERR.INVALID_PRICE, `price must be whole µcr/GiB, got ${pricePerGiB}`)
-    return await this.#serial.run(async () => {
-      const cached = this.#channels.get(id)
+    return await this.serial.run(async () => {
+      const cached = this.channels.get(id)
       if (cached !== undefined && !cached.closed && cached.pricePerGiB === pricePerGiB) return cached
       cached?.close()
-      const s = this.#store
+      const s = this.store
       const pointer = await s.channels.get(id)
       let state: ChannelState = {
         payee: id,
-        channelId: newChannelId(this.#random),
+        channelId: newChannelId(this.random),
         pricePerGiB,
         sequence: 0,
         cumulativeBytes: 0,
         cumulativeCredits: 0,
       }
       if (pointer !== undefined && pointer.pricePerGiB === pricePerGiB) {
-        const last = await this.#latest(s.vouchersOut, voucherKey(id, pointer.channelId))
+        const last = await this.latest(s.vouchersOut, voucherKey(id, pointer.channelId))
         if (last !== undefined) {
           state = {
             payee: id,
@@ -552,14 +552,14 @@ export class Ledger {
           }
         }
       }
-      const channel = new PayerChannel(this.#backend, state)
-      this.#channels.set(id, channel)
+      const channel = new PayerChannel(this.backend, state)
+      this.channels.set(id, channel)
       return channel
     })
   }
 
   summary(): LedgerSummary {
-    const peers: PeerSummary[] = [...this.#peers.entries()]
+    const peers: PeerSummary[] = [...this.peers.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([peerId, p]) => ({
         peerId,
@@ -571,14 +571,20 @@ export class Ledger {
         unpaidBytes: Math.max(0, p.servedBytes - p.paidBytes),
         rejected: p.rejected,
       }))
-    return { balance: this.balance, earned: this.#earned, spent: this.#spent, grant: this.#grant, peers }
+    return {
+      balance: this.balance,
+      earned: this.earnedMicro,
+      spent: this.spentMicro,
+      grant: this.grantMicro,
+      peers,
+    }
   }
 
   /** The most recent ledger events, newest first. */
   async history(limit: number = DEFAULT_HISTORY_LIMIT): Promise<LedgerEvent[]> {
     await this.flush()
     const events: LedgerEvent[] = []
-    for await (const event of this.#store.events.values({ reverse: true, limit })) events.push(event)
+    for await (const event of this.store.events.values({ reverse: true, limit })) events.push(event)
     return events
   }
 
@@ -588,12 +594,12 @@ export class Ledger {
    * vouchers. Reads a consistent state: changes wait until it is done.
    */
   async verifyAll(): Promise<VerifyReport> {
-    this.#assertOpen()
-    return await this.#serial.run(() => this.#verifyAll())
+    this.assertOpen()
+    return await this.serial.run(() => this.verifyAllNow())
   }
 
-  async #verifyAll(): Promise<VerifyReport> {
-    const s = this.#store
+  private async verifyAllNow(): Promise<VerifyReport> {
+    const s = this.store
     const failures: VerifyFailure[] = []
     const fail = (what: string, reason: string) => failures.push({ what, reason })
     const sums = new Map<string, PeerTotals>()
@@ -659,15 +665,15 @@ export class Ledger {
     const totals = (await s.totals.get('self')) ?? { earned: 0, spent: 0 }
     if (totals.earned !== earned) fail('totals earned', `stored ${totals.earned}, vouchers sum to ${earned}`)
     if (totals.spent !== spent) fail('totals spent', `stored ${totals.spent}, vouchers sum to ${spent}`)
-    if (this.#earned !== earned || this.#spent !== spent) {
-      fail('memory totals', `earned ${this.#earned}/${earned}, spent ${this.#spent}/${spent}`)
+    if (this.earnedMicro !== earned || this.spentMicro !== spent) {
+      fail('memory totals', `earned ${this.earnedMicro}/${earned}, spent ${this.spentMicro}/${spent}`)
     }
     const storedPeers = new Map<string, PeerTotals>()
     for await (const [peer, peerTotals] of s.peerTotals.iterator()) storedPeers.set(peer, peerTotals)
     for (const peer of new Set([...storedPeers.keys(), ...sums.keys()])) {
       const want = sums.get(peer) ?? emptyPeerTotals()
       const have = storedPeers.get(peer) ?? emptyPeerTotals()
-      const inMemory = this.#peers.get(peer) ?? emptyPeerTotals()
+      const inMemory = this.peers.get(peer) ?? emptyPeerTotals()
       for (const field of ['earned', 'spent', 'paidBytes', 'boughtBytes'] as const) {
         if (have[field] !== want[field])
           fail(`peer-totals ${peer}`, `${field} stored ${have[field]}, vouchers ${want[field]}`)
@@ -676,27 +682,27 @@ export class Ledger {
         }
       }
     }
-    if (this.#grant + earned - spent < 0)
-      fail('balance', `grant ${this.#grant} + earned ${earned} - spent ${spent} < 0`)
+    if (this.grantMicro + earned - spent < 0)
+      fail('balance', `grant ${this.grantMicro} + earned ${earned} - spent ${spent} < 0`)
     return { ok: failures.length === 0, checked, failures }
   }
 
   /** Write served-byte and rejection counters and rejection events now. */
   async flush(): Promise<void> {
-    this.#writeScheduled = false
-    const peers = [...this.#dirtyStats]
-    this.#dirtyStats.clear()
-    if (peers.length === 0 && this.#pendingEvents.length === 0) {
-      await this.#writes
+    this.writeScheduled = false
+    const peers = [...this.dirtyStats]
+    this.dirtyStats.clear()
+    if (peers.length === 0 && this.pendingEvents.length === 0) {
+      await this.writes
       return
     }
-    const s = this.#store
+    const s = this.store
     const ops = peers.map((peer) => {
-      const p = this.#peer(peer)
+      const p = this.peer(peer)
       const value: PeerStats = { servedBytes: p.servedBytes, rejected: p.rejected }
       return { type: 'put' as const, sublevel: s.peerStats, key: peer, value }
     })
-    await this.#write(ops, [])
+    await this.write(ops, [])
   }
 
   /**
@@ -706,60 +712,60 @@ export class Ledger {
    * deleted after (or with) the batch that put it; a failed write does not block
    * later ones.
    */
-  #write(ops: readonly BatchOp[], events: readonly LedgerEvent[]): Promise<void> {
-    const staged = this.#history.stage([...this.#pendingEvents, ...events])
-    this.#pendingEvents = []
+  private write(ops: readonly BatchOp[], events: readonly LedgerEvent[]): Promise<void> {
+    const staged = this.eventLog.stage([...this.pendingEvents, ...events])
+    this.pendingEvents = []
     const all = [...ops, ...staged.ops]
-    const write = this.#writes.then(() => this.#store.root.batch<string, unknown>(all, {}))
-    this.#writes = write.catch(() => {})
+    const write = this.writes.then(() => this.store.root.batch<string, unknown>(all, {}))
+    this.writes = write.catch(() => {})
     return write.then(() => staged.written())
   }
 
-  #markDirty(peer: string): void {
-    this.#dirtyStats.add(peer)
-    if (this.#writeScheduled) return
-    this.#writeScheduled = true
+  private markDirty(peer: string): void {
+    this.dirtyStats.add(peer)
+    if (this.writeScheduled) return
+    this.writeScheduled = true
     queueMicrotask(() => {
       this.flush().catch((err: unknown) => log.error('writing peer counters failed: %e', err))
     })
   }
 
-  #countRejection(peer: string, code: string): void {
-    this.#peer(peer).rejected++
-    this.#pendingEvents.push({ time: this.#clock(), peer, kind: 'reject', bytes: 0, credits: 0, code })
-    this.#markDirty(peer)
+  private countRejection(peer: string, code: string): void {
+    this.peer(peer).rejected++
+    this.pendingEvents.push({ time: this.clock(), peer, kind: 'reject', bytes: 0, credits: 0, code })
+    this.markDirty(peer)
   }
 
   /** Latest voucher of a channel, from memory or the database. */
-  async #latest(sublevel: VoucherSublevel, key: string): Promise<Voucher | undefined> {
-    const cache = sublevel === this.#store.vouchersIn ? this.#latestIn : this.#latestOut
+  private async latest(sublevel: VoucherSublevel, key: string): Promise<Voucher | undefined> {
+    const cache = sublevel === this.store.vouchersIn ? this.latestIn : this.latestOut
     const known = cache.get(key)
     if (known !== undefined) return known
     const stored = await sublevel.get(key)
     if (stored === undefined) return undefined
     const voucher = loadVoucher(stored)
-    this.#remember(sublevel, key, voucher)
+    this.remember(sublevel, key, voucher)
     return voucher
   }
 
-  #remember(sublevel: VoucherSublevel, key: string, voucher: Voucher): void {
-    const cache = sublevel === this.#store.vouchersIn ? this.#latestIn : this.#latestOut
+  private remember(sublevel: VoucherSublevel, key: string, voucher: Voucher): void {
+    const cache = sublevel === this.store.vouchersIn ? this.latestIn : this.latestOut
     // A cache, not the truth: dropping it only costs reads from LevelDB.
     if (cache.size >= VOUCHER_CACHE_SIZE) cache.clear()
     cache.set(key, voucher)
   }
 
-  #peer(peer: string): PeerState {
-    let state = this.#peers.get(peer)
+  private peer(peer: string): PeerState {
+    let state = this.peers.get(peer)
     if (state === undefined) {
       state = { ...emptyPeerTotals(), servedBytes: 0, rejected: 0, refusedBytes: 0 }
-      this.#peers.set(peer, state)
+      this.peers.set(peer, state)
     }
     return state
   }
 
-  #assertOpen(): void {
-    if (this.#state !== 'open') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.#state}, not open`)
+  private assertOpen(): void {
+    if (this.state !== 'open') throw new BwnodeError(ERR.LEDGER_STATE, `ledger is ${this.state}, not open`)
   }
 }
 

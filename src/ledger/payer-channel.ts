@@ -36,50 +36,50 @@ export interface ChannelBackend {
  * nothing: the next one is cumulative and covers it.
  */
 export class PayerChannel {
-  readonly #backend: ChannelBackend
-  #state: ChannelState
-  #closed = false
+  private readonly backend: ChannelBackend
+  private state: ChannelState
+  private isClosed = false
 
   constructor(backend: ChannelBackend, state: ChannelState) {
-    this.#backend = backend
-    this.#state = { ...state }
+    this.backend = backend
+    this.state = { ...state }
   }
 
   get payee(): string {
-    return this.#state.payee
+    return this.state.payee
   }
 
   get channelId(): string {
-    return this.#state.channelId
+    return this.state.channelId
   }
 
   get pricePerGiB(): number {
-    return this.#state.pricePerGiB
+    return this.state.pricePerGiB
   }
 
   get sequence(): number {
-    return this.#state.sequence
+    return this.state.sequence
   }
 
   get cumulativeBytes(): number {
-    return this.#state.cumulativeBytes
+    return this.state.cumulativeBytes
   }
 
   /** Micro-credits promised on this channel so far. */
   get cumulativeCredits(): number {
-    return this.#state.cumulativeCredits
+    return this.state.cumulativeCredits
   }
 
   /** True once the ledger replaced this channel (new price) or closed. */
   get closed(): boolean {
-    return this.#closed
+    return this.isClosed
   }
 
   /** Micro-credits the next pay(bytes) would spend (rounding is over cumulative bytes, so this can be 0). */
   quote(bytes: number): number {
     return (
-      creditsForBytes(this.#state.cumulativeBytes + bytes, this.#state.pricePerGiB) -
-      this.#state.cumulativeCredits
+      creditsForBytes(this.state.cumulativeBytes + bytes, this.state.pricePerGiB) -
+      this.state.cumulativeCredits
     )
   }
 
@@ -95,35 +95,35 @@ export class PayerChannel {
         `pay() needs a positive whole number of bytes, got ${bytesJustReceived}`,
       )
     }
-    return await this.#backend.exclusive(async () => {
-      if (this.#closed) throw new BwnodeError(ERR.CHANNEL_CLOSED, `channel ${this.channelId} is closed`)
-      const state = this.#state
+    return await this.backend.exclusive(async () => {
+      if (this.isClosed) throw new BwnodeError(ERR.CHANNEL_CLOSED, `channel ${this.channelId} is closed`)
+      const state = this.state
       const cumulativeBytes = state.cumulativeBytes + bytesJustReceived
       if (!Number.isSafeInteger(cumulativeBytes)) {
         throw new BwnodeError(ERR.INVALID_BYTES, 'channel byte count would pass 2^53; open a new channel')
       }
       const cumulativeCredits = creditsForBytes(cumulativeBytes, state.pricePerGiB)
       const cost = cumulativeCredits - state.cumulativeCredits
-      const balance = this.#backend.balance()
+      const balance = this.backend.balance()
       if (cost > balance) throw new InsufficientCredits(balance, cost)
-      const voucher = await this.#backend.sign({
-        payer: this.#backend.payer,
+      const voucher = await this.backend.sign({
+        payer: this.backend.payer,
         payee: state.payee,
         channelId: state.channelId,
         sequence: state.sequence + 1,
         cumulativeBytes,
         cumulativeCredits,
         pricePerGiB: state.pricePerGiB,
-        timeMs: this.#backend.now(),
+        timeMs: this.backend.now(),
       })
-      await this.#backend.commit(state.payee, voucher)
-      this.#state = { ...state, sequence: voucher.sequence, cumulativeBytes, cumulativeCredits }
+      await this.backend.commit(state.payee, voucher)
+      this.state = { ...state, sequence: voucher.sequence, cumulativeBytes, cumulativeCredits }
       return encodeVoucher(voucher)
     })
   }
 
   /** Called by the ledger when it replaces or drops this channel; later pay() calls fail with ERR_CHANNEL_CLOSED. */
   close(): void {
-    this.#closed = true
+    this.isClosed = true
   }
 }

@@ -4,12 +4,12 @@
  * spends it can never interleave with another change.
  */
 export class Serial {
-  #tail: Promise<unknown> = Promise.resolve()
+  private tail: Promise<unknown> = Promise.resolve()
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task)
+    const result = this.tail.then(task)
     // The queue goes on after a failed task; the caller still sees the failure.
-    this.#tail = result.catch(() => {})
+    this.tail = result.catch(() => {})
     return result
   }
 }

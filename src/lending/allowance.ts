@@ -83,25 +83,25 @@ export class LendingClosed extends BwnodeError {
 export class LendingAllowance {
   readonly limits: LendingLimits
   readonly schedule: ServingSchedule
-  readonly #store
-  readonly #clock: () => number
-  #day: Counter
-  #month: Counter
-  #writing: Promise<void> | undefined
-  #dirty = false
-  #closed = false
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #listener: ((state: LendingState) => void) | undefined
-  #lastSignature = ''
+  private readonly store
+  private readonly clock: () => number
+  private day: Counter
+  private month: Counter
+  private writing: Promise<void> | undefined
+  private dirty = false
+  private closed = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private listener: ((state: LendingState) => void) | undefined
+  private lastSignature = ''
 
   constructor(init: LendingAllowanceInit) {
     this.limits = init.limits
     this.schedule = new ServingSchedule(init.limits.schedule)
-    this.#store = init.db.sublevel<string, Counter>('lending', { valueEncoding: 'json' })
-    this.#clock = init.clock ?? Date.now
-    const now = this.#clock()
-    this.#day = { period: dayKey(now), bytes: 0, full: false }
-    this.#month = { period: monthKey(now), bytes: 0, full: false }
+    this.store = init.db.sublevel<string, Counter>('lending', { valueEncoding: 'json' })
+    this.clock = init.clock ?? Date.now
+    const now = this.clock()
+    this.day = { period: dayKey(now), bytes: 0, full: false }
+    this.month = { period: monthKey(now), bytes: 0, full: false }
   }
 
   /** Whether any limit is configured (without one, the node always lends and says nothing of it). */
@@ -111,20 +111,20 @@ export class LendingAllowance {
 
   /** Loads the stored counters (those of a past day or month count as 0). */
   async open(): Promise<void> {
-    const [day, month] = await this.#store.getMany(['day', 'month'])
-    if (isCounter(day)) this.#day = day
-    if (isCounter(month)) this.#month = month
-    this.#roll(this.#clock())
-    this.#lastSignature = signature(this.state())
+    const [day, month] = await this.store.getMany(['day', 'month'])
+    if (isCounter(day)) this.day = day
+    if (isCounter(month)) this.month = month
+    this.roll(this.clock())
+    this.lastSignature = signature(this.state())
   }
 
   /** Stops the watch timer and writes the counters. */
   async close(): Promise<void> {
-    this.#closed = true
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    await this.#writing
-    if (this.#dirty) await this.#write()
+    this.closed = true
+    clearTimeout(this.timer)
+    this.timer = undefined
+    await this.writing
+    if (this.dirty) await this.write()
   }
 
   /**
@@ -132,35 +132,35 @@ export class LendingAllowance {
    * (what an offer advertises changes then), from a timer and from `record`.
    */
   watch(listener: (state: LendingState) => void): void {
-    this.#listener = listener
-    this.#arm()
+    this.listener = listener
+    this.arm()
   }
 
   state(): LendingState {
-    const now = this.#clock()
-    this.#roll(now)
+    const now = this.clock()
+    this.roll(now)
     const { dailyCapBytes, monthlyCapBytes } = this.limits
-    const reason = this.#closedBy(now)
+    const reason = this.closedBy(now)
     const left = [
-      dailyCapBytes > 0 ? (this.#day.full ? 0 : Math.max(0, dailyCapBytes - this.#day.bytes)) : undefined,
+      dailyCapBytes > 0 ? (this.day.full ? 0 : Math.max(0, dailyCapBytes - this.day.bytes)) : undefined,
       monthlyCapBytes > 0
-        ? this.#month.full
+        ? this.month.full
           ? 0
-          : Math.max(0, monthlyCapBytes - this.#month.bytes)
+          : Math.max(0, monthlyCapBytes - this.month.bytes)
         : undefined,
     ].filter((n): n is number => n !== undefined)
     return {
       open: reason === null,
       reason,
-      until: reason === null ? (this.schedule.nextChange(now) ?? null) : this.#reopensAt(now),
+      until: reason === null ? (this.schedule.nextChange(now) ?? null) : this.reopensAt(now),
       schedule: this.schedule.describe(),
       dailyCapBytes,
       monthlyCapBytes,
-      usedTodayBytes: this.#day.bytes,
-      usedThisMonthBytes: this.#month.bytes,
+      usedTodayBytes: this.day.bytes,
+      usedThisMonthBytes: this.month.bytes,
       remainingBytes: left.length === 0 ? null : Math.min(...left),
-      day: this.#day.period,
-      month: this.#month.period,
+      day: this.day.period,
+      month: this.month.period,
     }
   }
 
@@ -170,63 +170,63 @@ export class LendingAllowance {
    */
   check(bytes: number): void {
     if (!this.limited) return
-    const now = this.#clock()
-    this.#roll(now)
-    const reason = this.#closedBy(now)
-    if (reason !== null) throw this.#closedError(reason, now)
-    const over = this.#wouldPass(this.#month, this.limits.monthlyCapBytes, bytes)
+    const now = this.clock()
+    this.roll(now)
+    const reason = this.closedBy(now)
+    if (reason !== null) throw this.closedError(reason, now)
+    const over = this.wouldPass(this.month, this.limits.monthlyCapBytes, bytes)
       ? ('monthly-cap' as const)
-      : this.#wouldPass(this.#day, this.limits.dailyCapBytes, bytes)
+      : this.wouldPass(this.day, this.limits.dailyCapBytes, bytes)
         ? ('daily-cap' as const)
         : undefined
     if (over === undefined) return // Closed until the reset from here on, and remembered across a restart.
-    ;(over === 'monthly-cap' ? this.#month : this.#day).full = true
-    this.#persist()
-    this.#notify()
-    throw this.#closedError(over, now, bytes)
+    ;(over === 'monthly-cap' ? this.month : this.day).full = true
+    this.persist()
+    this.notify()
+    throw this.closedError(over, now, bytes)
   }
 
   /** Counts `bytes` served (after `check` let them through). */
   record(bytes: number): void {
     if (bytes <= 0) return
-    this.#roll(this.#clock())
-    this.#day.bytes += bytes
-    this.#month.bytes += bytes
-    this.#persist()
+    this.roll(this.clock())
+    this.day.bytes += bytes
+    this.month.bytes += bytes
+    this.persist()
     const { dailyCapBytes, monthlyCapBytes } = this.limits
     if (
-      (dailyCapBytes > 0 && this.#day.bytes >= dailyCapBytes) ||
-      (monthlyCapBytes > 0 && this.#month.bytes >= monthlyCapBytes)
+      (dailyCapBytes > 0 && this.day.bytes >= dailyCapBytes) ||
+      (monthlyCapBytes > 0 && this.month.bytes >= monthlyCapBytes)
     ) {
-      this.#notify()
+      this.notify()
     }
   }
 
-  #wouldPass(counter: Counter, cap: number, bytes: number): boolean {
+  private wouldPass(counter: Counter, cap: number, bytes: number): boolean {
     return cap > 0 && counter.bytes + bytes > cap
   }
 
-  #capUsedUp(counter: Counter, cap: number): boolean {
+  private capUsedUp(counter: Counter, cap: number): boolean {
     return cap > 0 && (counter.full || counter.bytes >= cap)
   }
 
-  #closedBy(now: number): LendingClosedReason | null {
-    if (this.#capUsedUp(this.#month, this.limits.monthlyCapBytes)) return 'monthly-cap'
-    if (this.#capUsedUp(this.#day, this.limits.dailyCapBytes)) return 'daily-cap'
+  private closedBy(now: number): LendingClosedReason | null {
+    if (this.capUsedUp(this.month, this.limits.monthlyCapBytes)) return 'monthly-cap'
+    if (this.capUsedUp(this.day, this.limits.dailyCapBytes)) return 'daily-cap'
     if (!this.schedule.isOpenAt(now)) return 'schedule'
     return null
   }
 
   /** The first moment every used-up cap has reset and the schedule is open. */
-  #reopensAt(now: number): number | null {
+  private reopensAt(now: number): number | null {
     let at = now
-    if (this.#capUsedUp(this.#month, this.limits.monthlyCapBytes)) at = Math.max(at, nextMonthStart(now))
-    if (this.#capUsedUp(this.#day, this.limits.dailyCapBytes)) at = Math.max(at, nextDayStart(now))
+    if (this.capUsedUp(this.month, this.limits.monthlyCapBytes)) at = Math.max(at, nextMonthStart(now))
+    if (this.capUsedUp(this.day, this.limits.dailyCapBytes)) at = Math.max(at, nextDayStart(now))
     return this.schedule.nextOpen(at) ?? null
   }
 
-  #closedError(reason: LendingClosedReason, now: number, bytes?: number): LendingClosed {
-    const until = this.#reopensAt(now)
+  private closedError(reason: LendingClosedReason, now: number, bytes?: number): LendingClosed {
+    const until = this.reopensAt(now)
     if (reason === 'schedule') {
       return new LendingClosed(
         reason,
@@ -236,8 +236,8 @@ export class LendingAllowance {
     }
     const [period, counter, cap] =
       reason === 'daily-cap'
-        ? (['daily', this.#day, this.limits.dailyCapBytes] as const)
-        : (['monthly', this.#month, this.limits.monthlyCapBytes] as const)
+        ? (['daily', this.day, this.limits.dailyCapBytes] as const)
+        : (['monthly', this.month, this.limits.monthlyCapBytes] as const)
     const served = `${sizeText(counter.bytes)} served ${period === 'daily' ? 'today' : 'this month'}`
     const why =
       bytes === undefined
@@ -247,66 +247,66 @@ export class LendingAllowance {
   }
 
   /** A new local day or month starts its counter at 0. */
-  #roll(now: number): void {
+  private roll(now: number): void {
     const day = dayKey(now)
     const month = monthKey(now)
-    if (this.#day.period === day && this.#month.period === month) return
-    if (this.#day.period !== day) this.#day = { period: day, bytes: 0, full: false }
-    if (this.#month.period !== month) this.#month = { period: month, bytes: 0, full: false }
-    this.#persist()
+    if (this.day.period === day && this.month.period === month) return
+    if (this.day.period !== day) this.day = { period: day, bytes: 0, full: false }
+    if (this.month.period !== month) this.month = { period: month, bytes: 0, full: false }
+    this.persist()
   }
 
   /** One write at a time, always of the latest counters: a busy server does not queue writes. */
-  #persist(): void {
-    if (this.#closed) {
-      this.#dirty = true
+  private persist(): void {
+    if (this.closed) {
+      this.dirty = true
       return
     }
-    if (this.#writing !== undefined) {
-      this.#dirty = true
+    if (this.writing !== undefined) {
+      this.dirty = true
       return
     }
-    this.#writing = this.#write().finally(() => {
-      this.#writing = undefined
-      if (this.#dirty) this.#persist()
+    this.writing = this.write().finally(() => {
+      this.writing = undefined
+      if (this.dirty) this.persist()
     })
   }
 
-  async #write(): Promise<void> {
-    this.#dirty = false
+  private async write(): Promise<void> {
+    this.dirty = false
     try {
-      await this.#store.batch([
-        { type: 'put', key: 'day', value: { ...this.#day } },
-        { type: 'put', key: 'month', value: { ...this.#month } },
+      await this.store.batch([
+        { type: 'put', key: 'day', value: { ...this.day } },
+        { type: 'put', key: 'month', value: { ...this.month } },
       ])
     } catch (err) {
       // Counting goes on in memory; the next write carries the totals.
-      this.#dirty = true
+      this.dirty = true
       log.error('writing lending counters failed: %s', errorMessage(err))
     }
   }
 
-  #notify(): void {
+  private notify(): void {
     const state = this.state()
     const next = signature(state)
-    if (next === this.#lastSignature) return
-    this.#lastSignature = next
-    this.#listener?.(state)
+    if (next === this.lastSignature) return
+    this.lastSignature = next
+    this.listener?.(state)
   }
 
-  #arm(): void {
-    clearTimeout(this.#timer)
-    if (this.#closed || this.#listener === undefined) return
-    const now = this.#clock()
+  private arm(): void {
+    clearTimeout(this.timer)
+    if (this.closed || this.listener === undefined) return
+    const now = this.clock()
     const change = Math.min(this.schedule.nextChange(now) ?? Number.POSITIVE_INFINITY, nextDayStart(now))
-    this.#timer = setTimeout(
+    this.timer = setTimeout(
       () => {
-        this.#notify()
-        this.#arm()
+        this.notify()
+        this.arm()
       },
       Math.max(1, Math.min(change - now, MAX_WATCH_INTERVAL_MS)),
     )
-    this.#timer.unref?.()
+    this.timer.unref?.()
   }
 }
 

@@ -9,20 +9,20 @@
  * every shaper reads it on each send.
  */
 export class TimeDilation {
-  #factor = 1
+  private currentFactor = 1
 
   constructor(factor = 1) {
     this.factor = factor
   }
 
   get factor(): number {
-    return this.#factor
+    return this.currentFactor
   }
 
   set factor(value: number) {
     if (!Number.isFinite(value) || value < 1)
       throw new RangeError(`dilation factor must be >= 1, got ${value}`)
-    this.#factor = value
+    this.currentFactor = value
   }
 }
 

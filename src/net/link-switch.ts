@@ -7,28 +7,28 @@ import type { MessageStream } from '@libp2p/interface'
  * consults it for every raw connection, so it works the same for nodes in other processes.
  */
 export class LinkSwitch {
-  #up = true
-  readonly #connections = new Set<MessageStream>()
+  private online = true
+  private readonly connections = new Set<MessageStream>()
 
   get isUp(): boolean {
-    return this.#up
+    return this.online
   }
 
   /** Called by the emulator for each raw connection it admits while the link is up. */
   track(connection: MessageStream): void {
-    this.#connections.add(connection)
-    connection.addEventListener('close', () => this.#connections.delete(connection), { once: true })
+    this.connections.add(connection)
+    connection.addEventListener('close', () => this.connections.delete(connection), { once: true })
   }
 
   /** Off the network: every connection is reset now, and none is admitted until up(). */
   down(): void {
-    this.#up = false
+    this.online = false
     const err = new Error('link down: the node left the network')
-    for (const connection of [...this.#connections]) connection.abort(err)
-    this.#connections.clear()
+    for (const connection of [...this.connections]) connection.abort(err)
+    this.connections.clear()
   }
 
   up(): void {
-    this.#up = true
+    this.online = true
   }
 }

@@ -55,32 +55,32 @@ export function checkUplinkLoad(settings: UplinkLoadSettings): UplinkLoadSetting
 }
 
 export class UplinkLoad {
-  #settings: UplinkLoadSettings
+  private currentSettings: UplinkLoadSettings
 
   constructor(settings: UplinkLoadSettings = UNLOADED) {
-    this.#settings = checkUplinkLoad(settings)
+    this.currentSettings = checkUplinkLoad(settings)
   }
 
   get settings(): Readonly<UplinkLoadSettings> {
-    return this.#settings
+    return this.currentSettings
   }
 
   set settings(value: UplinkLoadSettings) {
-    this.#settings = checkUplinkLoad(value)
+    this.currentSettings = checkUplinkLoad(value)
   }
 
   /** Share of the uplink's rate left to bwnode. */
   get availableShare(): number {
-    return 1 - this.#settings.crossTrafficShare
+    return 1 - this.currentSettings.crossTrafficShare
   }
 
   /** Undilated ms every byte waits behind household traffic before its own serialisation. */
   get standingQueueMs(): number {
-    const s = this.#settings
+    const s = this.currentSettings
     return s.crossTrafficGreedy && s.crossTrafficShare > 0 ? s.bufferMs : 0
   }
 
   get bufferMs(): number {
-    return this.#settings.bufferMs
+    return this.currentSettings.bufferMs
   }
 }

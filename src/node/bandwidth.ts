@@ -23,18 +23,18 @@ export const DEFAULT_HISTORY_SLOTS = 360
  */
 class Meter {
   total = 0
-  #rate = 0
-  #at = 0
+  private lastRate = 0
+  private at = 0
 
   add(bytes: number, now: number, tauMs: number): void {
-    this.#rate = this.rate(now, tauMs) + (bytes * 1000) / tauMs
-    this.#at = now
+    this.lastRate = this.rate(now, tauMs) + (bytes * 1000) / tauMs
+    this.at = now
     this.total += bytes
   }
 
   /** Bytes per second at `now`. */
   rate(now: number, tauMs: number): number {
-    return this.#rate * Math.exp(-Math.max(0, now - this.#at) / tauMs)
+    return this.lastRate * Math.exp(-Math.max(0, now - this.at) / tauMs)
   }
 }
 
@@ -83,17 +83,17 @@ export interface BandwidthMeterInit {
  * turn comes again, so nothing runs between additions and memory stays fixed.
  */
 class History {
-  readonly #slotMs: number
-  readonly #ring: Array<{ slot: number; in: number; out: number }>
+  private readonly slotMs: number
+  private readonly ring: Array<{ slot: number; in: number; out: number }>
 
   constructor(slotMs: number, slots: number) {
-    this.#slotMs = slotMs
-    this.#ring = Array.from({ length: slots }, () => ({ slot: -1, in: 0, out: 0 }))
+    this.slotMs = slotMs
+    this.ring = Array.from({ length: slots }, () => ({ slot: -1, in: 0, out: 0 }))
   }
 
   add(now: number, bytesIn: number, bytesOut: number): void {
-    const slot = Math.floor(now / this.#slotMs)
-    const entry = this.#ring[slot % this.#ring.length]!
+    const slot = Math.floor(now / this.slotMs)
+    const entry = this.ring[slot % this.ring.length]!
     if (entry.slot !== slot) Object.assign(entry, { slot, in: 0, out: 0 })
     entry.in += bytesIn
     entry.out += bytesOut
@@ -101,14 +101,14 @@ class History {
 
   /** Every slot from `since` (or as far back as the ring reaches) to `now`, oldest first. */
   points(since: number, now: number): BandwidthPoint[] {
-    const last = Math.floor(now / this.#slotMs)
-    const first = Math.max(Math.floor(since / this.#slotMs), last - this.#ring.length + 1)
+    const last = Math.floor(now / this.slotMs)
+    const first = Math.max(Math.floor(since / this.slotMs), last - this.ring.length + 1)
     const out: BandwidthPoint[] = []
     for (let slot = first; slot <= last; slot++) {
-      const entry = this.#ring[slot % this.#ring.length]!
-      const start = slot * this.#slotMs
+      const entry = this.ring[slot % this.ring.length]!
+      const start = slot * this.slotMs
       // The current slot (and the one counting started in) only covers part of its length.
-      const seconds = Math.max(1, Math.min(now, start + this.#slotMs) - Math.max(start, since)) / 1000
+      const seconds = Math.max(1, Math.min(now, start + this.slotMs) - Math.max(start, since)) / 1000
       const held = entry.slot === slot
       out.push({
         time: start,
@@ -122,40 +122,40 @@ class History {
 
 export class BandwidthMeter {
   readonly since: number
-  readonly #clock: () => number
-  readonly #tauMs: number
-  readonly #maxEntries: number
-  readonly #all: Traffic = { in: new Meter(), out: new Meter() }
-  readonly #peers = new Map<string, Traffic>()
-  readonly #datasets = new Map<string, Traffic>()
-  readonly #history: History
+  private readonly clock: () => number
+  private readonly tauMs: number
+  private readonly maxEntries: number
+  private readonly all: Traffic = { in: new Meter(), out: new Meter() }
+  private readonly peers = new Map<string, Traffic>()
+  private readonly datasets = new Map<string, Traffic>()
+  private readonly rateHistory: History
 
   constructor(init: BandwidthMeterInit = {}) {
-    this.#clock = init.clock ?? Date.now
-    this.#tauMs = init.rateTimeConstantMs ?? DEFAULT_RATE_TIME_CONSTANT_MS
-    this.#maxEntries = init.maxEntries ?? MAX_BANDWIDTH_ENTRIES
-    this.#history = new History(
+    this.clock = init.clock ?? Date.now
+    this.tauMs = init.rateTimeConstantMs ?? DEFAULT_RATE_TIME_CONSTANT_MS
+    this.maxEntries = init.maxEntries ?? MAX_BANDWIDTH_ENTRIES
+    this.rateHistory = new History(
       init.historySlotMs ?? DEFAULT_HISTORY_SLOT_MS,
       init.historySlots ?? DEFAULT_HISTORY_SLOTS,
     )
-    this.since = this.#clock()
+    this.since = this.clock()
   }
 
   /** Verified chunk bytes fetched from `peer`, for `dataset` when the fetch names it. */
   received(peer: string, dataset: string | undefined, bytes: number): void {
-    const now = this.#clock()
-    this.#all.in.add(bytes, now, this.#tauMs)
-    this.#history.add(now, bytes, 0)
-    this.#entry(this.#peers, peer).in.add(bytes, now, this.#tauMs)
-    if (dataset !== undefined) this.#entry(this.#datasets, dataset).in.add(bytes, now, this.#tauMs)
+    const now = this.clock()
+    this.all.in.add(bytes, now, this.tauMs)
+    this.rateHistory.add(now, bytes, 0)
+    this.entry(this.peers, peer).in.add(bytes, now, this.tauMs)
+    if (dataset !== undefined) this.entry(this.datasets, dataset).in.add(bytes, now, this.tauMs)
   }
 
   /** Chunk bytes served to `peer`. */
   sent(peer: string, bytes: number): void {
-    const now = this.#clock()
-    this.#all.out.add(bytes, now, this.#tauMs)
-    this.#history.add(now, 0, bytes)
-    this.#entry(this.#peers, peer).out.add(bytes, now, this.#tauMs)
+    const now = this.clock()
+    this.all.out.add(bytes, now, this.tauMs)
+    this.rateHistory.add(now, 0, bytes)
+    this.entry(this.peers, peer).out.add(bytes, now, this.tauMs)
   }
 
   /**
@@ -163,54 +163,54 @@ export class BandwidthMeter {
    * attribution runs behind it), so per-dataset figures may trail per-peer ones briefly.
    */
   sentFor(dataset: string, bytes: number): void {
-    this.#entry(this.#datasets, dataset).out.add(bytes, this.#clock(), this.#tauMs)
+    this.entry(this.datasets, dataset).out.add(bytes, this.clock(), this.tauMs)
   }
 
   report(): BandwidthReport {
-    const now = this.#clock()
-    const figures = (t: Traffic): TrafficFigures => this.#figures(t, now)
+    const now = this.clock()
+    const figures = (t: Traffic): TrafficFigures => this.figures(t, now)
     const byBytes = (a: TrafficFigures, b: TrafficFigures): number =>
       b.totalIn + b.totalOut - (a.totalIn + a.totalOut)
     return {
       since: this.since,
-      ...figures(this.#all),
-      peers: [...this.#peers].map(([peerId, t]) => ({ peerId, ...figures(t) })).sort(byBytes),
+      ...figures(this.all),
+      peers: [...this.peers].map(([peerId, t]) => ({ peerId, ...figures(t) })).sort(byBytes),
       // Names are the store's; the node fills them in (see Bwnode.bandwidthReport).
-      datasets: [...this.#datasets].map(([cid, t]) => ({ cid, name: null, ...figures(t) })).sort(byBytes),
+      datasets: [...this.datasets].map(([cid, t]) => ({ cid, name: null, ...figures(t) })).sort(byBytes),
     }
   }
 
   /** Mean rates in and out per slot over the last hour (by default), oldest first. */
   history(): BandwidthPoint[] {
-    return this.#history.points(this.since, this.#clock())
+    return this.rateHistory.points(this.since, this.clock())
   }
 
   /** Bytes and rates in and out of the whole node. */
   totals(): TrafficFigures {
-    return this.#figures(this.#all, this.#clock())
+    return this.figures(this.all, this.clock())
   }
 
   /** One peer's figures, if it is still tracked. */
   peer(peerId: string): TrafficFigures | undefined {
-    const traffic = this.#peers.get(peerId)
-    return traffic === undefined ? undefined : this.#figures(traffic, this.#clock())
+    const traffic = this.peers.get(peerId)
+    return traffic === undefined ? undefined : this.figures(traffic, this.clock())
   }
 
-  #figures(t: Traffic, now: number): TrafficFigures {
+  private figures(t: Traffic, now: number): TrafficFigures {
     return {
       totalIn: t.in.total,
       totalOut: t.out.total,
-      rateIn: round(t.in.rate(now, this.#tauMs)),
-      rateOut: round(t.out.rate(now, this.#tauMs)),
+      rateIn: round(t.in.rate(now, this.tauMs)),
+      rateOut: round(t.out.rate(now, this.tauMs)),
     }
   }
 
   /** The entry for `key`, moved to the back (most recent); the oldest goes past the bound. */
-  #entry(map: Map<string, Traffic>, key: string): Traffic {
+  private entry(map: Map<string, Traffic>, key: string): Traffic {
     let entry = map.get(key)
     if (entry === undefined) {
       entry = { in: new Meter(), out: new Meter() }
-      if (map.size >= this.#maxEntries) {
+      if (map.size >= this.maxEntries) {
         const oldest = map.keys().next().value
         if (oldest !== undefined) map.delete(oldest)
       }

@@ -78,9 +78,9 @@ export class Bwnode {
   readonly version = packageVersion()
   /** Timeouts and limits of the chunk server; a lab running in dilated time stretches them. */
   chunkServerInit: ChunkServerInit = {}
-  readonly #payments: Payments
-  readonly #parts: StartOrder
-  #startedAt = 0
+  private readonly payments: Payments
+  private readonly parts: StartOrder
+  private startedAt = 0
 
   private constructor({ config, privateKey, db, libp2p, metrics }: Opened) {
     this.config = config
@@ -116,7 +116,7 @@ export class Bwnode {
         this.bandwidth.sentFor(dataset, bytes)
       },
     })
-    this.#payments = new Payments(this.ledger)
+    this.payments = new Payments(this.ledger)
 
     // Services over libp2p and the stores.
     this.offers = new OfferBook(
@@ -144,7 +144,7 @@ export class Bwnode {
       latency: this.latency,
       metrics,
       bandwidth: this.bandwidth,
-      payments: this.#payments,
+      payments: this.payments,
     }
     this.datasets = new DatasetService({
       store: this.store,
@@ -167,7 +167,7 @@ export class Bwnode {
               AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]),
             )
           ).rttMs,
-        afford: (bytes, pricePerGiB) => this.#payments.assertAffordable(bytes, pricePerGiB),
+        afford: (bytes, pricePerGiB) => this.payments.assertAffordable(bytes, pricePerGiB),
       },
     })
     const dhtJoin = new DhtJoinWatch(libp2p)
@@ -183,7 +183,7 @@ export class Bwnode {
       lending: this.lending,
       bandwidth: this.bandwidth,
       metrics,
-      uptimeSeconds: () => (this.#startedAt === 0 ? 0 : (Date.now() - this.#startedAt) / 1000),
+      uptimeSeconds: () => (this.startedAt === 0 ? 0 : (Date.now() - this.startedAt) / 1000),
       dhtJoined: () => dhtJoin.joined,
     })
     metrics.bind({
@@ -208,7 +208,7 @@ export class Bwnode {
       this.offers.start()
     }
     // Each part after those it needs; stopped in reverse (the network before the stores).
-    this.#parts = new StartOrder([
+    this.parts = new StartOrder([
       part('store', () => this.store.start()),
       part(
         'ledger',
@@ -237,7 +237,7 @@ export class Bwnode {
       dhtJoin,
       part(
         'libp2p',
-        () => this.#startLibp2p(),
+        () => this.startLibp2p(),
         () => libp2p.stop(),
       ),
       // No stop of its own: libp2p's stop closes the protocol's streams.
@@ -328,34 +328,34 @@ export class Bwnode {
    * same channels, vouchers and ledger its own fetches use.
    */
   get payer(): SessionPayer {
-    return this.#payments
+    return this.payments
   }
 
   /** The parts' names in the order they start (they stop in reverse). */
   get startOrder(): string[] {
-    return this.#parts.names
+    return this.parts.names
   }
 
   /** Starts every part in order; a node that fails to start has released all it took, its database too. */
   async start(): Promise<void> {
     try {
-      await this.#parts.start()
+      await this.parts.start()
     } catch (err) {
       await this.db.close()
       throw err
     }
-    this.#startedAt = Date.now()
+    this.startedAt = Date.now()
   }
 
   async stop(): Promise<void> {
     try {
-      await this.#parts.stop()
+      await this.parts.stop()
     } finally {
       await this.db.close()
     }
   }
 
-  async #startLibp2p(): Promise<void> {
+  private async startLibp2p(): Promise<void> {
     try {
       await this.libp2p.start()
     } catch (err) {

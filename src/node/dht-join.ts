@@ -11,29 +11,29 @@ const SELF_QUERY_EVENT = 'kad-dht:query:self'
 export class DhtJoinWatch implements NodePart {
   readonly name = 'dht-join'
   /** libp2p's types list only its own events; kad-dht's go through the same bus. */
-  readonly #bus: EventTarget
-  #startedAt = 0
-  #joined: NodeStatus['dhtJoined'] = null
+  private readonly bus: EventTarget
+  private startedAt = 0
+  private firstJoin: NodeStatus['dhtJoined'] = null
 
   constructor(libp2pEvents: object) {
-    this.#bus = libp2pEvents as EventTarget
+    this.bus = libp2pEvents as EventTarget
   }
 
   get joined(): NodeStatus['dhtJoined'] {
-    return this.#joined
+    return this.firstJoin
   }
 
   start(): void {
-    this.#startedAt = Date.now()
-    this.#bus.addEventListener(SELF_QUERY_EVENT, this.#onSelfQuery)
+    this.startedAt = Date.now()
+    this.bus.addEventListener(SELF_QUERY_EVENT, this.onSelfQuery)
   }
 
   stop(): void {
-    this.#bus.removeEventListener(SELF_QUERY_EVENT, this.#onSelfQuery)
+    this.bus.removeEventListener(SELF_QUERY_EVENT, this.onSelfQuery)
   }
 
-  readonly #onSelfQuery = (evt: Event): void => {
+  private readonly onSelfQuery = (evt: Event): void => {
     const { peers } = (evt as CustomEvent<{ peers: number }>).detail
-    this.#joined ??= { afterSeconds: (Date.now() - this.#startedAt) / 1000, peersFound: peers }
+    this.firstJoin ??= { afterSeconds: (Date.now() - this.startedAt) / 1000, peersFound: peers }
   }
 }

@@ -20,34 +20,34 @@ export interface NodePart extends Startable {
  * failure is thrown once all have run.
  */
 export class StartOrder {
-  readonly #parts: readonly NodePart[]
-  readonly #started: NodePart[] = []
+  private readonly parts: readonly NodePart[]
+  private readonly started: NodePart[] = []
 
   constructor(parts: readonly NodePart[]) {
-    this.#parts = parts
+    this.parts = parts
   }
 
   /** The parts' names in start order (docs and tests read it). */
   get names(): string[] {
-    return this.#parts.map((part) => part.name)
+    return this.parts.map((part) => part.name)
   }
 
   async start(): Promise<void> {
-    for (const part of this.#parts) {
-      if (this.#started.includes(part)) continue
+    for (const part of this.parts) {
+      if (this.started.includes(part)) continue
       try {
         await part.start()
       } catch (err) {
         await this.stop().catch(() => {})
         throw err
       }
-      this.#started.push(part)
+      this.started.push(part)
     }
   }
 
   async stop(): Promise<void> {
     let failure: { error: unknown } | undefined
-    for (let part = this.#started.pop(); part !== undefined; part = this.#started.pop()) {
+    for (let part = this.started.pop(); part !== undefined; part = this.started.pop()) {
       try {
         await part.stop()
       } catch (error) {

@@ -31,16 +31,16 @@ export const OTHER_LABEL = 'other'
  */
 export class BoundedLabel {
   readonly limit: number
-  readonly #kept = new Set<string>()
+  private readonly kept = new Set<string>()
 
   constructor(limit = METRIC_LABEL_LIMIT) {
     this.limit = limit
   }
 
   of(value: string): string {
-    if (this.#kept.has(value)) return value
-    if (this.#kept.size >= this.limit) return OTHER_LABEL
-    this.#kept.add(value)
+    if (this.kept.has(value)) return value
+    if (this.kept.size >= this.limit) return OTHER_LABEL
+    this.kept.add(value)
     return value
   }
 }
@@ -66,11 +66,11 @@ function readCounter(registry: Registry, name: string, help: string, read: () =>
  */
 export class NodeMetrics {
   readonly registry = new Registry()
-  readonly #peers = new BoundedLabel()
-  readonly #datasets = new BoundedLabel()
+  private readonly peers = new BoundedLabel()
+  private readonly datasets = new BoundedLabel()
   /** Latest RTT (s) of the peers measured most recently, oldest first, at most METRIC_LABEL_LIMIT. */
-  readonly #lastRtt = new Map<string, number>()
-  #processMetrics = false
+  private readonly lastRtt = new Map<string, number>()
+  private processMetrics = false
 
   readonly servedBytes = new Counter({
     name: 'bwnode_served_bytes_total',
@@ -127,7 +127,7 @@ export class NodeMetrics {
   })
 
   constructor() {
-    const lastRtt = this.#lastRtt
+    const lastRtt = this.lastRtt
     new Gauge({
       name: 'bwnode_peer_rtt_last_seconds',
       help: `Latest round-trip time to each of the ${METRIC_LABEL_LIMIT} peers measured most recently`,
@@ -148,27 +148,27 @@ export class NodeMetrics {
 
   /** Chunk bytes served to `peer` (the chunk server's onServed). */
   served(peer: string, bytes: number): void {
-    this.servedBytes.inc({ peer: this.#peers.of(peer) }, bytes)
+    this.servedBytes.inc({ peer: this.peers.of(peer) }, bytes)
   }
 
   /** Verified chunk bytes fetched from `peer`. */
   fetched(peer: string, bytes: number): void {
-    this.fetchedBytes.inc({ peer: this.#peers.of(peer) }, bytes)
+    this.fetchedBytes.inc({ peer: this.peers.of(peer) }, bytes)
   }
 
   /** Served bytes once attributed to their dataset. */
   servedFor(dataset: string, bytes: number): void {
-    this.datasetServedBytes.inc({ dataset: this.#datasets.of(dataset) }, bytes)
+    this.datasetServedBytes.inc({ dataset: this.datasets.of(dataset) }, bytes)
   }
 
   /** One measured round trip (ms, as libp2p ping reports it). */
   observeRtt(peer: string, rttMs: number): void {
     this.rtt.observe(rttMs / 1000)
-    this.#lastRtt.delete(peer)
-    this.#lastRtt.set(peer, rttMs / 1000)
-    if (this.#lastRtt.size > METRIC_LABEL_LIMIT) {
-      const oldest = this.#lastRtt.keys().next().value
-      if (oldest !== undefined) this.#lastRtt.delete(oldest)
+    this.lastRtt.delete(peer)
+    this.lastRtt.set(peer, rttMs / 1000)
+    if (this.lastRtt.size > METRIC_LABEL_LIMIT) {
+      const oldest = this.lastRtt.keys().next().value
+      if (oldest !== undefined) this.lastRtt.delete(oldest)
     }
   }
 
@@ -185,8 +185,8 @@ export class NodeMetrics {
    * one process leave them off (each set runs its own event-loop monitor). Once per registry.
    */
   collectProcessMetrics(): void {
-    if (this.#processMetrics) return
-    this.#processMetrics = true
+    if (this.processMetrics) return
+    this.processMetrics = true
     collectDefaultMetrics({ register: this.registry })
   }
 

@@ -8,28 +8,28 @@ import { offeredBytesPerSec } from './peer-detail.ts'
 
 /** What this node knows of its distance to peers: the latency recorder and the offers' coordinates. */
 export class PeerLatency {
-  readonly #latency: LatencyRecorder
-  readonly #offers: OfferBook
+  private readonly latency: LatencyRecorder
+  private readonly offers: OfferBook
 
   constructor(latency: LatencyRecorder, offers: OfferBook) {
-    this.#latency = latency
-    this.#offers = offers
+    this.latency = latency
+    this.offers = offers
   }
 
   /** The Vivaldi estimate of the RTT to a peer whose offer gave its coordinate, ms. */
   estimatedRtt(peer: PeerId | string): number | undefined {
-    const theirs = this.#offers.coordinateOf(peer)
-    return theirs === undefined ? undefined : estimateRtt(this.#latency.coordinate, theirs)
+    const theirs = this.offers.coordinateOf(peer)
+    return theirs === undefined ? undefined : estimateRtt(this.latency.coordinate, theirs)
   }
 
   /** What is known about a provider before fetching from it: measured RTT, else Vivaldi's estimate. */
   async providerHint(peer: PeerId): Promise<ProviderHint> {
-    const summary = await this.#latency.summary(peer).catch(() => undefined)
+    const summary = await this.latency.summary(peer).catch(() => undefined)
     // An unknown provider's offer (its uplink and coordinate) is one DHT get away; worth a
     // second at most, since the scheduler's first assignments are made from it.
     const offer =
-      this.#offers.get(peer) ??
-      (await this.#offers.fetch(peer, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
+      this.offers.get(peer) ??
+      (await this.offers.fetch(peer, { signal: AbortSignal.timeout(1000) }).catch(() => undefined))
     const measuredRtt = summary !== undefined && summary.rttMs.samples > 0 ? summary.rttMs.p50 : undefined
     const estimatedRtt = this.estimatedRtt(peer)
     const offered = offeredBytesPerSec(offer)

@@ -40,24 +40,24 @@ export interface QuerySources {
  * disconnect). Reads only: every service it reads is wired and started by `Bwnode`.
  */
 export class NodeQueries {
-  readonly #from: QuerySources
+  private readonly from: QuerySources
 
   constructor(sources: QuerySources) {
-    this.#from = sources
+    this.from = sources
   }
 
   status(): NodeStatus {
-    const { libp2p, config, latency, lending } = this.#from
+    const { libp2p, config, latency, lending } = this.from
     return {
-      version: this.#from.version,
+      version: this.from.version,
       peerId: libp2p.peerId.toString(),
       multiaddrs: libp2p.getMultiaddrs().map((addr) => addr.toString()),
       connectedPeers: libp2p.getPeers().length,
       dhtRoutingTableSize: libp2p.services.dht.routingTable.size,
       dhtMode: libp2p.services.dht.getMode(),
-      dhtJoined: this.#from.dhtJoined(),
+      dhtJoined: this.from.dhtJoined(),
       dataDir: config.dataDir,
-      uptimeSeconds: this.#from.uptimeSeconds(),
+      uptimeSeconds: this.from.uptimeSeconds(),
       offer: { ...config.offer },
       lending: lending.state(),
       coordinate: latency.coordinate,
@@ -68,7 +68,7 @@ export class NodeQueries {
 
   /** How peers outside reach this node, from its addresses; and its reservations as a relay. */
   reachability(): NodeReachability {
-    const { libp2p, config } = this.#from
+    const { libp2p, config } = this.from
     const services = libp2p.services as { relay?: CircuitRelayService }
     const found = libp2p.services.observedAddresses?.reachability()
     return {
@@ -85,13 +85,13 @@ export class NodeQueries {
 
   /** `bwnode stats bw`: the meter's figures, each dataset with its name when it is held here. */
   async bandwidthReport(): Promise<BandwidthReport> {
-    const report = this.#from.bandwidth.report()
-    const names = new Map((await this.#from.store.list().catch(() => [])).map((d) => [d.cid, d.name]))
+    const report = this.from.bandwidth.report()
+    const names = new Map((await this.from.store.list().catch(() => [])).map((d) => [d.cid, d.name]))
     return { ...report, datasets: report.datasets.map((d) => ({ ...d, name: names.get(d.cid) ?? null })) }
   }
 
   async peers(): Promise<PeerEntry[]> {
-    const { libp2p, latency, peerLatency } = this.#from
+    const { libp2p, latency, peerLatency } = this.from
     const connected = new Set(libp2p.getPeers().map((peer) => peer.toString()))
     const direct = new Set<string>()
     for (const connection of libp2p.getConnections())
@@ -122,7 +122,7 @@ export class NodeQueries {
 
   /** GET /api/peers/:peerId: addresses, connections, RTT history, traffic, credits, offer. */
   async peerDetail(peerIdText: string): Promise<PeerDetail> {
-    const { libp2p, latency, bandwidth, ledger, offers, peerLatency } = this.#from
+    const { libp2p, latency, bandwidth, ledger, offers, peerLatency } = this.from
     return describePeer(
       { libp2p, latency, bandwidth, ledger, offers, estimatedRtt: (peer) => peerLatency.estimatedRtt(peer) },
       parsePeerId(peerIdText),
@@ -130,7 +130,7 @@ export class NodeQueries {
   }
 
   async listOffers(refresh: boolean): Promise<RankedOffer[]> {
-    const { offers } = this.#from
+    const { offers } = this.from
     if (refresh) await offers.discover({ signal: AbortSignal.timeout(20_000) }).catch(() => [])
     return offers.list()
   }
@@ -138,7 +138,7 @@ export class NodeQueries {
   /** A DHT walk for the peer's addresses (not only the local peer store). */
   async findPeer(peerIdText: string, signal?: AbortSignal): Promise<{ peerId: string; addrs: string[] }> {
     const target = parsePeerId(peerIdText)
-    const info = await this.#from.libp2p.peerRouting.findPeer(target, {
+    const info = await this.from.libp2p.peerRouting.findPeer(target, {
       signal: signal ?? AbortSignal.timeout(30_000),
     })
     return { peerId: info.id.toString(), addrs: info.multiaddrs.map((addr) => addr.toString()) }
@@ -146,7 +146,7 @@ export class NodeQueries {
 
   /** Closes every connection to a peer (a lab re-dials to measure connecting, a user drops a peer). */
   async disconnect(peerIdText: string): Promise<{ peerId: string; closed: number }> {
-    const { libp2p } = this.#from
+    const { libp2p } = this.from
     const target = parsePeerId(peerIdText)
     const closed = libp2p.getConnections(target).length
     await libp2p.hangUp(target, { signal: AbortSignal.timeout(HANG_UP_TIMEOUT_MS) })
@@ -155,7 +155,7 @@ export class NodeQueries {
 
   /** One ping, recorded like the recorder's own (metrics, RTT history, Vivaldi update). */
   async ping(peerIdText: string, signal?: AbortSignal): Promise<{ peerId: string; rttMs: number }> {
-    const { libp2p, metrics, latency, offers } = this.#from
+    const { libp2p, metrics, latency, offers } = this.from
     const target = parsePeerId(peerIdText)
     const rttMs = await libp2p.services.ping.ping(target, { signal: signal ?? AbortSignal.timeout(15_000) })
     metrics.observeRtt(target.toString(), rttMs)

@@ -32,129 +32,131 @@ export interface ServedByDatasetInit {
  * (write-behind to the `served` sublevel).
  */
 export class ServedByDataset {
-  readonly #store
-  readonly #manifests: ServedByDatasetInit['manifests']
-  readonly #onAttributed: ServedByDatasetInit['onAttributed']
-  readonly #reindexIntervalMs: number
-  readonly #clock: () => number
-  readonly #totals = new Map<string, ServedTotals>()
-  readonly #dirty = new Set<string>()
-  #index = new Map<string, string>()
-  #pending: Array<{ chunk: string; bytes: number }> = []
-  #reindexing: Promise<void> | undefined
-  #lastReindexAt = Number.NEGATIVE_INFINITY
-  #timer: ReturnType<typeof setInterval> | undefined
-  readonly #flushIntervalMs: number
+  private readonly store
+  private readonly manifests: ServedByDatasetInit['manifests']
+  private readonly onAttributed: ServedByDatasetInit['onAttributed']
+  private readonly reindexIntervalMs: number
+  private readonly clock: () => number
+  private readonly totalsByDataset = new Map<string, ServedTotals>()
+  private readonly dirty = new Set<string>()
+  private index = new Map<string, string>()
+  private pending: Array<{ chunk: string; bytes: number }> = []
+  private reindexing: Promise<void> | undefined
+  private lastReindexAt = Number.NEGATIVE_INFINITY
+  private timer: ReturnType<typeof setInterval> | undefined
+  private readonly flushIntervalMs: number
 
   constructor(init: ServedByDatasetInit) {
-    this.#store = init.db.sublevel<string, ServedTotals>('served', { valueEncoding: 'json' })
-    this.#manifests = init.manifests
-    this.#onAttributed = init.onAttributed
-    this.#flushIntervalMs = init.flushIntervalMs ?? DEFAULT_SERVED_FLUSH_INTERVAL_MS
-    this.#reindexIntervalMs = init.reindexIntervalMs ?? DEFAULT_SERVED_REINDEX_INTERVAL_MS
-    this.#clock = init.clock ?? Date.now
+    this.store = init.db.sublevel<string, ServedTotals>('served', { valueEncoding: 'json' })
+    this.manifests = init.manifests
+    this.onAttributed = init.onAttributed
+    this.flushIntervalMs = init.flushIntervalMs ?? DEFAULT_SERVED_FLUSH_INTERVAL_MS
+    this.reindexIntervalMs = init.reindexIntervalMs ?? DEFAULT_SERVED_REINDEX_INTERVAL_MS
+    this.clock = init.clock ?? Date.now
   }
 
   /** Loads stored totals and starts the write-behind timer. */
   async open(): Promise<void> {
-    for await (const [cid, totals] of this.#store.iterator()) this.#totals.set(cid, totals)
-    this.#timer = setInterval(() => void this.flush().catch(() => {}), this.#flushIntervalMs)
-    this.#timer.unref()
+    for await (const [cid, totals] of this.store.iterator()) this.totalsByDataset.set(cid, totals)
+    this.timer = setInterval(() => void this.flush().catch(() => {}), this.flushIntervalMs)
+    this.timer.unref()
   }
 
   async close(): Promise<void> {
-    if (this.#timer !== undefined) clearInterval(this.#timer)
-    this.#timer = undefined
-    await this.#reindexing
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+    await this.reindexing
     await this.flush()
   }
 
   /** One chunk served; cheap and synchronous on the serving path. */
   record(chunkCid: string, bytes: number): void {
-    const dataset = this.#index.get(chunkCid)
+    const dataset = this.index.get(chunkCid)
     if (dataset !== undefined) {
-      this.#add(dataset, bytes)
+      this.add(dataset, bytes)
       return
     }
-    if (this.#pending.length < MAX_PENDING_CHUNKS) this.#pending.push({ chunk: chunkCid, bytes })
-    this.#reindexing ??= this.#reindex().finally(() => {
-      this.#reindexing = undefined
+    if (this.pending.length < MAX_PENDING_CHUNKS) this.pending.push({ chunk: chunkCid, bytes })
+    this.reindexing ??= this.reindex().finally(() => {
+      this.reindexing = undefined
     })
   }
 
   /** Totals per dataset CID. */
   totals(): Map<string, ServedTotals> {
-    return new Map([...this.#totals].map(([cid, t]) => [cid, { ...t }]))
+    return new Map([...this.totalsByDataset].map(([cid, t]) => [cid, { ...t }]))
   }
 
   bytesFor(datasetCid: string): number {
-    return this.#totals.get(datasetCid)?.bytes ?? 0
+    return this.totalsByDataset.get(datasetCid)?.bytes ?? 0
   }
 
   /** Waits for chunks still being attributed (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.#reindexing !== undefined) await this.#reindexing
+    while (this.reindexing !== undefined) await this.reindexing
   }
 
   async flush(): Promise<void> {
-    if (this.#dirty.size === 0) return
-    const batch = this.#store.batch()
-    for (const cid of this.#dirty) {
-      const totals = this.#totals.get(cid)
+    if (this.dirty.size === 0) return
+    const batch = this.store.batch()
+    for (const cid of this.dirty) {
+      const totals = this.totalsByDataset.get(cid)
       if (totals !== undefined) batch.put(cid, totals)
     }
-    this.#dirty.clear()
+    this.dirty.clear()
     await batch.write()
   }
 
-  #add(dataset: string, bytes: number): void {
-    const totals = this.#totals.get(dataset) ?? { bytes: 0, chunks: 0, lastServedAt: 0 }
+  private add(dataset: string, bytes: number): void {
+    const totals = this.totalsByDataset.get(dataset) ?? { bytes: 0, chunks: 0, lastServedAt: 0 }
     totals.bytes += bytes
     totals.chunks += 1
-    totals.lastServedAt = this.#clock()
-    this.#totals.set(dataset, totals)
-    this.#dirty.add(dataset)
-    this.#onAttributed?.(dataset, bytes)
+    totals.lastServedAt = this.clock()
+    this.totalsByDataset.set(dataset, totals)
+    this.dirty.add(dataset)
+    this.onAttributed?.(dataset, bytes)
   }
 
-  async #reindex(): Promise<void> {
+  private async reindex(): Promise<void> {
     // Chunks recorded while a rebuild runs are handled by the next round,
     // which rebuilds again only for chunks the new index does not know.
-    while (this.#pending.length > 0) {
-      const unknown = this.#attribute(this.#take())
+    while (this.pending.length > 0) {
+      const unknown = this.attribute(this.take())
       if (unknown.length === 0) continue
       // Rate-limited: a peer asking for chunks we hold under no manifest cannot
       // make us rebuild the index for every request.
-      const wait = this.#lastReindexAt + this.#reindexIntervalMs - this.#clock()
+      const wait = this.lastReindexAt + this.reindexIntervalMs - this.clock()
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref())
-      this.#lastReindexAt = this.#clock()
+      this.lastReindexAt = this.clock()
       try {
         const index = new Map<string, string>()
-        for (const { cid, chunks } of await this.#manifests()) {
+        for (const { cid, chunks } of await this.manifests()) {
           for (const chunk of chunks) if (!index.has(chunk)) index.set(chunk, cid)
         }
-        this.#index = index
+        this.index = index
       } catch {
         // Keep the old index; chunks it cannot place stay unattributed.
       }
       // Chunks no manifest lists (removed datasets, strangers' requests) are dropped.
-      this.#attribute(unknown)
+      this.attribute(unknown)
     }
   }
 
-  #take(): Array<{ chunk: string; bytes: number }> {
-    const pending = this.#pending
-    this.#pending = []
+  private take(): Array<{ chunk: string; bytes: number }> {
+    const pending = this.pending
+    this.pending = []
     return pending
   }
 
   /** Adds what the index places; returns the rest. */
-  #attribute(served: Array<{ chunk: string; bytes: number }>): Array<{ chunk: string; bytes: number }> {
+  private attribute(
+    served: Array<{ chunk: string; bytes: number }>,
+  ): Array<{ chunk: string; bytes: number }> {
     const unknown: Array<{ chunk: string; bytes: number }> = []
     for (const entry of served) {
-      const dataset = this.#index.get(entry.chunk)
+      const dataset = this.index.get(entry.chunk)
       if (dataset === undefined) unknown.push(entry)
-      else this.#add(dataset, entry.bytes)
+      else this.add(dataset, entry.bytes)
     }
     return unknown
   }

@@ -78,65 +78,65 @@ export interface RankedOffer {
  * until it expires).
  */
 export class OfferBook {
-  readonly #components: OfferBookComponents
-  readonly #terms: () => OfferTerms
-  readonly #ttlMs: number
-  readonly #marginMs: number
-  readonly #retryMs: number
-  readonly #concurrency: number
-  readonly #clock: () => number
-  readonly #localCoordinate?: () => VivaldiCoordinate
-  readonly #cache = new Map<string, BandwidthOffer>()
-  #published: SignedOffer | undefined
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #controller: AbortController | undefined
-  #inFlight: Promise<unknown> | undefined
+  private readonly components: OfferBookComponents
+  private readonly terms: () => OfferTerms
+  private readonly ttlMs: number
+  private readonly marginMs: number
+  private readonly retryMs: number
+  private readonly concurrency: number
+  private readonly clock: () => number
+  private readonly localCoordinate?: () => VivaldiCoordinate
+  private readonly cache = new Map<string, BandwidthOffer>()
+  private signed: SignedOffer | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private controller: AbortController | undefined
+  private inFlight: Promise<unknown> | undefined
   /** The terms changed while a publish was under way: publish again when it ends. */
-  #stale = false
+  private stale = false
 
   constructor(components: OfferBookComponents, init: OfferBookInit) {
-    this.#components = components
-    this.#terms = init.terms
-    this.#ttlMs = init.ttlMs ?? DEFAULT_OFFER_TTL_MS
-    this.#marginMs = init.republishMarginMs ?? DEFAULT_OFFER_REPUBLISH_MARGIN_MS
-    this.#retryMs = init.retryMs ?? DEFAULT_OFFER_RETRY_MS
-    this.#concurrency = init.discoverConcurrency ?? DEFAULT_OFFER_DISCOVER_CONCURRENCY
-    this.#clock = init.clock ?? Date.now
-    this.#localCoordinate = init.localCoordinate
+    this.components = components
+    this.terms = init.terms
+    this.ttlMs = init.ttlMs ?? DEFAULT_OFFER_TTL_MS
+    this.marginMs = init.republishMarginMs ?? DEFAULT_OFFER_REPUBLISH_MARGIN_MS
+    this.retryMs = init.retryMs ?? DEFAULT_OFFER_RETRY_MS
+    this.concurrency = init.discoverConcurrency ?? DEFAULT_OFFER_DISCOVER_CONCURRENCY
+    this.clock = init.clock ?? Date.now
+    this.localCoordinate = init.localCoordinate
   }
 
   /** The offer this node last published. */
   get published(): BandwidthOffer | undefined {
-    return this.#published?.offer
+    return this.signed?.offer
   }
 
   /** Sign the current terms, put the record in the DHT and provide OFFERS_CID. */
   async publish(options: AbortOptions = {}): Promise<PublishResult> {
-    const now = this.#clock()
-    const signed = await createOffer(this.#components.privateKey, {
-      ...this.#terms(),
+    const now = this.clock()
+    const signed = await createOffer(this.components.privateKey, {
+      ...this.terms(),
       issuedAt: now,
-      expiresAt: now + this.#ttlMs,
+      expiresAt: now + this.ttlMs,
     })
     let storedOn = 0
-    for await (const event of this.#components.dht.put(
-      offerKey(this.#components.peerId),
+    for await (const event of this.components.dht.put(
+      offerKey(this.components.peerId),
       encodeOffer(signed),
       options,
     )) {
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') storedOn++
     }
-    await this.#components.contentRouting.provide(OFFERS_CID, options)
-    this.#published = signed
+    await this.components.contentRouting.provide(OFFERS_CID, options)
+    this.signed = signed
     log('published offer (stored on %d peers, expires %d)', storedOn, signed.offer.expiresAt)
     return { offer: signed.offer, storedOn }
   }
 
   /** Publish now and again before each offer expires, until stop(). */
   start(): void {
-    if (this.#controller !== undefined) return
-    this.#controller = new AbortController()
-    this.#schedule(0)
+    if (this.controller !== undefined) return
+    this.controller = new AbortController()
+    this.schedule(0)
   }
 
   /**
@@ -144,23 +144,23 @@ export class OfferBook {
    * republish, so peers' copies say so. Does nothing before start().
    */
   refresh(): void {
-    if (this.#controller === undefined) return
-    if (this.#timer === undefined) {
-      this.#stale = true
+    if (this.controller === undefined) return
+    if (this.timer === undefined) {
+      this.stale = true
       return
     }
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#schedule(0)
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.schedule(0)
   }
 
   /** Stop republishing; aborts a publish in progress and waits for it. */
   async stop(): Promise<void> {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#controller?.abort()
-    this.#controller = undefined
-    await this.#inFlight?.catch(() => {})
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.controller?.abort()
+    this.controller = undefined
+    await this.inFlight?.catch(() => {})
   }
 
   /**
@@ -168,9 +168,9 @@ export class OfferBook {
    * missing records are skipped. Returns the offers found in this call.
    */
   async discover(options: AbortOptions = {}): Promise<BandwidthOffer[]> {
-    const self = this.#components.peerId
+    const self = this.components.peerId
     const providers = new Map<string, PeerId>()
-    for await (const provider of this.#components.contentRouting.findProviders(OFFERS_CID, options)) {
+    for await (const provider of this.components.contentRouting.findProviders(OFFERS_CID, options)) {
       if (!provider.id.equals(self)) providers.set(provider.id.toString(), provider.id)
     }
     const queue = [...providers.values()]
@@ -181,7 +181,7 @@ export class OfferBook {
         if (offer !== undefined) found.push(offer)
       }
     }
-    await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, worker))
     return found
   }
 
@@ -190,7 +190,7 @@ export class OfferBook {
     const key = offerKey(peer)
     let value: Uint8Array | undefined
     try {
-      for await (const event of this.#components.dht.get(key, options)) {
+      for await (const event of this.components.dht.get(key, options)) {
         if (event.name === 'VALUE' && event.value !== undefined) value = event.value
       }
     } catch (err) {
@@ -199,10 +199,10 @@ export class OfferBook {
     }
     if (value === undefined) return undefined
     try {
-      const { offer } = await validateOfferRecord(key, value, this.#clock())
-      const cached = this.#cache.get(offer.peerId)
-      if (cached === undefined || cached.issuedAt <= offer.issuedAt) this.#cache.set(offer.peerId, offer)
-      return this.#cache.get(offer.peerId)
+      const { offer } = await validateOfferRecord(key, value, this.clock())
+      const cached = this.cache.get(offer.peerId)
+      if (cached === undefined || cached.issuedAt <= offer.issuedAt) this.cache.set(offer.peerId, offer)
+      return this.cache.get(offer.peerId)
     } catch (err) {
       log('rejected offer for %p: %s', peer, errorMessage(err))
       return undefined
@@ -211,10 +211,10 @@ export class OfferBook {
 
   /** A cached, unexpired offer of `peer`. */
   get(peer: PeerId | string): BandwidthOffer | undefined {
-    const offer = this.#cache.get(String(peer))
+    const offer = this.cache.get(String(peer))
     if (offer === undefined) return undefined
-    if (offer.expiresAt <= this.#clock()) {
-      this.#cache.delete(offer.peerId)
+    if (offer.expiresAt <= this.clock()) {
+      this.cache.delete(offer.peerId)
       return undefined
     }
     return offer
@@ -227,12 +227,12 @@ export class OfferBook {
 
   /** Unexpired cached offers, nearest first by Vivaldi-estimated RTT (ties and unknowns by peer id). */
   list(): RankedOffer[] {
-    const now = this.#clock()
-    const local = this.#localCoordinate?.()
+    const now = this.clock()
+    const local = this.localCoordinate?.()
     const ranked: RankedOffer[] = []
-    for (const [id, offer] of this.#cache) {
+    for (const [id, offer] of this.cache) {
       if (offer.expiresAt <= now) {
-        this.#cache.delete(id)
+        this.cache.delete(id)
         continue
       }
       ranked.push({
@@ -247,30 +247,30 @@ export class OfferBook {
     )
   }
 
-  #schedule(delayMs: number): void {
-    const controller = this.#controller
+  private schedule(delayMs: number): void {
+    const controller = this.controller
     if (controller === undefined) return
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#stale = false
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.stale = false
       const run = this.publish({ signal: controller.signal }).then(
         ({ offer }) => {
           if (controller.signal.aborted) return
-          if (this.#stale) {
-            this.#schedule(0)
+          if (this.stale) {
+            this.schedule(0)
             return
           }
           // Never closer to expiry than half the lifetime, so a short TTL cannot make a busy loop.
-          const leadMs = Math.min(this.#marginMs, this.#ttlMs / 2)
-          this.#schedule(Math.max(0, offer.expiresAt - leadMs - this.#clock()))
+          const leadMs = Math.min(this.marginMs, this.ttlMs / 2)
+          this.schedule(Math.max(0, offer.expiresAt - leadMs - this.clock()))
         },
         (err) => {
           if (controller.signal.aborted) return
           log.error('publishing offer failed: %s', errorMessage(err))
-          this.#schedule(this.#retryMs)
+          this.schedule(this.retryMs)
         },
       )
-      this.#inFlight = run
+      this.inFlight = run
     }, delayMs)
   }
 }

@@ -28,10 +28,10 @@ export interface TokenBucketInit {
 export class TokenBucket {
   readonly rateBytesPerSec: number
   readonly burstBytes: number
-  readonly #clock: () => number
-  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>
-  #tokens: number
-  #updatedAt: number
+  private readonly clock: () => number
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  private tokens: number
+  private updatedAt: number
 
   constructor(init: TokenBucketInit) {
     if (!(init.rateBytesPerSec > 0 && Number.isFinite(init.rateBytesPerSec))) {
@@ -45,16 +45,16 @@ export class TokenBucket {
     }
     this.rateBytesPerSec = init.rateBytesPerSec
     this.burstBytes = init.burstBytes
-    this.#clock = init.clock ?? (() => performance.now())
-    this.#sleep = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
-    this.#tokens = init.burstBytes
-    this.#updatedAt = this.#clock()
+    this.clock = init.clock ?? (() => performance.now())
+    this.sleep = init.sleep ?? ((ms, signal) => sleep(ms, undefined, { signal }))
+    this.tokens = init.burstBytes
+    this.updatedAt = this.clock()
   }
 
   /** Current balance in bytes; negative while callers wait on debt. */
   get available(): number {
-    this.#refill()
-    return this.#tokens
+    this.refill()
+    return this.tokens
   }
 
   /**
@@ -66,24 +66,24 @@ export class TokenBucket {
       throw new BwnodeError(ERR.INVALID_ARGUMENT, `cannot take ${bytes} bytes`)
     }
     signal?.throwIfAborted()
-    this.#refill()
-    this.#tokens -= bytes
-    if (this.#tokens >= 0) return
-    const waitMs = (-this.#tokens / this.rateBytesPerSec) * 1000
+    this.refill()
+    this.tokens -= bytes
+    if (this.tokens >= 0) return
+    const waitMs = (-this.tokens / this.rateBytesPerSec) * 1000
     try {
-      await this.#sleep(waitMs, signal)
+      await this.sleep(waitMs, signal)
     } catch (err) {
-      this.#refill()
-      this.#tokens = Math.min(this.burstBytes, this.#tokens + bytes)
+      this.refill()
+      this.tokens = Math.min(this.burstBytes, this.tokens + bytes)
       throw signal?.reason ?? err
     }
   }
 
-  #refill(): void {
-    const now = this.#clock()
-    const elapsedMs = Math.max(0, now - this.#updatedAt)
-    this.#updatedAt = now
-    this.#tokens = Math.min(this.burstBytes, this.#tokens + (elapsedMs / 1000) * this.rateBytesPerSec)
+  private refill(): void {
+    const now = this.clock()
+    const elapsedMs = Math.max(0, now - this.updatedAt)
+    this.updatedAt = now
+    this.tokens = Math.min(this.burstBytes, this.tokens + (elapsedMs / 1000) * this.rateBytesPerSec)
   }
 }
 
@@ -97,8 +97,8 @@ interface Waiter {
 /** Counting semaphore with FIFO waiters and abortable acquire. */
 export class Semaphore {
   readonly max: number
-  #inUse = 0
-  readonly #waiters: Waiter[] = []
+  private held = 0
+  private readonly waiters: Waiter[] = []
 
   constructor(max: number) {
     if (!(Number.isInteger(max) && max >= 1)) {
@@ -109,18 +109,18 @@ export class Semaphore {
 
   /** Permits currently held. */
   get inUse(): number {
-    return this.#inUse
+    return this.held
   }
 
   /** Callers waiting for a permit. */
   get waiting(): number {
-    return this.#waiters.length
+    return this.waiters.length
   }
 
   /** Take a permit now if one is free. */
   tryAcquire(): boolean {
-    if (this.#inUse >= this.max) return false
-    this.#inUse++
+    if (this.held >= this.max) return false
+    this.held++
     return true
   }
 
@@ -132,22 +132,22 @@ export class Semaphore {
       const waiter: Waiter = { resolve, reject, signal }
       if (signal !== undefined) {
         waiter.onAbort = () => {
-          const i = this.#waiters.indexOf(waiter)
-          if (i >= 0) this.#waiters.splice(i, 1)
+          const i = this.waiters.indexOf(waiter)
+          if (i >= 0) this.waiters.splice(i, 1)
           reject(signal.reason)
         }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
-      this.#waiters.push(waiter)
+      this.waiters.push(waiter)
     })
   }
 
   /** Give a permit back; it passes straight to the longest waiter. */
   release(): void {
-    if (this.#inUse === 0) throw new BwnodeError(ERR.SEMAPHORE, 'release() without a matching acquire()')
-    const next = this.#waiters.shift()
+    if (this.held === 0) throw new BwnodeError(ERR.SEMAPHORE, 'release() without a matching acquire()')
+    const next = this.waiters.shift()
     if (next === undefined) {
-      this.#inUse--
+      this.held--
       return
     }
     if (next.onAbort !== undefined) next.signal?.removeEventListener('abort', next.onAbort)
