@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-
-const ROOT = resolve(import.meta.dirname, '../..')
+import { ROOT } from '../helpers/source-tree.ts'
 
 /** Every file docs/ARCHITECTURE.md names in backticks (`node/serving.ts`, `scripts/nat-lab.sh`, ...). */
 function namedFiles(): string[] {

@@ -1,17 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
-
-const ROOT = resolve(import.meta.dirname, '../..')
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
-    const path = `${dir}/${entry.name}`
-    if (entry.isDirectory()) return tsFiles(path)
-    return path.endsWith('.ts') ? [path] : []
-  })
-}
+import { filesUnder, ROOT } from '../helpers/source-tree.ts'
 
 /** `file:line #name` for every ES private name (`#name`) in a file, read with the TypeScript parser. */
 function privateNames(file: string): string[] {
@@ -42,7 +33,7 @@ describe('one style of private members', () => {
   })
 
   it("classes in src/ and scripts/ keep members private with TypeScript's `private`, not '#name'", () => {
-    const files = [...tsFiles('src'), ...tsFiles('scripts')]
+    const files = [...filesUnder('src'), ...filesUnder('scripts')]
     expect(files.length).toBeGreaterThan(100)
     expect(files.flatMap(privateNames)).toEqual([])
   })

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { API_ERROR_CODES, ERR, httpStatusOf } from '../../src/errors/codes.ts'
-
-const ROOT = join(import.meta.dirname, '../..')
+import { filesUnder, ROOT } from '../helpers/source-tree.ts'
 
 /** docs/API.md's error table as code -> status (the 500 row names no codes). */
 function documentedCodes(): Map<string, number> {
@@ -19,13 +18,6 @@ function documentedCodes(): Map<string, number> {
   return out
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name)
-    return entry.isDirectory() ? sourceFiles(path) : /\.[jt]s$/.test(path) ? [path] : []
-  })
-}
-
 const REGISTRY = 'src/errors/codes.ts'
 
 /** Code literals allowed outside the registry, by file, each with its reason: none. */
@@ -34,8 +26,7 @@ const LITERALS_ALLOWED: Record<string, string[]> = {}
 /** src/ as path (from the root) -> text, the registry left out. */
 function sources(): Map<string, string> {
   return new Map(
-    sourceFiles(join(ROOT, 'src'))
-      .map((path) => relative(ROOT, path).split(sep).join('/'))
+    filesUnder('src', /\.[jt]s$/)
       .filter((path) => path !== REGISTRY)
       .map((path) => [path, readFileSync(join(ROOT, path), 'utf8')]),
   )

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
+import { filesUnder, ROOT } from '../helpers/source-tree.ts'
 
 /**
  * The arrows of docs/ARCHITECTURE.md, checked over the import graph: cli -> api -> node ->
@@ -10,22 +11,12 @@ import { describe, expect, it } from 'vitest'
  * erased at run time and is told apart (a `type` on each name is not: the module still loads).
  */
 
-const ROOT = resolve(import.meta.dirname, '../..')
-
 interface Edge {
   from: string
   /** Repository-relative path for a relative import, else the package specifier. */
   to: string
   /** `import type` / `export type`, or a type position (`import('x').T`): nothing loads. */
   typeOnly: boolean
-}
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
-    const path = `${dir}/${entry.name}`
-    if (entry.isDirectory()) return tsFiles(path)
-    return path.endsWith('.ts') ? [path] : []
-  })
 }
 
 function importsOf(file: string): Edge[] {
@@ -66,7 +57,7 @@ function importsOf(file: string): Edge[] {
   return edges
 }
 
-const FILES = [...tsFiles('src'), ...tsFiles('scripts')]
+const FILES = [...filesUnder('src'), ...filesUnder('scripts')]
 const EDGES = FILES.flatMap(importsOf)
 
 /** `src/client/api-client.ts` -> 'client/api-client.ts'; `scripts/x.ts` -> 'scripts/x.ts'; a package as it is. */
