@@ -1,3 +1,5 @@
+import { median } from '../../src/util/stats.ts'
+
 /** The NAT lab's plan (lab.json, written by scripts/nat-lab.sh), its results and their table. */
 
 export type NatType = 'eim' | 'sym' | 'upnp'
@@ -74,16 +76,6 @@ export function directExpected([x, y]: [NatType, NatType]): boolean {
 function method(nats: [NatType, NatType]): string {
   if (nats.includes('upnp')) return 'dial to mapped port'
   return directExpected(nats) ? 'hole punch' : 'relay only'
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length === 0
-    ? Number.NaN
-    : sorted.length % 2 === 1
-      ? (sorted[mid] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /** The Markdown table of a lab run, one row per pair. */
