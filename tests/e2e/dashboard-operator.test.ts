@@ -15,7 +15,7 @@ import {
   pixelsOf,
   startLabNode,
   writeConfig,
-} from './dashboard-lab.ts'
+} from '../helpers/dashboard-lab.ts'
 
 /** A dataset CID no node holds: its fetch fails. */
 const UNKNOWN_CID = 'bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea'

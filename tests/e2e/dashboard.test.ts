@@ -14,7 +14,7 @@ import {
   pixelsOf,
   startLabNode,
   writeConfig,
-} from './dashboard-lab.ts'
+} from '../helpers/dashboard-lab.ts'
 
 /**
  * Three daemons in their own processes: A seeds a dataset, B and C fetch it

@@ -7,6 +7,7 @@ import { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
 import { seededRandom } from '../../src/util/random.ts'
 import { tempDir, waitFor } from '../helpers/daemon.ts'
+import { SOAK } from '../helpers/hostile.ts'
 import {
   addOnAll,
   dialAddr,
@@ -17,7 +18,6 @@ import {
   startSwarm,
   stopQuietly,
 } from '../helpers/swarm.ts'
-import { SOAK } from './helpers.ts'
 
 /**
  * Churn: a lab of 12 in-process nodes (1 bootstrap, 6 providers, 5 fetchers). While the

@@ -8,8 +8,8 @@ import type { Bwnode } from '../../src/node/bwnode.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { ContentStore } from '../../src/store/content-store.ts'
 import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
+import { api, readApiFile, SOAK, waitForAnnounced } from '../helpers/hostile.ts'
 import { dialAddr, randomDataset, settleTransfer, startNode, stopQuietly } from '../helpers/swarm.ts'
-import { api, readApiFile, SOAK, waitForAnnounced } from './helpers.ts'
 
 /**
  * Crashes: a daemon process is killed with SIGKILL at a random moment while it adds a dataset,

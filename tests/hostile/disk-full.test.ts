@@ -8,8 +8,8 @@ import { openDatabase } from '../../src/db/database.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { ContentStore } from '../../src/store/content-store.ts'
 import { type DaemonProcess, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+import { type ApiHandle, api, readApiFile } from '../helpers/hostile.ts'
 import { dialAddr, randomDataset, readTree, startNode, stopQuietly } from '../helpers/swarm.ts'
-import { type ApiHandle, api, readApiFile } from './helpers.ts'
 
 const run = promisify(execFile)
 const MiB = 1024 * 1024

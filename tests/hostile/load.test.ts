@@ -4,14 +4,6 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
 import {
-  randomDataset,
-  readTree,
-  settleTransfer,
-  startNode,
-  stopQuietly,
-  warmRoutingTable,
-} from '../helpers/swarm.ts'
-import {
   api,
   jainIndex,
   processMemory,
@@ -19,7 +11,15 @@ import {
   resetPeakRss,
   SOAK,
   waitForAnnounced,
-} from './helpers.ts'
+} from '../helpers/hostile.ts'
+import {
+  randomDataset,
+  readTree,
+  settleTransfer,
+  startNode,
+  stopQuietly,
+  warmRoutingTable,
+} from '../helpers/swarm.ts'
 
 /**
  * Many downloaders, one provider: the provider runs as its own process (so its memory is its

@@ -7,7 +7,7 @@ import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
 import { METRIC_LABEL_LIMIT, OTHER_LABEL } from '../../src/node/metrics.ts'
 import { packageVersion } from '../../src/util/version.ts'
 import { tempDir, waitFor } from '../helpers/daemon.ts'
-import { type Family, parsePrometheus, sumOf } from './metrics-prom.ts'
+import { type Family, parsePrometheus, sumOf } from '../helpers/metrics-prom.ts'
 
 /**
  * The names, types and labels of /metrics, scraped from a daemon started in this process:

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import type { DatasetInfo } from '../../src/contract/api.ts'
-import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from '../e2e/dashboard-lab.ts'
 import { waitFor } from '../helpers/daemon.ts'
-import { type Family, parsePrometheus, sumOf } from './metrics-prom.ts'
+import { callApi, fetchDataset, type LabNode, startLabNode, writeConfig } from '../helpers/dashboard-lab.ts'
+import { type Family, parsePrometheus, sumOf } from '../helpers/metrics-prom.ts'
 
 async function scrape(node: LabNode): Promise<Map<string, Family>> {
   const response = await fetch(`${node.apiUrl}/metrics`)

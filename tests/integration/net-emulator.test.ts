@@ -134,7 +134,7 @@ describe('link emulator on real libp2p nodes', () => {
     const localLink: NodeLink = { accessLatencyMs: 1, uplinkMbps: 50, downlinkMbps: 100, distanceKm: 0 }
     const child = spawn(
       process.execPath,
-      [new URL('./net-child-node.ts', import.meta.url).pathname, JSON.stringify(childLink)],
+      [new URL('../helpers/net-child-node.ts', import.meta.url).pathname, JSON.stringify(childLink)],
       {
         stdio: ['pipe', 'pipe', 'inherit'],
       },

@@ -7,7 +7,7 @@ import {
   type LedgerInit,
   PaymentRequired,
 } from '../../src/ledger/index.ts'
-import { crashAndRestart, creditView, startNode, stopNode, type TestNode } from './ledger-helpers.ts'
+import { crashAndRestart, creditView, startNode, stopNode, type TestNode } from '../helpers/ledger.ts'
 
 const MiB = 2 ** 20
 const PRICES = [250_000, 1_000_000, 3_000_000] // µcr per GiB

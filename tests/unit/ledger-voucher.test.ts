@@ -16,7 +16,7 @@ import {
   verifyVoucherSignature,
   voucherSigningBytes,
 } from '../../src/ledger/index.ts'
-import { newIdentity } from './ledger-helpers.ts'
+import { newIdentity } from '../helpers/ledger.ts'
 
 type Identity = Awaited<ReturnType<typeof newIdentity>>
 let ids: Identity[] = []

@@ -22,7 +22,7 @@ import {
   startNode,
   stopNode,
   type TestNode,
-} from './ledger-helpers.ts'
+} from '../helpers/ledger.ts'
 
 const PRICE = 1_000_000 // µcr per GiB
 const MiB = 2 ** 20

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import type { ApiFile, TransferInfo } from '../../src/contract/api.ts'
-import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
+import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from './daemon.ts'
 
 /**
  * A small lab of daemon processes for the operator tests: one seeds, the

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { waitFor } from '../helpers/daemon.ts'
+import { waitFor } from './daemon.ts'
 
 /** True when the long variants should run (`npm run soak`). */
 export const SOAK = process.env.BWNODE_SOAK === '1'
