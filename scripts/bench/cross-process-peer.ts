@@ -11,15 +11,14 @@
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
-import { createServer, type Server, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
-import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseConfig } from '../../src/config/load.ts'
 import type { Fetcher } from '../../src/fetch/fetcher.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
+import { receiveBare, receiveTcp, serveBare, serveTcp } from './baselines.ts'
 import { processCpuSeconds, sendReady, serveParent } from './child-ipc.ts'
 import { makeDataset, waitForProviders } from './cluster.ts'
 import type { Request, Role, ServedDataset, Transfer } from './cross-process-protocol.ts'
@@ -44,65 +43,6 @@ async function pieces(dir: string): Promise<Uint8Array[]> {
     for (let at = 0; at < bytes.byteLength; at += PIECE_BYTES) out.push(bytes.subarray(at, at + PIECE_BYTES))
   }
   return out
-}
-
-/** Plain TCP: 1 MiB writes, waiting for 'drain' whenever the socket's buffer is full. */
-async function serveTcp(data: Uint8Array[]): Promise<Server> {
-  const server = createServer((socket) => {
-    let index = 0
-    const pump = (): void => {
-      while (index < data.length) {
-        if (!socket.write(data[index++] as Uint8Array)) {
-          socket.once('drain', pump)
-          return
-        }
-      }
-      socket.end()
-    }
-    socket.on('error', () => socket.destroy())
-    pump()
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, host, resolve)
-  })
-  return server
-}
-
-function tcpPort(server: Server): number {
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('TCP server has no port')
-  return address.port
-}
-
-async function receiveTcp(toHost: string, port: number): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    let received = 0
-    const socket = tcpConnect(port, toHost)
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.byteLength
-    })
-    socket.on('end', () => resolve(received))
-    socket.on('error', reject)
-  })
-}
-
-/** The same bytes on one libp2p stream (TCP + noise + yamux), with backpressure and no protocol. */
-async function serveBare(node: Bwnode, protocol: string, data: Uint8Array[]): Promise<void> {
-  await node.libp2p.handle(protocol, async (stream: Stream) => {
-    for (const piece of data) {
-      if (!stream.send(piece)) await stream.onDrain()
-    }
-    await stream.close()
-  })
-}
-
-async function receiveBare(node: Bwnode, peerId: string, protocol: string): Promise<number> {
-  const stream = await node.libp2p.dialProtocol(peerIdFromString(peerId), protocol)
-  let received = 0
-  for await (const chunk of stream) received += chunk.byteLength
-  await stream.close()
-  return received
 }
 
 /** The node's own Fetcher (the one POST /api/fetch uses), so the fetch can be awaited and timed. */
@@ -153,7 +93,7 @@ async function timed(receive: () => Promise<number>): Promise<Transfer> {
   return { bytes, seconds: (performance.now() - started) / 1000, cpuSeconds: processCpuSeconds() - cpuBefore }
 }
 
-const servers: Server[] = []
+const servers: Array<{ close(): Promise<void> }> = []
 let cpuMark = { cpu: 0, at: 0 }
 let profiler: Session | undefined
 
@@ -163,12 +103,12 @@ async function handle(node: Bwnode, request: Request): Promise<unknown> {
       const dir = await makeDataset(join(dataDir, 'datasets', request.key), request.bytes)
       const data = await pieces(dir)
       const info = await node.datasets.add(dir, {})
-      const server = await serveTcp(data)
+      const server = await serveTcp(data, host)
       servers.push(server)
       const bareProtocol = `${BARE_PROTOCOL}/${request.key}`
       await serveBare(node, bareProtocol, data)
       const bytes = data.reduce((sum, piece) => sum + piece.byteLength, 0)
-      return { cid: info.cid, tcpPort: tcpPort(server), bareProtocol, bytes } satisfies ServedDataset
+      return { cid: info.cid, tcpPort: server.port, bareProtocol, bytes } satisfies ServedDataset
     }
     case 'provide': {
       // provide() is false until the node has a DHT peer; the fetcher may still be connecting.
@@ -195,7 +135,7 @@ async function handle(node: Bwnode, request: Request): Promise<unknown> {
     case 'transfer':
       if (request.kind === 'tcp') return await timed(() => receiveTcp(request.host, request.tcpPort))
       if (request.kind === 'bare')
-        return await timed(() => receiveBare(node, request.peerId, request.bareProtocol))
+        return await timed(() => receiveBare(node, peerIdFromString(request.peerId), request.bareProtocol))
       return await fetchDataset(node, request.cid)
     case 'profile-start':
       // In-process profiler rather than --cpu-prof: the profile holds the transfers only,
@@ -213,7 +153,7 @@ async function handle(node: Bwnode, request: Request): Promise<unknown> {
       return request.path
     }
     case 'stop':
-      for (const server of servers) server.close()
+      for (const server of servers) void server.close()
       await node.stop()
       await rm(join(dataDir, 'datasets'), { recursive: true, force: true })
       // Reply first, then leave: a CPU profile is written on this clean exit.

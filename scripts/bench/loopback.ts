@@ -1,10 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises'
-import { createServer, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
-import type { Stream } from '@libp2p/interface'
 import { connect, stopAll } from '../../src/lab/swarm.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { median } from '../../src/util/stats.ts'
+import { receiveBare, receiveTcp, serveBare, serveTcp } from './baselines.ts'
 import { makeDataset, provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
 import { type BenchContext, type BenchResult, checked, info } from './types.ts'
 
@@ -22,59 +21,16 @@ async function pieces(dir: string): Promise<Uint8Array[]> {
 }
 
 /** Raw Node TCP on 127.0.0.1: the ceiling for anything that runs over a socket here. */
-async function rawTcpServer(data: Uint8Array[]): Promise<{ port: number; close(): Promise<void> }> {
-  const server = createServer((socket) => {
-    let index = 0
-    const pump = (): void => {
-      while (index < data.length) {
-        if (!socket.write(data[index++] as Uint8Array)) {
-          socket.once('drain', pump)
-          return
-        }
-      }
-      socket.end()
-    }
-    pump()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no TCP address')
-  return {
-    port: address.port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
-}
-
 async function rawTcpRate(port: number): Promise<number> {
   const started = performance.now()
-  const bytes = await new Promise<number>((resolve, reject) => {
-    let received = 0
-    const socket = tcpConnect(port, '127.0.0.1')
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.byteLength
-    })
-    socket.on('end', () => resolve(received))
-    socket.on('error', reject)
-  })
+  const bytes = await receiveTcp('127.0.0.1', port)
   return (bytes * 1000) / (performance.now() - started)
 }
 
 /** The same bytes on one libp2p stream (TCP + noise + yamux), respecting backpressure, no protocol. */
-async function serveBare(node: Bwnode, data: Uint8Array[]): Promise<void> {
-  await node.libp2p.handle(BARE_PROTOCOL, async (stream: Stream) => {
-    for (const piece of data) {
-      if (!stream.send(piece)) await stream.onDrain()
-    }
-    await stream.close()
-  })
-}
-
 async function bareRate(client: Bwnode, server: Bwnode): Promise<number> {
   const started = performance.now()
-  const stream = await client.libp2p.dialProtocol(server.peerId, BARE_PROTOCOL)
-  let received = 0
-  for await (const chunk of stream) received += chunk.byteLength
-  await stream.close()
+  const received = await receiveBare(client, server.peerId, BARE_PROTOCOL)
   return (received * 1000) / (performance.now() - started)
 }
 
@@ -90,7 +46,7 @@ export async function loopbackBench(ctx: BenchContext): Promise<BenchResult[]> {
   const free = await makeDataset(join(ctx.workDir, 'loopback-free'), totalBytes)
   const paid = await makeDataset(join(ctx.workDir, 'loopback-paid'), totalBytes)
   const data = await pieces(free)
-  const tcp = await rawTcpServer(data)
+  const tcp = await serveTcp(data)
   const nodes: Bwnode[] = []
   try {
     const client = await startBwnode(ctx.workDir, { offer: { uplinkMbps: 0, pricePerGiB: 0 } })
@@ -103,7 +59,7 @@ export async function loopbackBench(ctx: BenchContext): Promise<BenchResult[]> {
     nodes.push(...providers, charging)
     for (const other of [...providers, charging]) await connect(client, other)
     for (const provider of providers) await connect(charging, provider)
-    await serveBare(providers[0] as Bwnode, data)
+    await serveBare(providers[0] as Bwnode, BARE_PROTOCOL, data)
     const freeCid = await provideDataset(providers, free)
     const paidCid = await provideDataset([charging], paid)
     await waitForProviders(client, freeCid, 4)
