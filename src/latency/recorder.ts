@@ -90,7 +90,19 @@ interface PeerRecord {
 interface PeerState {
   lastSeen: number
   throughputMBps: number | null
-  kinds: Record<SampleKind, { hist: LatencyHistogram; count: number; oldest: number | null }>
+  kinds: Record<SampleKind, KindState>
+}
+
+interface KindState {
+  hist: LatencyHistogram
+  count: number
+  oldest: number | null
+  /**
+   * `hist` as stored (zlib-compressed), while it is unchanged since: every sample rewrites the
+   * peer's record with all its kinds, and compressing the three a sample did not touch again cost
+   * the pinger more than the ping.
+   */
+  encoded?: string
 }
 
 /** The narrow part of a libp2p node the pinger uses. */
@@ -352,6 +364,7 @@ export class LatencyRecorder {
 
       batch.put(sampleKey(id, kind, now, this.seq++ % 10 ** SEQ_DIGITS), value, { sublevel: this.samples })
       slot.hist.record(value)
+      slot.encoded = undefined
       slot.count++
       slot.oldest ??= now
       state.lastSeen = Math.max(state.lastSeen, now)
@@ -409,6 +422,7 @@ export class LatencyRecorder {
     if (oldest === null && slot.count > 0) oldest = this.clock()
     slot.oldest = slot.count > 0 ? oldest : null
     slot.hist.subtract(removed)
+    if (removed.count > 0) slot.encoded = undefined
     return removed.count > 0
   }
 
@@ -469,7 +483,8 @@ function toRecord(state: PeerState): PeerRecord {
   const kinds = {} as PeerRecord['kinds']
   for (const kind of KINDS) {
     const slot = state.kinds[kind]
-    kinds[kind] = { hist: slot.hist.encode(), count: slot.count, oldest: slot.oldest }
+    slot.encoded ??= slot.hist.encode()
+    kinds[kind] = { hist: slot.encoded, count: slot.count, oldest: slot.oldest }
   }
   return { lastSeen: state.lastSeen, throughputMBps: state.throughputMBps, kinds }
 }
@@ -479,12 +494,19 @@ function fromRecord(record: PeerRecord): PeerState {
   for (const kind of KINDS) {
     const slot = record.kinds?.[kind]
     let hist: LatencyHistogram
+    let encoded: string | undefined
     try {
       hist = slot === undefined ? new LatencyHistogram() : LatencyHistogram.decode(slot.hist)
+      encoded = slot?.hist
     } catch {
       hist = new LatencyHistogram()
     }
-    kinds[kind] = { hist, count: slot?.count ?? 0, oldest: slot?.oldest ?? null }
+    kinds[kind] = {
+      hist,
+      count: slot?.count ?? 0,
+      oldest: slot?.oldest ?? null,
+      ...(encoded === undefined ? {} : { encoded }),
+    }
   }
   return { lastSeen: record.lastSeen, throughputMBps: record.throughputMBps ?? null, kinds }
 }
