@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import { cliStartupBench } from './bench/cli-startup.ts'
 import { crossProcessBench } from './bench/cross-process.ts'
 import { dhtBench } from './bench/dht.ts'
+import { dhtScaleBench } from './bench/dht-processes.ts'
 import { emulatedBench } from './bench/emulated.ts'
 import { localReadBench } from './bench/local-read.ts'
 import { longFatLinkBench } from './bench/long-fat-link.ts'
@@ -39,6 +40,7 @@ const SECTIONS: Record<string, (ctx: BenchContext) => Promise<BenchResult[]>> = 
   'multi-process': multiSourceProcessesBench,
   placements: placementsBench,
   dht: dhtBench,
+  'dht-scale': dhtScaleBench,
   vivaldi: vivaldiBench,
   quic: quicBench,
   'cli-startup': cliStartupBench,

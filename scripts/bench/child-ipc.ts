@@ -1,8 +1,10 @@
 /**
  * The child side of cross-process-protocol.ts, shared by the benchmark's child scripts
  * (cross-process-peer.ts, swarm-host.ts): answering the parent's requests over Node's IPC channel,
- * and this process's CPU time.
+ * and this process's CPU time and memory.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Envelope, ReadyMessage, Reply } from './cross-process-protocol.ts'
 
 /** This process's CPU time (user + system, every thread), seconds. */
@@ -36,4 +38,10 @@ export function serveParent<R extends { op: string }>(handle: (request: R) => Pr
     })
   })
   process.on('disconnect', () => process.exit(1))
+}
+
+/** Forces a full collection, so an RSS reading measures what the process keeps, not garbage. */
+export function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
 }

@@ -1,5 +1,3 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -12,6 +10,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DHT_PROTOCOL } from '../../src/node/libp2p.ts'
 import { Xoshiro128 } from '../../src/store/prng.ts'
+import { collectGarbage } from './child-ipc.ts'
+import { findFirstProvider } from './dht-walk.ts'
 import { type BenchContext, type BenchResult, checked, info, percentile } from './types.ts'
 
 type DhtNode = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>
@@ -37,40 +37,6 @@ function dhtNode(): Promise<DhtNode> {
   })
 }
 
-/** Forces a full collection so RSS deltas measure what the nodes keep, not garbage. */
-function collect(): void {
-  setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as () => void
-  gc()
-}
-
-/**
- * Walks for providers of cid and reports the time to the first one and its hop
- * count: peers from the local routing table are hop 1, a peer learned from a
- * hop-n peer's reply is hop n+1; the hop of the peer whose reply named the
- * provider is the figure.
- */
-async function findFirstProvider(node: DhtNode, cid: CID): Promise<{ ms: number; hops: number }> {
-  const depth = new Map<string, number>()
-  const started = performance.now()
-  for await (const event of node.services.dht.findProviders(cid, {
-    signal: AbortSignal.timeout(WALK_TIMEOUT_MS),
-  })) {
-    if (event.name === 'PEER_RESPONSE') {
-      const from = depth.get(event.from.toString()) ?? 1
-      for (const peer of event.closer) {
-        const id = peer.id.toString()
-        if (!depth.has(id)) depth.set(id, from + 1)
-      }
-      if (event.providers.length > 0) return { ms: performance.now() - started, hops: from }
-    }
-    if (event.name === 'PROVIDER') {
-      return { ms: performance.now() - started, hops: depth.get(event.from.toString()) ?? 1 }
-    }
-  }
-  throw new Error(`no provider found for ${cid}`)
-}
-
 /**
  * Section 5: a DHT of 100+ nodes in this process: provide and findProviders
  * times and hops (p50/p99), and memory per node (RSS delta / nodes).
@@ -84,7 +50,7 @@ export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
   const lookups = ctx.quick ? 6 : 20
   const random = new Xoshiro128(7)
   const pick = (n: number): number => random.next() % n
-  collect()
+  collectGarbage()
   const rssBefore = process.memoryUsage().rss
   const nodes: DhtNode[] = []
   try {
@@ -103,7 +69,7 @@ export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
       }
     }
     await new Promise((resolve) => setTimeout(resolve, ctx.quick ? 1_500 : 5_000))
-    collect()
+    collectGarbage()
     const perNodeMB = (process.memoryUsage().rss - rssBefore) / count / 1e6
     ctx.log(`dht: ${count} nodes up, ${perNodeMB.toFixed(1)} MB RSS per node`)
 
@@ -121,7 +87,7 @@ export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
         const started = performance.now()
         await provider.contentRouting.provide(cid, { signal: AbortSignal.timeout(WALK_TIMEOUT_MS) })
         provideMs.push(performance.now() - started)
-        const found = await findFirstProvider(seeker, cid)
+        const found = await findFirstProvider(seeker.services.dht, seeker.peerId, cid, WALK_TIMEOUT_MS)
         findMs.push(found.ms)
         hops.push(found.hops)
       } catch (err) {
