@@ -21,7 +21,7 @@ import {
 import { Fetcher } from '../fetch/fetcher.ts'
 import type { FetchEnvironment, FetchResult, ProviderHint } from '../fetch/types.ts'
 import { LatencyHistogram } from '../latency/histogram.ts'
-import type { SessionPayer } from '../node/payments.ts'
+import { payingSession, type SessionPayer } from '../node/payments.ts'
 import { ChunkSession } from '../protocols/chunk/client.ts'
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -566,28 +566,6 @@ export async function sessionLanes(
 
 // ---------- staging (W4) through the real Fetcher ----------
 
-/** The fetcher's view of a paying session: its HAVE opens the channel, its close lets vouchers out. */
-function paidProviderSession(session: ChunkSession, payer: SessionPayer) {
-  const peer = session.peerId
-  return {
-    get: (cid: CID, options?: { signal?: AbortSignal }) => session.get(cid, options),
-    manifest: (cid: CID, options?: { signal?: AbortSignal }) => session.manifest(cid, options),
-    have: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      const reply = await session.have(cid, options)
-      await payer.quote(peer, reply.pricePerGiB)
-      return reply
-    },
-    abort: () => session.abort(),
-    get closed() {
-      return session.closed
-    },
-    close: async () => {
-      await payer.settled(peer)
-      await session.close()
-    },
-  }
-}
-
 export interface StageProvider {
   peerId: PeerId
   kind: 'peer' | 'origin'
@@ -692,7 +670,7 @@ export async function stageWithFetcher(
           : { makeVoucher: (p: PeerId, bytes: number) => payer.voucherFor(p, bytes) }),
       })
       if (payer === undefined) return session
-      return paidProviderSession(session, payer)
+      return payingSession(session, payer, () => session.close())
     },
     ...(payer === undefined
       ? {}

@@ -1,5 +1,4 @@
 import type { PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 import { errorCode } from '../errors/index.ts'
 import type { ProviderSession } from '../fetch/types.ts'
 import type { LatencyRecorder } from '../latency/recorder.ts'
@@ -8,7 +7,7 @@ import { ChunkErrorCode } from '../protocols/chunk/codes.ts'
 import type { ChunkSessionPool } from '../protocols/chunk/session-pool.ts'
 import type { BandwidthMeter } from './bandwidth.ts'
 import type { NodeMetrics } from './metrics.ts'
-import type { Payments } from './payments.ts'
+import { type Payments, payingSession } from './payments.ts'
 
 export interface FetchSessionParts {
   /** Chunk sessions kept warm between fetches. */
@@ -56,32 +55,22 @@ export async function openFetchSession(
   )
   // A pooled session was set up by an earlier fetch: only a new stream measures setup.
   if (fresh) void latency.recordConnectSetup(peer, performance.now() - setupStarted).catch(() => {})
-  return {
-    get: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      try {
-        return await session.get(cid, options)
-      } catch (err) {
-        if (errorCode(err) === ChunkErrorCode.CHUNK_HASH_MISMATCH) metrics.badChunks.inc()
-        throw err
-      }
-    },
-    manifest: (cid: CID, options?: { signal?: AbortSignal }) => session.manifest(cid, options),
-    have: async (cid: CID, options?: { signal?: AbortSignal }) => {
-      const reply = await session.have(cid, options)
-      await payments.quote(peer, reply.pricePerGiB)
-      return reply
-    },
-    abort: () => session.abort(),
-    get closed() {
-      return session.closed
-    },
-    close: async () => {
-      // A voucher is recorded as spent before it is sent: let the ones being signed go out,
-      // or the payer would have paid for bytes the provider is never credited.
-      await payments.settled(peer)
-      // kept for the next fetch from this peer (a warm stream), or closed if it cannot be
+  const countBadChunks: ProviderSession['get'] = async (cid, options) => {
+    try {
+      return await session.get(cid, options)
+    } catch (err) {
+      if (errorCode(err) === ChunkErrorCode.CHUNK_HASH_MISMATCH) metrics.badChunks.inc()
+      throw err
+    }
+  }
+  // released: kept for the next fetch from this peer (a warm stream), or closed if it cannot be
+  return payingSession(
+    session,
+    payments,
+    async () => {
       await pool.release(session)
       record(sampler.finish())
     },
-  }
+    countBadChunks,
+  )
 }

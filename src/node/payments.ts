@@ -1,8 +1,10 @@
 import type { PeerId } from '@libp2p/interface'
 import { ERR } from '../errors/codes.ts'
 import { BwnodeError } from '../errors/index.ts'
+import type { ProviderSession } from '../fetch/types.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { PayerChannel } from '../ledger/payer-channel.ts'
+import type { ChunkSession } from '../protocols/chunk/client.ts'
 
 /** What a chunk session needs to pay a provider as this node (the live experiment opens its own). */
 export type SessionPayer = Pick<Payments, 'voucherFor' | 'quote' | 'settled' | 'assertAffordable'>
@@ -71,5 +73,38 @@ export class Payments {
     const channel = await this.channels.get(key)
     if (channel === undefined || channel.pricePerGiB === 0) return undefined
     return channel.pay(bytes)
+  }
+}
+
+/**
+ * A chunk session as the fetcher takes it, paying as it goes: its HAVE opens the payment channel
+ * at the provider's price, and its close first lets the vouchers being signed go out (a voucher is
+ * recorded as spent before it is sent: closing sooner, the payer would have paid for bytes the
+ * provider is never credited), then hands the session to `release`. `get` is the session's own
+ * unless given.
+ */
+export function payingSession(
+  session: ChunkSession,
+  payer: SessionPayer,
+  release: () => Promise<void>,
+  get: ProviderSession['get'] = (cid, options) => session.get(cid, options),
+): ProviderSession {
+  const peer = session.peerId
+  return {
+    get,
+    manifest: (cid, options) => session.manifest(cid, options),
+    have: async (cid, options) => {
+      const reply = await session.have(cid, options)
+      await payer.quote(peer, reply.pricePerGiB)
+      return reply
+    },
+    abort: () => session.abort(),
+    get closed() {
+      return session.closed
+    },
+    close: async () => {
+      await payer.settled(peer)
+      await release()
+    },
   }
 }
