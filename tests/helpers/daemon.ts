@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -107,6 +107,31 @@ export async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url)
   if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`)
   return (await response.json()) as T
+}
+
+/** Where a daemon's API is and its token, from the `api.json` it wrote in its data dir. */
+export interface ApiHandle {
+  url: string
+  token: string
+}
+
+export async function readApiFile(dataDir: string): Promise<ApiHandle> {
+  return JSON.parse(await readFile(join(dataDir, 'api.json'), 'utf8')) as ApiHandle
+}
+
+/** A call to a daemon's API with its token; throws on a non-2xx answer. */
+export async function api<T>(handle: ApiHandle, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${handle.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${handle.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+  return JSON.parse(text) as T
 }
 
 export { waitFor } from '../../src/util/poll.ts'

@@ -1,9 +1,17 @@
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import type { ApiFile, TransferInfo } from '../../src/contract/api.ts'
-import { type DaemonProcess, getJson, startDaemonProcess, tempDir, waitFor } from './daemon.ts'
+import type { TransferInfo } from '../../src/contract/api.ts'
+import {
+  api,
+  type DaemonProcess,
+  getJson,
+  readApiFile,
+  startDaemonProcess,
+  tempDir,
+  waitFor,
+} from './daemon.ts'
 
 /**
  * A small lab of daemon processes for the operator tests: one seeds, the
@@ -48,22 +56,11 @@ export async function writeConfig(config: object): Promise<string> {
 
 export async function startLabNode(args: string[]): Promise<LabNode> {
   const daemon = await startDaemonProcess(['--listen', '/ip4/127.0.0.1/tcp/0', ...args], await tempDir())
-  const api = JSON.parse(await readFile(join(daemon.dataDir, 'api.json'), 'utf8')) as ApiFile
-  return Object.assign(daemon, { token: api.token })
+  return Object.assign(daemon, { token: (await readApiFile(daemon.dataDir)).token })
 }
 
-export async function callApi<T>(node: LabNode, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${node.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${node.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await response.text()
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
-  return JSON.parse(text) as T
+export function callApi<T>(node: LabNode, method: string, path: string, body?: unknown): Promise<T> {
+  return api<T>({ url: node.apiUrl, token: node.token }, method, path, body)
 }
 
 /**

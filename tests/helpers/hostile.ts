@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { waitFor } from './daemon.ts'
+import { type ApiHandle, api, waitFor } from './daemon.ts'
 
 /** True when the long variants should run (`npm run soak`). */
 export const SOAK = process.env.BWNODE_SOAK === '1'
@@ -32,30 +31,6 @@ export async function resetPeakRss(pid: number): Promise<boolean> {
   } catch {
     return false
   }
-}
-
-export interface ApiHandle {
-  url: string
-  token: string
-}
-
-export async function readApiFile(dataDir: string): Promise<ApiHandle> {
-  return JSON.parse(await readFile(join(dataDir, 'api.json'), 'utf8')) as ApiHandle
-}
-
-/** A call to a daemon's API with its token; throws on a non-2xx answer. */
-export async function api<T>(handle: ApiHandle, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${handle.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${handle.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await response.text()
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
-  return JSON.parse(text) as T
 }
 
 /** Waits until the daemon behind `handle` has announced `cid` on the DHT (`provided`). */

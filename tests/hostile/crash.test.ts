@@ -7,8 +7,8 @@ import { Ledger } from '../../src/ledger/ledger.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { ContentStore } from '../../src/store/content-store.ts'
-import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
-import { api, readApiFile, SOAK, waitForAnnounced } from '../helpers/hostile.ts'
+import { api, type DaemonProcess, readApiFile, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
+import { SOAK, waitForAnnounced } from '../helpers/hostile.ts'
 import { dialAddr, randomDataset, settleTransfer, startNode, stopQuietly } from '../helpers/swarm.ts'
 
 /**

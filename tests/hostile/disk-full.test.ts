@@ -7,8 +7,15 @@ import type { TransferInfo } from '../../src/contract/api.ts'
 import { openDatabase } from '../../src/db/database.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { ContentStore } from '../../src/store/content-store.ts'
-import { type DaemonProcess, startDaemonProcess, tempDir, waitFor } from '../helpers/daemon.ts'
-import { type ApiHandle, api, readApiFile } from '../helpers/hostile.ts'
+import {
+  type ApiHandle,
+  api,
+  type DaemonProcess,
+  readApiFile,
+  startDaemonProcess,
+  tempDir,
+  waitFor,
+} from '../helpers/daemon.ts'
 import { dialAddr, randomDataset, readTree, startNode, stopQuietly } from '../helpers/swarm.ts'
 
 const run = promisify(execFile)

@@ -2,16 +2,8 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Bwnode } from '../../src/node/bwnode.ts'
-import { type DaemonProcess, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
-import {
-  api,
-  jainIndex,
-  processMemory,
-  readApiFile,
-  resetPeakRss,
-  SOAK,
-  waitForAnnounced,
-} from '../helpers/hostile.ts'
+import { api, type DaemonProcess, readApiFile, startDaemonProcess, tempDir } from '../helpers/daemon.ts'
+import { jainIndex, processMemory, resetPeakRss, SOAK, waitForAnnounced } from '../helpers/hostile.ts'
 import {
   randomDataset,
   readTree,

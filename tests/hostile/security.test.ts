@@ -3,8 +3,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/load.ts'
 import { type RunningDaemon, startDaemon } from '../../src/daemon/daemon.ts'
-import { tempDir } from '../helpers/daemon.ts'
-import { readApiFile } from '../helpers/hostile.ts'
+import { readApiFile, tempDir } from '../helpers/daemon.ts'
 
 /** The local HTTP API and the files a daemon leaves on disk, as an attacker on the machine sees them. */
 describe('security: API surface and key files', () => {
