@@ -1,6 +1,13 @@
 import type { PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+/** The CID a DHT benchmark provides and looks up for a key: the raw sha-256 of its text. */
+export async function keyCid(key: string): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(key)))
+}
 
 /** One DHT request of a walk: to whom, and how long its answer took (ms). */
 export interface WalkQuery {

@@ -5,13 +5,10 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { DHT_PROTOCOL } from '../../src/node/libp2p.ts'
 import { Xoshiro128 } from '../../src/store/prng.ts'
 import { collectGarbage } from './child-ipc.ts'
-import { findFirstProvider } from './dht-walk.ts'
+import { findFirstProvider, keyCid } from './dht-walk.ts'
 import { type BenchContext, type BenchResult, checked, info, percentile } from './types.ts'
 
 type DhtNode = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>
@@ -78,7 +75,7 @@ export async function dhtBench(ctx: BenchContext): Promise<BenchResult[]> {
     const hops: number[] = []
     let failed = 0
     for (let i = 0; i < lookups; i++) {
-      const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`bench-dht-${i}`)))
+      const cid = await keyCid(`bench-dht-${i}`)
       const provider = nodes[pick(count)] as DhtNode
       let seeker = nodes[pick(count)] as DhtNode
       while (seeker === provider) seeker = nodes[pick(count)] as DhtNode

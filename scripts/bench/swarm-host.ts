@@ -15,16 +15,14 @@
  * stop.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
 import type { ConfigInput } from '../../src/config/schema.ts'
 import { stopAll } from '../../src/lab/swarm.ts'
 import type { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
 import { collectGarbage, processCpuSeconds, sendReady, serveParent } from './child-ipc.ts'
 import { provideDataset, startBwnode, timedFetch, waitForProviders } from './cluster.ts'
-import { type FirstProvider, findFirstProvider } from './dht-walk.ts'
+import { type FirstProvider, findFirstProvider, keyCid } from './dht-walk.ts'
 
 export type SwarmRequest =
   | {
@@ -75,10 +73,6 @@ export interface SwarmUsage {
   rssBytes: number
   nodes: number
   routingTableSizes: number[]
-}
-
-async function keyCid(key: string): Promise<CID> {
-  return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(key)))
 }
 
 function nodeAt(index: number): Bwnode {
