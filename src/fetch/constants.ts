@@ -23,6 +23,11 @@ export const DEFAULT_DISCOVERY_TIMEOUT_MS = 15_000
 export const DEFAULT_JOIN_GRACE_MS = 1_000
 /** A chunk request slower than max(this, 4x the expected time) is abandoned and moved (ms). */
 export const DEFAULT_MIN_CHUNK_TIMEOUT_MS = 10_000
+/**
+ * Verified chunks waiting for the store, bytes: past this no new request starts, so a slow disk
+ * holds the fetch back instead of filling memory. Half of a full window (64 requests of 1 MiB).
+ */
+export const DEFAULT_MAX_STORE_BACKLOG_BYTES = 32 * 1024 * 1024
 /** Bad chunks (hash mismatch) a provider may send before it is dropped. */
 export const DEFAULT_MAX_BAD_CHUNKS = 2
 /** Other failures (timeouts, stream errors) before a provider is dropped. */

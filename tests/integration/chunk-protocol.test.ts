@@ -66,6 +66,39 @@ describe('chunk protocol over libp2p', () => {
     await session.close()
   })
 
+  it('grants receive window in halves, not after every data frame (fewer WINDOW_UPDATEs for the sender to decrypt and handle)', async () => {
+    const chunks = await makeChunks(16, () => 1024 * 1024)
+    await serve(new MapChunkSource(chunks))
+    const session = await ChunkSession.open(pair.client, pair.server.peerId)
+    const chunkStream = (node: typeof pair.client, peer: typeof pair.server.peerId) =>
+      node
+        .getConnections(peer)
+        .flatMap((c) => c.streams)
+        .find((s) => s.protocol === CHUNK_PROTOCOL)
+    await session.get(chunks[0]!.cid)
+    const clientStream = chunkStream(pair.client, pair.server.peerId)
+    const serverStream = chunkStream(pair.server, pair.client.peerId) as unknown as {
+      handleWindowUpdate: (frame: unknown) => void
+    }
+    expect(typeof serverStream.handleWindowUpdate).toBe('function')
+    let dataFrames = 0
+    clientStream!.addEventListener('message', () => {
+      dataFrames++
+    })
+    let windowUpdates = 0
+    const handle = serverStream.handleWindowUpdate.bind(serverStream)
+    serverStream.handleWindowUpdate = (frame) => {
+      windowUpdates++
+      handle(frame)
+    }
+    const got = await Promise.all(chunks.slice(1).map((c) => session.get(c.cid)))
+    expect(got.every((b) => b.byteLength === 1024 * 1024)).toBe(true)
+    // yamux alone answers every data frame with an update: as many updates as frames.
+    expect(dataFrames).toBeGreaterThanOrEqual(15 * 4)
+    expect(windowUpdates).toBeLessThan(dataFrames / 4)
+    await session.close()
+  })
+
   it('does not send or charge a queued request the client cancelled', async () => {
     const chunks = await makeChunks(12, () => 64 * 1024)
     const charged: number[] = []

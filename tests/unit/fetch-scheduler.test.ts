@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { relayedCode } from '../../src/errors/codes.ts'
 import { BwnodeError } from '../../src/errors/index.ts'
 import { LOCALITY_MAX_COST } from '../../src/fetch/constants.ts'
@@ -134,6 +134,65 @@ describe('MultiSourceScheduler', () => {
     expect([...delivered.values()].every((n) => n === 1)).toBe(true)
     expect(a.served).toBeGreaterThan(10)
     expect(b.served).toBeGreaterThan(10)
+  })
+
+  it('keeps requesting while stores lag, and finishes only when every chunk is stored', async () => {
+    const { wanted, bytes } = await makeChunks(30)
+    const waiting: Array<() => void> = []
+    let stored = 0
+    const scheduler = schedulerFor(wanted, {
+      // A disk far slower than the link: each store waits until the test releases it.
+      deliver: () =>
+        new Promise<void>((resolve) => {
+          waiting.push(() => {
+            stored++
+            resolve()
+          })
+        }),
+    })
+    const session = fakeSession(bytes, { delayMs: 1 })
+    scheduler.addProvider(new ProviderState(await peer(), session, all(30), { rttMs: 1 }))
+    scheduler.discoveryFinished()
+    let finished = false
+    const run = scheduler.run().then(() => {
+      finished = true
+    })
+    // The provider's slots are freed at arrival, not at the store: every chunk is requested.
+    await vi.waitFor(() => expect(session.served).toBe(30), { timeout: 5_000 })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(finished).toBe(false)
+    expect(scheduler.doneChunks).toBe(0)
+    for (const release of waiting.splice(0)) release()
+    await run
+    expect(stored).toBe(30)
+    expect(scheduler.doneChunks).toBe(30)
+  })
+
+  it('stops requesting while the store backlog is over its bound', async () => {
+    const { wanted, bytes } = await makeChunks(30)
+    const waiting: Array<() => void> = []
+    const scheduler = schedulerFor(wanted, {
+      deliver: () => new Promise<void>((resolve) => waiting.push(resolve)),
+      // Room for five 1000-byte chunks waiting to be stored.
+      maxStoreBacklogBytes: 5_000,
+    })
+    const session = fakeSession(bytes, { delayMs: 1 })
+    scheduler.addProvider(new ProviderState(await peer(), session, all(30), { rttMs: 1 }))
+    scheduler.discoveryFinished()
+    const run = scheduler.run()
+    await vi.waitFor(() => expect(waiting.length).toBeGreaterThanOrEqual(5), { timeout: 5_000 })
+    await new Promise((r) => setTimeout(r, 50))
+    // Requests already in flight when the bound was reached still land; none start after.
+    const servedAtBound = session.served
+    expect(servedAtBound).toBeLessThan(30)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(session.served).toBe(servedAtBound)
+    while (waiting.length > 0 || scheduler.doneChunks < 30) {
+      for (const release of waiting.splice(0)) release()
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    await run
+    expect(session.served).toBe(30)
   })
 
   it('gives most chunks to the provider that delivers sooner', async () => {

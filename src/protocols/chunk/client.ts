@@ -25,7 +25,7 @@ import {
   type Response,
   STREAM_REQUEST_ID,
 } from './messages.ts'
-import { capMuxerFrames } from './muxer-frames.ts'
+import { capMuxerFrames, deferWindowUpdates } from './muxer-frames.ts'
 import type { PeerScore } from './peer-score.ts'
 import type { ClientHooks, Clock, HaveReply } from './types.ts'
 import { verifyChunk } from './verify.ts'
@@ -147,6 +147,7 @@ export class ChunkSession {
   constructor(stream: Stream, peerId: PeerId, init: ChunkSessionInit = {}) {
     this.stream = stream
     capMuxerFrames(stream, MUXER_FRAME_BYTES)
+    deferWindowUpdates(stream)
     this.peerId = peerId
     this.hooks = { onChunk: init.onChunk, makeVoucher: init.makeVoucher }
     this.maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT

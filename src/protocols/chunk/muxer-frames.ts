@@ -26,3 +26,47 @@ export function capMuxerFrames(stream: object, maxBytes: number): void {
     },
   })
 }
+
+/** yamux's StreamState.Established: SYN and ACK have been exchanged, nothing rides on an update. */
+const YAMUX_ESTABLISHED = 3
+
+interface YamuxReceiveWindow {
+  sendWindowUpdate: () => void
+  recvWindow: number
+  recvWindowCapacity: number
+  state: number
+}
+
+function isYamuxStream(stream: object): stream is YamuxReceiveWindow {
+  const s = stream as Partial<YamuxReceiveWindow>
+  return (
+    typeof s.sendWindowUpdate === 'function' &&
+    typeof s.recvWindow === 'number' &&
+    typeof s.recvWindowCapacity === 'number' &&
+    typeof s.state === 'number'
+  )
+}
+
+/**
+ * Grants receive window in halves instead of after every data frame.
+ *
+ * @chainsafe/libp2p-yamux 8 sends a WINDOW_UPDATE after each data frame it hands to the stream:
+ * four per 1 MiB chunk at 256 KiB frames, each its own noise message and socket write, which the
+ * sender must decrypt and handle too. Go's and Rust's yamux wait until half the window is used.
+ * So does this: while the stream is established and at least half its window is still
+ * granted, the update waits; the sender then always has half a window it may send, so a window of
+ * twice the bandwidth-delay product keeps the link full. yamux's own growth test (double the
+ * window when it was used up within four round trips) runs at each update it does send.
+ *
+ * For the fetcher's side of a chunk stream, where the chunk bytes arrive. A server receives only
+ * requests, and it keeps yamux's eager updates: its window grows while it reads, so a peer that
+ * floods requests it does not read overruns the transport buffer and is reset (chunk-handler test).
+ */
+export function deferWindowUpdates(stream: object): void {
+  if (!isYamuxStream(stream)) return
+  const update = stream.sendWindowUpdate.bind(stream)
+  stream.sendWindowUpdate = () => {
+    if (stream.state === YAMUX_ESTABLISHED && stream.recvWindowCapacity >= stream.recvWindow / 2) return
+    update()
+  }
+}
