@@ -116,6 +116,11 @@ export interface PingOptions {
   timeoutMs?: number
   /** The remote's Vivaldi coordinate if known (e.g. from its offer), to update ours with each RTT. */
   coordinateOf?: (peerId: PeerId) => VivaldiCoordinate | undefined
+  /**
+   * A ping failed or timed out; `consecutive` counts this peer's failures since its last answer.
+   * The node's connection heartbeat: it drops a peer that stays silent.
+   */
+  onPingFailure?: (peerId: PeerId, consecutive: number) => void
 }
 
 export interface Pinger {
@@ -289,19 +294,32 @@ export class LatencyRecorder {
   /**
    * Ping every connected peer each `intervalMs` with libp2p's ping service and
    * record the RTTs. Pings of one round run in parallel; a failed or timed-out
-   * ping is skipped. `stop()` (or `close()`) ends it without leaving timers.
+   * ping is recorded as nothing and reported to `onPingFailure`. `stop()` (or
+   * `close()`) ends it without leaving timers.
    */
   startPinging(node: PingableNode, intervalMs: number, options: PingOptions = {}): Pinger {
     if (!(intervalMs > 0))
       throw new BwnodeError(ERR.CONFIG, `ping interval must be > 0 ms, got ${intervalMs}`)
     const controller = new AbortController()
     const timeoutMs = options.timeoutMs ?? DEFAULT_PING_TIMEOUT_MS
+    const failures = new Map<string, number>()
     const loop = (async () => {
       while (!controller.signal.aborted) {
         const peers = new Map<string, PeerId>()
         for (const conn of node.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer)
+        for (const id of failures.keys()) if (!peers.has(id)) failures.delete(id)
         await Promise.allSettled(
-          [...peers.values()].map((peer) => this.pingOnce(node, peer, timeoutMs, controller.signal, options)),
+          [...peers.values()].map(async (peer) => {
+            const answered = await this.pingOnce(node, peer, timeoutMs, controller.signal, options)
+            const id = peer.toString()
+            if (answered || controller.signal.aborted) {
+              failures.delete(id)
+              return
+            }
+            const consecutive = (failures.get(id) ?? 0) + 1
+            failures.set(id, consecutive)
+            options.onPingFailure?.(peer, consecutive)
+          }),
         )
         try {
           await sleep(intervalMs, undefined, { signal: controller.signal })
@@ -333,7 +351,7 @@ export class LatencyRecorder {
     timeoutMs: number,
     stopSignal: AbortSignal,
     options: PingOptions,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const controller = new AbortController()
     const onStop = () => controller.abort()
     stopSignal.addEventListener('abort', onStop, { once: true })
@@ -342,8 +360,12 @@ export class LatencyRecorder {
       const rtt = await node.services.ping.ping(peer, { signal: controller.signal })
       if (Number.isFinite(rtt))
         await this.recordRtt(peer, rtt, rtt > 0 ? options.coordinateOf?.(peer) : undefined)
+      return true
     } catch (err) {
+      // A peer without the ping protocol answered the negotiation: alive, just not measured.
+      if ((err as Error).name === 'UnsupportedProtocolError') return true
       if (!stopSignal.aborted) log('ping %p failed: %s', peer, (err as Error).message)
+      return false
     } finally {
       clearTimeout(timer)
       stopSignal.removeEventListener('abort', onStop)

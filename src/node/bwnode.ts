@@ -28,13 +28,23 @@ import { part, StartOrder } from './lifecycle.ts'
 import { emulatedLink, uplinkLoadOf } from './link-emulation.ts'
 import { NodeMetrics } from './metrics.ts'
 import { Payments, type SessionPayer } from './payments.ts'
-import { meteredPings, PeerLatency } from './peer-latency.ts'
+import { dropWhenSilent, meteredPings, PeerLatency } from './peer-latency.ts'
 import { NodeQueries } from './queries.ts'
 import { ServedByDataset } from './served.ts'
 import { chunkSourceOf, servePolicyOf } from './serving.ts'
 
 /** A locality probe (one ping) that takes longer than this is abandoned, ms. */
 const PROBE_TIMEOUT_MS = 5_000
+
+/** What `Bwnode.create` takes beside the config. */
+export interface NodeInit extends Partial<Libp2pInit> {
+  /**
+   * The latency pinger is the node's heartbeat: a peer that misses PINGS_BEFORE_DROP pings in a
+   * row has its connections closed (default true). A lab in dilated time (links K times slower)
+   * turns that off: a ping queued behind bulk data on a slowed link is late, not lost.
+   */
+  abortConnectionOnPingFailure?: boolean
+}
 
 /** What `Bwnode.create` opens before the services are built. */
 interface Opened {
@@ -43,6 +53,7 @@ interface Opened {
   db: Database
   libp2p: BwnodeLibp2p
   metrics: NodeMetrics
+  dropSilentPeers: boolean
 }
 
 /**
@@ -82,7 +93,7 @@ export class Bwnode {
   private readonly parts: StartOrder
   private startedAt = 0
 
-  private constructor({ config, privateKey, db, libp2p, metrics }: Opened) {
+  private constructor({ config, privateKey, db, libp2p, metrics, dropSilentPeers }: Opened) {
     this.config = config
     this.dataDir = config.dataDir
     this.privateKey = privateKey
@@ -264,6 +275,7 @@ export class Bwnode {
         () => {
           pinger = this.latency.startPinging(meteredPings(libp2p, metrics), config.latency.pingIntervalMs, {
             coordinateOf: (peer) => this.offers.coordinateOf(peer),
+            ...(dropSilentPeers ? { onPingFailure: dropWhenSilent(libp2p) } : {}),
           })
         },
         () => pinger?.stop(),
@@ -287,7 +299,8 @@ export class Bwnode {
     ])
   }
 
-  static async create(config: BwnodeConfig, extra: Partial<Libp2pInit> = {}): Promise<Bwnode> {
+  static async create(config: BwnodeConfig, init: NodeInit = {}): Promise<Bwnode> {
+    const { abortConnectionOnPingFailure, ...extra } = init
     const { privateKey } = await loadOrCreateIdentity(config.dataDir)
     const db = await openDatabase(config.dataDir)
     const metrics = new NodeMetrics()
@@ -316,7 +329,14 @@ export class Bwnode {
             }),
         ...extra,
       })
-      return new Bwnode({ config, privateKey, db, libp2p, metrics })
+      return new Bwnode({
+        config,
+        privateKey,
+        db,
+        libp2p,
+        metrics,
+        dropSilentPeers: abortConnectionOnPingFailure !== false,
+      })
     } catch (err) {
       await db.close()
       throw err

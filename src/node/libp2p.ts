@@ -49,12 +49,6 @@ export interface Libp2pInit {
   selectors?: Record<string, SelectFn>
   /** Where libp2p's own metrics go (the node's registry, served at /metrics). */
   metricsRegistry?: Registry
-  /**
-   * libp2p's connection monitor pings every connection and aborts one whose ping times out. A lab
-   * in dilated time (links K times slower) turns that off: a ping queued behind bulk data on a
-   * slowed link is late, not lost.
-   */
-  abortConnectionOnPingFailure?: boolean
 }
 
 export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
@@ -82,9 +76,10 @@ export async function buildLibp2p(init: Libp2pInit): Promise<BwnodeLibp2p> {
     ...(init.metricsRegistry === undefined
       ? {}
       : { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) }),
-    ...(init.abortConnectionOnPingFailure === false
-      ? { connectionMonitor: { abortConnectionOnPingFailure: false } }
-      : {}),
+    // libp2p's monitor pings every connection each 10 s, on top of the node's latency pinger: two
+    // streams per peer per round, the largest part of a swarm's load at rest. The pinger is the
+    // node's heartbeat instead (Bwnode drops a peer that misses two pings in a row).
+    connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: config.connections.maxConnections,
       inboundConnectionThreshold: config.connections.inboundPerHostPerSecond,

@@ -60,3 +60,25 @@ export function meteredPings(libp2p: PingableNode, metrics: NodeMetrics): Pingab
     },
   }
 }
+
+/** Pings in a row a peer may miss (each DEFAULT_PING_TIMEOUT_MS) before its connections close. */
+export const PINGS_BEFORE_DROP = 2
+
+/** The part of libp2p a heartbeat closes connections through. */
+interface ConnectionCloser {
+  getConnections(peer?: PeerId): Array<{ abort(err: Error): void }>
+}
+
+/**
+ * The pinger as the node's heartbeat (libp2p's own connection monitor is off, see libp2p.ts):
+ * a peer silent for PINGS_BEFORE_DROP pings has its connections aborted, so a vanished host's
+ * connections do not linger until TCP gives up. One missed ping is forgiven, where libp2p's
+ * monitor aborted on the first: a busy machine's ping can be late without the peer being gone.
+ */
+export function dropWhenSilent(libp2p: ConnectionCloser): (peer: PeerId, consecutive: number) => void {
+  return (peer, consecutive) => {
+    if (consecutive < PINGS_BEFORE_DROP) return
+    const reason = new Error(`peer missed ${consecutive} pings in a row`)
+    for (const connection of libp2p.getConnections(peer)) connection.abort(reason)
+  }
+}

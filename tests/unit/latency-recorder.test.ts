@@ -143,6 +143,42 @@ describe('LatencyRecorder', () => {
     }
   })
 
+  it('reports consecutive ping failures per peer, forgets them on an answer, and counts a peer without the ping protocol as alive', async () => {
+    const [silent, flaky, foreign] = await Promise.all(
+      [0, 1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))),
+    )
+    let flakyCalls = 0
+    const node: PingableNode = {
+      getConnections: () => [silent!, flaky!, foreign!].map((remotePeer) => ({ remotePeer })),
+      services: {
+        ping: {
+          ping: async (peer) => {
+            if (peer.equals(silent)) throw new Error('timed out')
+            if (peer.equals(foreign))
+              throw Object.assign(new Error('no ping'), { name: 'UnsupportedProtocolError' })
+            // fails every other round
+            if (flakyCalls++ % 2 === 0) throw new Error('timed out')
+            return 3
+          },
+        },
+      },
+    }
+    const failures: Array<[string, number]> = []
+    const rec = new LatencyRecorder({ db })
+    const pinger = rec.startPinging(node, 10, {
+      onPingFailure: (peer, consecutive) => failures.push([peer.toString(), consecutive]),
+    })
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    await pinger.stop()
+    const of = (peer: PeerId) => failures.filter(([id]) => id === peer.toString()).map(([, n]) => n)
+    const silentCounts = of(silent!)
+    expect(silentCounts.length).toBeGreaterThanOrEqual(3)
+    expect(silentCounts).toEqual(silentCounts.map((_, i) => i + 1))
+    expect(of(flaky!).length).toBeGreaterThanOrEqual(1)
+    expect(of(flaky!).every((n) => n === 1)).toBe(true)
+    expect(of(foreign!)).toEqual([])
+  })
+
   it('pings connected peers periodically and stops without leaving work behind', async () => {
     const peers: PeerId[] = []
     for (let i = 0; i < 2; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')))
