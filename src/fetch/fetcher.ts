@@ -297,6 +297,10 @@ export class Fetcher {
       let asked = 0
       /** HAVE, then the provider joins the scheduler; throws when it cannot serve this fetch. */
       const admit = async (peer: PeerId): Promise<ProviderState | undefined> => {
+        // What is known of the provider (its offer may be a DHT get away) is looked up beside
+        // the session and its HAVE, not after them: the first requests wait for both.
+        const hint = this.env.hint(peer)
+        hint.catch(() => {})
         const session = await open(peer)
         const have = await session.have(datasetCid, { signal })
         const has = new Set<number>()
@@ -313,7 +317,7 @@ export class Fetcher {
           peer,
           session,
           has,
-          { ...(await this.env.hint(peer)), ...(pastFailures > 0 ? { pastFailures } : {}) },
+          { ...(await hint), ...(pastFailures > 0 ? { pastFailures } : {}) },
           options.maxWindow ?? DEFAULT_MAX_WINDOW,
           options.minWindow ?? DEFAULT_MIN_WINDOW,
         )
