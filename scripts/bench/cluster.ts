@@ -92,7 +92,7 @@ export async function waitForProviders(
  * sessions, latency hooks and payments). Reached directly so the bench can pass
  * FetchOptions such as maxWindow and await the result without polling.
  */
-function fetcherOf(node: Bwnode): Fetcher {
+export function fetcherOf(node: Bwnode): Fetcher {
   return (node.datasets as unknown as { fetcher: Fetcher }).fetcher
 }
 
@@ -101,10 +101,50 @@ export interface TimedFetch {
   /** Wall time of the whole fetch (discovery, manifest, chunks), seconds. */
   seconds: number
   /**
-   * Bytes/s from the first stored chunk to the last: the pipelined steady state,
-   * without the lookup and manifest round trips every fetch starts with.
+   * Bytes/s of the pipelined steady state, without the lookup and manifest round trips every
+   * fetch starts with: see StoreStamps.
    */
   steadyBytesPerSec: number
+}
+
+/**
+ * Times the chunks a node's store takes. The steady rate runs from the first chunk's arrival
+ * (the fetcher hands a verified chunk to the store as it arrives) to the last one's stored, and
+ * counts the bytes after the first: the stores run beside the requests, so timing from the first
+ * *stored* chunk would leave out the head's store lag and read faster than the link.
+ */
+export class StoreStamps {
+  private readonly store: Bwnode['store']
+  private readonly original: Bwnode['store']['putVerifiedChunk']
+  private firstArrival: number | undefined
+  private firstBytes = 0
+  private lastStored: number | undefined
+  private bytes = 0
+
+  constructor(store: Bwnode['store']) {
+    this.store = store
+    this.original = store.putVerifiedChunk
+    store.putVerifiedChunk = async (chunk, bytes) => {
+      if (this.firstArrival === undefined) {
+        this.firstArrival = performance.now()
+        this.firstBytes = bytes.byteLength
+      }
+      await this.original.call(store, chunk, bytes)
+      this.lastStored = performance.now()
+      this.bytes += bytes.byteLength
+    }
+  }
+
+  steadyBytesPerSec(): number {
+    const { firstArrival, lastStored } = this
+    if (firstArrival === undefined || lastStored === undefined || lastStored <= firstArrival)
+      return Number.NaN
+    return ((this.bytes - this.firstBytes) * 1000) / (lastStored - firstArrival)
+  }
+
+  restore(): void {
+    this.store.putVerifiedChunk = this.original
+  }
 }
 
 /**
@@ -112,29 +152,14 @@ export interface TimedFetch {
  * starts from an empty store. Every chunk's arrival in the store is timed.
  */
 export async function timedFetch(client: Bwnode, cid: CID, options: FetchOptions = {}): Promise<TimedFetch> {
-  const store = client.store
-  const stamps: Array<{ at: number; bytes: number }> = []
-  const original = store.putVerifiedChunk
-  store.putVerifiedChunk = async (chunk, bytes) => {
-    await original.call(store, chunk, bytes)
-    stamps.push({ at: performance.now(), bytes: bytes.byteLength })
-  }
+  const stamps = new StoreStamps(client.store)
   const started = performance.now()
   try {
     const result = await fetcherOf(client).fetch(cid, options)
     const seconds = (performance.now() - started) / 1000
-    return { result, seconds, steadyBytesPerSec: steadyRate(stamps) }
+    return { result, seconds, steadyBytesPerSec: stamps.steadyBytesPerSec() }
   } finally {
-    store.putVerifiedChunk = original
+    stamps.restore()
     await client.datasets.remove(cid.toString()).catch(() => {})
   }
-}
-
-function steadyRate(stamps: Array<{ at: number; bytes: number }>): number {
-  const first = stamps[0]
-  const last = stamps[stamps.length - 1]
-  if (first === undefined || last === undefined || last.at <= first.at) return Number.NaN
-  let bytes = 0
-  for (let i = 1; i < stamps.length; i++) bytes += stamps[i]!.bytes
-  return (bytes * 1000) / (last.at - first.at)
 }

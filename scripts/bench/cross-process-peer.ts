@@ -15,12 +15,11 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseConfig } from '../../src/config/load.ts'
-import type { Fetcher } from '../../src/fetch/fetcher.ts'
 import { Bwnode } from '../../src/node/bwnode.ts'
 import { parseDatasetCid } from '../../src/store/cid.ts'
 import { receiveBare, receiveTcp, serveBare, serveTcp } from './baselines.ts'
 import { processCpuSeconds, sendReady, serveParent } from './child-ipc.ts'
-import { makeDataset, waitForProviders } from './cluster.ts'
+import { fetcherOf, makeDataset, StoreStamps, waitForProviders } from './cluster.ts'
 import type { Request, Role, ServedDataset, Transfer } from './cross-process-protocol.ts'
 
 const PIECE_BYTES = 1024 * 1024
@@ -45,11 +44,6 @@ async function pieces(dir: string): Promise<Uint8Array[]> {
   return out
 }
 
-/** The node's own Fetcher (the one POST /api/fetch uses), so the fetch can be awaited and timed. */
-function fetcherOf(node: Bwnode): Fetcher {
-  return (node.datasets as unknown as { fetcher: Fetcher }).fetcher
-}
-
 /**
  * A whole bwnode fetch (DHT lookup, manifest, chunks verified and stored). CPU
  * stops counting when the fetch resolves: removing the dataset afterwards, so the
@@ -57,33 +51,18 @@ function fetcherOf(node: Bwnode): Fetcher {
  */
 async function fetchDataset(node: Bwnode, cidText: string): Promise<Transfer> {
   const cid = parseDatasetCid(cidText)
-  const store = node.store
-  const stamps: Array<{ at: number; bytes: number }> = []
-  const original = store.putVerifiedChunk
-  store.putVerifiedChunk = async (chunk, bytes) => {
-    await original.call(store, chunk, bytes)
-    stamps.push({ at: performance.now(), bytes: bytes.byteLength })
-  }
+  const stamps = new StoreStamps(node.store)
   const cpuBefore = processCpuSeconds()
   const started = performance.now()
   try {
     const result = await fetcherOf(node).fetch(cid, { maxProviders: 1 })
     const seconds = (performance.now() - started) / 1000
     const cpu = processCpuSeconds() - cpuBefore
-    return { bytes: result.bytes, seconds, cpuSeconds: cpu, steadyBytesPerSec: steadyRate(stamps) }
+    return { bytes: result.bytes, seconds, cpuSeconds: cpu, steadyBytesPerSec: stamps.steadyBytesPerSec() }
   } finally {
-    store.putVerifiedChunk = original
+    stamps.restore()
     await node.datasets.remove(cidText).catch(() => {})
   }
-}
-
-function steadyRate(stamps: Array<{ at: number; bytes: number }>): number {
-  const first = stamps[0]
-  const last = stamps[stamps.length - 1]
-  if (first === undefined || last === undefined || last.at <= first.at) return Number.NaN
-  let bytes = 0
-  for (let i = 1; i < stamps.length; i++) bytes += (stamps[i] as { bytes: number }).bytes
-  return (bytes * 1000) / (last.at - first.at)
 }
 
 async function timed(receive: () => Promise<number>): Promise<Transfer> {

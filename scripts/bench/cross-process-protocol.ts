@@ -23,7 +23,7 @@ export interface Transfer {
   seconds: number
   /** process.cpuUsage() user + system over the transfer, seconds (all threads of the process). */
   cpuSeconds: number
-  /** bwnode fetch only: bytes/s from the first stored chunk to the last. */
+  /** bwnode fetch only: bytes/s from the first chunk's arrival to the last one stored (StoreStamps). */
   steadyBytesPerSec?: number
 }
 

@@ -329,7 +329,7 @@ function figures(ctx: BenchContext, linkCase: LinkCase, samples: Record<Kind, Sa
     info(`${p}.tcp`, mb('tcp'), 'MB/s', `plain TCP between two processes, ${link}; ${boundNote(k.tcp)}`),
     info(`${p}.bare_libp2p`, mb('bare'), 'MB/s', `one libp2p stream, ${link}; ${boundNote(k.bare)}`),
     info(`${p}.fetch`, mb('fetch'), 'MB/s', `bwnode fetch, whole fetch, ${link}; ${boundNote(k.fetch)}`),
-    info(`${p}.fetch_steady`, k.fetch.steadyBytesPerSec / 1e6, 'MB/s', 'first stored chunk to last'),
+    info(`${p}.fetch_steady`, k.fetch.steadyBytesPerSec / 1e6, 'MB/s', 'first chunk arrived to last stored'),
     info(`${p}.bare_vs_tcp`, k.bare.bytesPerSec / k.tcp.bytesPerSec, 'x', 'libp2p stack cost'),
     linkCase.label === 'loopback'
       ? checked(`${p}.fetch_vs_bare`, fetchVsBare, 'x', '>=', 0.9, 'separate processes on 127.0.0.1')
