@@ -9,9 +9,14 @@ export const DEFAULT_STOP_GRACE_MS = 5_000
 /** Live table refresh period. */
 export const DEFAULT_REFRESH_MS = 1_000
 
-/** Seed recipe the lab shares (seeds/recipes.json) and its scale: 4 shards x 4 MiB = 16 MiB. */
+/**
+ * Seed recipe the lab shares (seeds/recipes.json) and its scale: 4 shards x 16 MiB = 64 MiB, 64
+ * chunks. Sized so that every provider carries a share: a home uplink (20-27 Mbit/s) takes about
+ * 0.4 s per 1 MiB chunk, and at 16 MiB the origin alone (1 Gbit/s) finished sooner than a home
+ * peer could add one chunk, so the scheduler rightly left the peers out.
+ */
 export const DEFAULT_SEED_NAME = 'shards'
-export const DEFAULT_SEED_SCALE = 1 / 32
+export const DEFAULT_SEED_SCALE = 1 / 8
 
 /** How long the lab waits for the DHT to form, for provider records, and for one fetch. */
 export const DEFAULT_DHT_TIMEOUT_MS = 30_000

@@ -55,8 +55,8 @@ describe('bwnode lab (separate daemon processes)', () => {
 
     // The human log went to stderr: table header, peers, the fetch line.
     expect(result.stderr).toMatch(/node\s+role\s+km\s+peers\s+rtt p50 ms/)
-    // 16 MiB, printed in the one base (SI) every size prints in
-    expect(result.stderr).toMatch(/lab-consumer: fetch done: 16\.8 MB/)
+    // 64 MiB, printed in the one base (SI) every size prints in
+    expect(result.stderr).toMatch(/lab-consumer: fetch done: 67\.1 MB/)
     expect(summary.experiment).toEqual({ skipped: 'not requested (--no-experiment)' })
 
     // Nothing left: no daemon process, no temp dir.
